@@ -1,0 +1,225 @@
+"""Idempotent writes and common reads. Ingesting the same shop, post or photo twice
+changes nothing: every insert is an `INSERT … ON CONFLICT` on a natural key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from catalog.models import Photo, Post, RejectedMedia, Shop, utcnow
+from catalog.taxonomy import NETWORKS
+
+
+def _insert(session: Session, model: type) -> Any:
+    """The dialect's INSERT, which offers on_conflict_do_nothing / do_update."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def _insert_once(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> Upserted:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id; on conflict, look the row up by `keys`.
+
+    RETURNING (not rowcount, which drivers report inconsistently) tells whether we created it.
+    """
+    stmt = (
+        _insert(session, model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(model.id)
+    )
+    new_id = session.execute(stmt).scalar_one_or_none()
+    if new_id is not None:
+        return Upserted(new_id, True)
+    query = select(model.id)
+    for key in keys:
+        query = query.where(getattr(model, key) == values[key])
+    return Upserted(session.exec(query).one(), False)
+
+
+@dataclass(frozen=True)
+class Upserted:
+    id: int
+    created: bool
+
+
+# ---- shops -------------------------------------------------------------------------------
+
+
+def upsert_shop(
+    session: Session,
+    network: str,
+    handle: str,
+    *,
+    display_name: str = "",
+    base_url: str = "",
+    profile_url: str = "",
+    active: bool | None = None,
+) -> Upserted:
+    """Add a shop, or refresh its descriptive fields; crawl state is never reset."""
+    if network not in NETWORKS:
+        raise ValueError(f"unknown network {network!r}; expected one of {', '.join(NETWORKS)}")
+    handle = handle.strip()
+    if not handle:
+        raise ValueError("a shop needs a handle")
+    values: dict[str, Any] = {
+        "network": network,
+        "handle": handle,
+        "display_name": display_name,
+        "base_url": base_url,
+        "profile_url": profile_url,
+        "active": True if active is None else active,
+        "inactive_reason": "",
+        "watermark": "",
+        "account_id": "",
+        "crawl_state": {},
+        "created_at": utcnow(),
+    }
+    result = _insert_once(session, Shop, values, ["network", "handle"])
+    if not result.created:
+        shop = session.get(Shop, result.id)
+        assert shop is not None
+        changed = False
+        for key, value in (
+            ("display_name", display_name),
+            ("base_url", base_url),
+            ("profile_url", profile_url),
+        ):
+            if value and getattr(shop, key) != value:
+                setattr(shop, key, value)
+                changed = True
+        if active is not None and shop.active != active:
+            shop.active, shop.inactive_reason, changed = active, "", True
+        if changed:
+            session.add(shop)
+            session.flush()
+    return result
+
+
+def get_shop(session: Session, network: str, handle: str) -> Shop | None:
+    return session.exec(select(Shop).where(Shop.network == network, Shop.handle == handle)).first()
+
+
+def list_shops(session: Session, *, active_only: bool = False) -> Sequence[Shop]:
+    query = select(Shop).order_by(Shop.network, Shop.handle)
+    if active_only:
+        query = query.where(Shop.active)
+    return session.exec(query).all()
+
+
+def remove_shop(session: Session, network: str, handle: str) -> bool:
+    """Delete a shop with its posts and photos (files on disk are left to `gc`)."""
+    shop = get_shop(session, network, handle)
+    if shop is None:
+        return False
+    session.delete(shop)
+    session.flush()
+    return True
+
+
+def deactivate_shop(session: Session, shop_id: int, reason: str) -> None:
+    shop = session.get(Shop, shop_id)
+    if shop is not None:
+        shop.active, shop.inactive_reason = False, reason[:1024]
+        session.add(shop)
+        session.flush()
+
+
+def sync_shops_from_config(session: Session, shops: Iterable[Any]) -> int:
+    """Make every shop named in config.toml exist; returns how many were new."""
+    new = 0
+    for shop in shops:
+        result = upsert_shop(
+            session,
+            shop.network,
+            shop.handle,
+            display_name=shop.name,
+            base_url=shop.url,
+            active=shop.active,
+        )
+        new += result.created
+    return new
+
+
+# ---- posts and photos --------------------------------------------------------------------
+
+
+def upsert_post(
+    session: Session, shop_id: int, network: str, network_post_id: str, **fields: Any
+) -> Upserted:
+    """Insert a post once; a repeat of the same (network, post id) returns the stored row."""
+    values = {
+        "shop_id": shop_id,
+        "network": network,
+        "network_post_id": network_post_id,
+        "permalink": "",
+        "caption": "",
+        "title": "",
+        "price": "",
+        "vendor": "",
+        "product_type": "",
+        "tags": [],
+        "pinned": False,
+        "posted_at": None,
+        "fetched_at": utcnow(),
+    }
+    unknown = set(fields) - set(values)
+    if unknown:
+        raise TypeError(f"unknown post fields: {', '.join(sorted(unknown))}")
+    values.update(fields)
+    return _insert_once(session, Post, values, ["network", "network_post_id"])
+
+
+def add_photo(session: Session, post_id: int, sha256: str, **fields: Any) -> Upserted:
+    """Store a photo once per content hash; an exact duplicate returns the first row."""
+    values = {
+        "post_id": post_id,
+        "sha256": sha256,
+        "position": 0,
+        "source_url": "",
+        "phash": "",
+        "width": 0,
+        "height": 0,
+        "stored_path": "",
+        "thumb_path": "",
+        "duplicate_of_id": None,
+        "status": "pending",
+        "version": 1,
+        "model_version": "",
+        "reviewed_by": "",
+        "created_at": utcnow(),
+    }
+    unknown = set(fields) - set(values)
+    if unknown:
+        raise TypeError(f"unknown photo fields: {', '.join(sorted(unknown))}")
+    values.update(fields)
+    return _insert_once(session, Photo, values, ["sha256"])
+
+
+def record_rejected_media(
+    session: Session, source_url: str, reason: str, post_id: int | None = None
+) -> None:
+    stmt = (
+        _insert(session, RejectedMedia)
+        .values(
+            source_url=source_url[:2048], reason=reason[:1024], post_id=post_id, created_at=utcnow()
+        )
+        .on_conflict_do_update(index_elements=["source_url"], set_={"reason": reason[:1024]})
+    )
+    session.execute(stmt)
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Row counts and photos per review status, for summaries and health checks."""
+    result = {
+        "shops": session.exec(select(func.count()).select_from(Shop)).one(),
+        "posts": session.exec(select(func.count()).select_from(Post)).one(),
+        "photos": session.exec(select(func.count()).select_from(Photo)).one(),
+    }
+    for status, n in session.exec(select(Photo.status, func.count()).group_by(Photo.status)):
+        result[f"photos_{status}"] = n
+    return result

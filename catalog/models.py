@@ -1,0 +1,195 @@
+"""The catalogue's tables (SQLModel). Alembic migrations in catalog/migrations follow these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from catalog.taxonomy import ReviewStatus
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Shop(SQLModel, table=True):
+    """A business account followed on one network."""
+
+    __tablename__ = "shops"
+    __table_args__ = (UniqueConstraint("network", "handle", name="uq_shops_network_handle"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    network: str = Field(index=True, max_length=16)
+    handle: str = Field(max_length=255)
+    display_name: str = Field(default="", max_length=255)
+    profile_url: str = Field(default="", max_length=1024)
+    # Mastodon instance or Shopify store base URL; empty where the network has one host.
+    base_url: str = Field(default="", max_length=1024)
+    # The network's own id for the account (Mastodon account id, Bluesky DID, IG user id).
+    account_id: str = Field(default="", max_length=255)
+    active: bool = True
+    inactive_reason: str = Field(default="", max_length=1024)
+    # Newest post already committed: a later crawl stops when it reaches it.
+    watermark: str = Field(default="", max_length=255)
+    watermark_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # Free-form resumable crawl state (e.g. the cursor of an unfinished first crawl).
+    crawl_state: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    last_crawled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Post(SQLModel, table=True):
+    """One post (or Shopify product) holding one or more photos."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("network", "network_post_id", name="uq_posts_network_post_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: int = Field(foreign_key="shops.id", index=True, ondelete="CASCADE")
+    network: str = Field(max_length=16)
+    network_post_id: str = Field(max_length=512)
+    permalink: str = Field(default="", max_length=2048)
+    caption: str = Field(default="", sa_type=Text)
+    # Shopify products carry these; social posts leave them empty.
+    title: str = Field(default="", max_length=1024)
+    price: str = Field(default="", max_length=64)
+    vendor: str = Field(default="", max_length=255)
+    product_type: str = Field(default="", max_length=255)
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    pinned: bool = False
+    posted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
+    fetched_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Photo(SQLModel, table=True):
+    """One distinct image, stored once under its content hash, with its current labels."""
+
+    __tablename__ = "photos"
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="posts.id", index=True, ondelete="CASCADE")
+    position: int = 0
+    source_url: str = Field(default="", sa_type=Text)
+    sha256: str = Field(max_length=64, unique=True)
+    phash: str = Field(default="", max_length=64, index=True)
+    width: int = 0
+    height: int = 0
+    stored_path: str = Field(default="", max_length=512)
+    thumb_path: str = Field(default="", max_length=512)
+    # A near-duplicate (same product reposted, re-encoded, resized) points at the first photo.
+    duplicate_of_id: int | None = Field(default=None, foreign_key="photos.id", index=True)
+
+    category: str | None = Field(default=None, max_length=32, index=True)
+    category_confidence: float | None = None
+    colour: str | None = Field(default=None, max_length=32, index=True)
+    colour_confidence: float | None = None
+    status: str = Field(default=ReviewStatus.pending, max_length=16, index=True)
+    model_version: str = Field(default="", max_length=64)
+    labelled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    reviewed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    reviewed_by: str = Field(default="", max_length=255)
+    # Bumped on every label/status change: moderators' optimistic concurrency check.
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class RejectedMedia(SQLModel, table=True):
+    """A photo URL the crawler refused (not an image, truncated, too large, too small, SSRF)."""
+
+    __tablename__ = "rejected_media"
+    __table_args__ = (UniqueConstraint("source_url", name="uq_rejected_media_source_url"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int | None = Field(
+        default=None, foreign_key="posts.id", index=True, ondelete="CASCADE"
+    )
+    source_url: str = Field(max_length=2048)
+    reason: str = Field(max_length=1024)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Prediction(SQLModel, table=True):
+    """One head's output for one photo from one model version (kept as history)."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        UniqueConstraint(
+            "photo_id", "head", "model_version", name="uq_predictions_photo_head_model"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    photo_id: int = Field(foreign_key="photos.id", index=True, ondelete="CASCADE")
+    head: str = Field(max_length=16)  # "category" | "colour"
+    label: str = Field(max_length=32)
+    confidence: float
+    # The top-k as [[label, probability], ...], shown to moderators.
+    top: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    model_version: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class ModerationEvent(SQLModel, table=True):
+    """Audit trail: who changed what on which photo, and when."""
+
+    __tablename__ = "moderation_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    photo_id: int = Field(foreign_key="photos.id", index=True, ondelete="CASCADE")
+    moderator: str = Field(max_length=255)
+    action: str = Field(max_length=32)  # accept | correct | reject | undo | bulk_accept ...
+    before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
+
+
+class CrawlRun(SQLModel, table=True):
+    """One crawl: when, what each shop yielded, what went wrong."""
+
+    __tablename__ = "crawl_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    status: str = Field(default="running", max_length=16)  # running | ok | partial | failed
+    # {"<network>:<handle>": {"new_posts": n, "new_photos": n, "duplicates": n, "errors": n}}
+    shop_counts: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    errors: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class PipelineRun(SQLModel, table=True):
+    """One nightly run: crawl → classify → publish, with each step's outcome."""
+
+    __tablename__ = "pipeline_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trigger: str = Field(default="manual", max_length=16)  # manual | schedule
+    started_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), index=True
+    )
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    status: str = Field(default="running", max_length=16)  # running | ok | partial | failed
+    # {"crawl": {"status": "ok", "seconds": 1.2, ...}, "classify": {...}, ...}
+    steps: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    stats: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    errors: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Moderator(SQLModel, table=True):
+    __tablename__ = "moderators"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=255, unique=True)
+    password_hash: str = Field(max_length=255)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    last_login_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

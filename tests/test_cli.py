@@ -1,0 +1,116 @@
+"""The `vitrina` command line, run as a real subprocess like an operator would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+
+from catalog.db import make_engine
+from tests.conftest import write_config
+
+
+def vitrina(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("VITRINA_")}
+    full_env.update({"COLUMNS": "200", "NO_COLOR": "1"}, **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "vitrina_cli.main", *args],
+        cwd=cwd,
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_help_lists_subcommands() -> None:
+    out = vitrina("--help").stdout
+    for cmd in ("init", "config", "shops"):
+        assert cmd in out
+
+
+def test_init_creates_schema_and_config_shops(db_url: str, tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path, db_url, '[[shops]]\nnetwork = "bluesky"\nhandle = "knit.bsky.social"\n'
+    )
+    result = vitrina("--config", str(cfg), "init")
+    assert result.returncode == 0, result.stderr
+    assert "1 new" in result.stdout
+    again = vitrina("--config", str(cfg), "init")
+    assert again.returncode == 0 and "0 new" in again.stdout
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT handle FROM shops")).scalars().all() == [
+            "knit.bsky.social"
+        ]
+    engine.dispose()
+
+
+def test_shops_add_list_remove(sqlite_url: str, tmp_path: Path) -> None:
+    cfg = str(write_config(tmp_path, sqlite_url))
+    assert vitrina("-c", cfg, "shops", "add", "mastodon", "atelier").returncode == 2  # needs --url
+    added = vitrina("-c", cfg, "shops", "add", "mastodon", "atelier", "--url", "https://m.example")
+    assert added.returncode == 0 and "added" in added.stdout
+    listed = vitrina("-c", cfg, "shops", "list")
+    assert "atelier" in listed.stdout and "1 shop(s)" in listed.stdout
+    assert vitrina("-c", cfg, "shops", "add", "myspace", "x").returncode == 2
+    assert vitrina("-c", cfg, "shops", "remove", "mastodon", "atelier").returncode == 0
+    assert "0 shop(s)" in vitrina("-c", cfg, "shops", "list").stdout
+    assert vitrina("-c", cfg, "shops", "remove", "mastodon", "atelier").returncode == 1
+
+
+def test_config_check_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[schedule]\ncron = "every night"\n\n[web]\nprot = 8000\n')
+    result = vitrina("-c", str(cfg), "config", "check")
+    assert result.returncode == 2
+    assert "schedule.cron (line 2): bad cron expression 'every night'" in result.stderr
+    assert "unknown key 'prot' (did you mean 'port'?)" in result.stderr
+
+
+def test_config_check_accepts_repo_config() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    result = vitrina("config", "check", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert "configuration is valid" in result.stdout
+
+
+def test_broken_config_starts_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "never.db"
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite:///{db}"\nbogus = 1\n')
+    result = vitrina("-c", str(cfg), "init")
+    assert result.returncode == 2 and "bogus" in result.stderr
+    assert not db.exists()
+
+
+def test_unreachable_database_names_url_with_password_masked(tmp_path: Path) -> None:
+    result = vitrina(
+        "init",
+        env={"VITRINA_DATABASE__URL": "postgresql://shop:s3cret@127.0.0.1:1/x"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "postgresql+psycopg://shop:***@127.0.0.1:1/x" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+    assert "refused" in result.stderr.lower()
+
+
+def test_config_show_masks_secrets(tmp_path: Path) -> None:
+    result = vitrina(
+        "config",
+        "show",
+        cwd=tmp_path,
+        env={
+            "VITRINA_WEB__SECRET_KEY": "topsecret",
+            "VITRINA_DATABASE__URL": "postgresql://u:pw@h/db",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "topsecret" not in result.stdout and ":pw@" not in result.stdout

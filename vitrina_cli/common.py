@@ -1,0 +1,55 @@
+"""What every subcommand shares: loading settings and opening the catalogue, failing clearly."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from sqlalchemy.engine import Engine
+
+from catalog.config import ConfigError, Settings, load_settings
+from catalog.db import DatabaseUnavailable, check_connection, make_engine, migrate
+
+console = Console()
+err_console = Console(stderr=True)
+
+# Exit status for bad configuration or an unreachable database: nothing was started.
+EXIT_CONFIG = 2
+
+
+def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def settings_from(ctx: typer.Context) -> Settings:
+    """The validated settings for this invocation (cached on the context)."""
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    if "settings" not in root.obj:
+        try:
+            root.obj["settings"] = load_settings(root.obj.get("config_path"))
+        except ConfigError as exc:
+            fail(str(exc))
+    return root.obj["settings"]
+
+
+def engine_from(ctx: typer.Context, *, migrate_schema: bool = True) -> Engine:
+    """An engine on the configured catalogue, checked and (by default) migrated to head."""
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    if "engine" not in root.obj:
+        settings = settings_from(ctx)
+        try:
+            engine = make_engine(settings.database_url, echo=settings.database.echo)
+            if migrate_schema:
+                migrate(engine)
+            else:
+                check_connection(engine)
+        except DatabaseUnavailable as exc:
+            fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - e.g. a SQLite path that cannot be created
+            fail(f"cannot open database {settings.database.url}: {exc}")
+        root.obj["engine"] = engine
+    return root.obj["engine"]

@@ -1,0 +1,59 @@
+"""Entry point of the `vitrina` console script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from catalog import crud
+from catalog.db import current_revision, mask_url, session_scope
+from vitrina_cli import config_cmd, shops
+from vitrina_cli.common import console, engine_from, settings_from
+
+app = typer.Typer(
+    name="vitrina",
+    help="Vitrina: crawl shops' social accounts, label their clothing photos, publish a catalogue.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="Settings file (default: $VITRINA_CONFIG or ./config.toml).",
+        envvar="VITRINA_CONFIG",
+    ),
+) -> None:
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the catalogue schema and add the shops named in config.toml."""
+    settings = settings_from(ctx)
+    engine = engine_from(ctx)
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    with session_scope(engine) as session:
+        new = crud.sync_shops_from_config(session, settings.shops)
+        stats = crud.counts(session)
+    console.print(
+        f"[green]✓[/] catalogue ready at {mask_url(settings.database_url)} "
+        f"(schema {current_revision(engine)}); {len(settings.shops)} shop(s) in config, {new} new; "
+        f"{stats['posts']} posts, {stats['photos']} photos stored",
+        highlight=False,
+    )
+
+
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(shops.app, name="shops")
+
+
+if __name__ == "__main__":
+    app()

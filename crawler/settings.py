@@ -14,6 +14,7 @@ SPIDER_MODULES = ["crawler.spiders"]
 ROBOTSTXT_OBEY = False  # documented APIs, not web pages; politeness is enforced below
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+EXTENSIONS = {"scrapy.extensions.remote_control.RemoteControl": None}
 LOG_LEVEL = "WARNING"
 LOG_INSTALL_ROOT_HANDLER = True
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
@@ -54,7 +55,7 @@ def _api_slots(settings: Settings, shops: list[Any]) -> dict[str, dict[str, Any]
         slots[f"{shop.network}:{netloc}"] = {
             "concurrency": cfg.concurrency,
             "delay": 1.0 / cfg.requests_per_second if cfg.requests_per_second else 0.0,
-            "randomize_delay": False,
+            "jitter": 0,
         }
     return slots
 

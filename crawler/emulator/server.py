@@ -39,6 +39,13 @@ class ApiError(Exception):
         self.status, self.body, self.headers = status, body, headers or {}
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when a crawler opens dozens at once, and a
+    # dropped SYN costs a 1 s TCP retransmit: the emulator would look slow for no real reason.
+    request_queue_size = 512
+    daemon_threads = True
+
+
 class EmulatorServer:
     """The emulator in a background thread: `with EmulatorServer() as emu: emu.base_url`."""
 
@@ -59,8 +66,7 @@ class EmulatorServer:
         self.counts: Counter[tuple[str, str]] = Counter()  # (network, handle) → API requests
         self._log_lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"emu": self})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), handler)
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------

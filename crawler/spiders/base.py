@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import scrapy
-from scrapy.exceptions import CloseSpider
+from scrapy import signals
+from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import Response
 
 from catalog import crud
@@ -60,6 +62,28 @@ class ShopSpider(scrapy.Spider):
         self.tasks = tasks or []
         self.report = report or CrawlReport()
         self.stopped_shops: set[int] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ShopSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if crawler.settings.get("REDIS_URL"):
+            # A shared frontier can be empty for a moment while another process is mid-page:
+            # stay a while before closing, so that work it queues next is shared too.
+            crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+            crawler.signals.connect(spider._busy, signal=signals.response_received)
+        return spider
+
+    _idle_since: float | None = None
+
+    def _busy(self, *args: Any, **kwargs: Any) -> None:
+        self._idle_since = None
+
+    def _idle(self, *args: Any, **kwargs: Any) -> None:
+        now = time.monotonic()
+        if self._idle_since is None:
+            self._idle_since = now
+        if now - self._idle_since < self.settings.getfloat("VITRINA_FRONTIER_IDLE", 6.0):
+            raise DontCloseSpider
 
     @property
     def cfg(self) -> Any:

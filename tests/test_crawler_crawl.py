@@ -268,3 +268,27 @@ def test_kill_and_resume_loses_nothing_and_stores_nothing_twice(tmp_path: Path, 
     assert len(photos) == 60
     assert again.totals["new_posts"] == 0
     assert rows(sqlite_url, Shop)[0].watermark == str(110_000_000_000_000_000 + 60 * 65_536)
+
+
+def test_first_crawl_bound_and_pinned_posts(tmp_path: Path, sqlite_url: str):
+    cat = Catalogue(seed=5)
+    cat.add_shop("bluesky", "pins.bsky.social")
+    old = cat.add_posts("bluesky", "pins.bsky.social", 1, 1)[0]
+    cat.add_posts("bluesky", "pins.bsky.social", 11, 1)
+    old.pinned = True  # an old post pinned on top of the feed
+    with EmulatorServer(cat, image_size=(200, 250)) as emu:
+        cfg = setup(tmp_path, sqlite_url, emu, shops=[("bluesky", "pins.bsky.social")])
+        cfg.write_text(
+            cfg.read_text().replace("[crawler]\n", "[crawler]\nmax_posts_per_shop = 7\n")
+        )
+        first = crawl_subprocess(cfg)
+        # the pinned post (first in the feed) plus the 6 newest: the first crawl's bound is 7
+        assert first.shops["bluesky:pins.bsky.social"]["new_posts"] == 7
+        emu.add_posts("bluesky", "pins.bsky.social", 2, 1)
+        emu.reset_counts()
+        second = crawl_subprocess(cfg)
+    # the pinned post comes first again but is old: skipped without stopping the crawl
+    assert second.shops["bluesky:pins.bsky.social"]["new_posts"] == 2
+    assert emu.api_requests("bluesky") == 1
+    posts = rows(sqlite_url, Post)
+    assert sum(p.pinned for p in posts) == 1 and len(posts) == 9

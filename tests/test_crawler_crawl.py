@@ -292,3 +292,42 @@ def test_first_crawl_bound_and_pinned_posts(tmp_path: Path, sqlite_url: str):
     assert emu.api_requests("bluesky") == 1
     posts = rows(sqlite_url, Post)
     assert sum(p.pinned for p in posts) == 1 and len(posts) == 9
+
+
+def test_slow_responses_time_out_and_are_retried_with_our_user_agent(
+    tmp_path: Path, sqlite_url: str
+):
+    faults = Faults(slow_rate=0.3, slow_ms=1500, seed=2)
+    with EmulatorServer(small_catalogue(6), faults, image_size=(200, 250)) as emu:
+        shops = [("mastodon", "masto_shop"), ("shopify", "store")]
+        cfg = setup(tmp_path, sqlite_url, emu, shops=shops)
+        cfg.write_text(
+            cfg.read_text().replace(
+                "[crawler]\n",
+                '[crawler]\nrequest_timeout = 0.5\nretry_times = 8\ncontact_url = "https://ops.example/bot"\n',
+            )
+        )
+        summary = crawl_subprocess(cfg)
+        agents = set(emu.user_agents)
+    assert summary.status == "ok", summary.errors
+    assert summary.totals["new_posts"] == 12 and summary.totals["new_photos"] == 12
+    assert agents == {"Vitrina/0.1 (+https://ops.example/bot)"}
+
+
+def test_emulator_serves_real_photos_when_given_a_folder(tmp_path: Path, sqlite_url: str):
+    from crawler.emulator.catalogue import load_real_photos
+
+    data = REPO.parent / "shared" / "datasets" / "clothing"
+    real = load_real_photos(data, data / "labels.csv")[:40]
+    cat = Catalogue(seed=1, real_photos=real)
+    cat.add_shop("shopify", "store")
+    cat.add_posts("shopify", "store", 3, 2)
+    with EmulatorServer(cat) as emu:
+        cfg = setup(tmp_path, sqlite_url, emu, shops=[("shopify", "store")])
+        summary = crawl_subprocess(cfg)
+    assert summary.totals["new_photos"] + summary.totals["near_duplicates"] == 6
+    files = {p.real_path for p in cat.photos.values()}
+    import hashlib
+
+    shas = {hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files}
+    assert {p.sha256 for p in rows(sqlite_url, Photo)} == shas  # hashed as served

@@ -71,6 +71,7 @@ class EmulatorServer:
         self.media = MediaRenderer(self.catalogue.photos, image_size)
         self.requests: list[tuple[str, str, int]] = []  # (kind, path?query, status)
         self.counts: Counter[tuple[str, str]] = Counter()  # (network, handle) → API requests
+        self.user_agents: set[str] = set()
         self._log_lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"emu": self})
         self.httpd = _Server((host, port), handler)
@@ -272,6 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         network = _network_of(parts.path)
         shop_key: tuple[str, str] | None = None
+        emu.user_agents.add(self.headers.get("User-Agent", ""))
         f = emu.faults
         try:
             if f.latency_ms:

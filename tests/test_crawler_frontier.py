@@ -18,6 +18,10 @@ from crawler.emulator.faults import Faults
 from crawler.emulator.server import EmulatorServer
 from tests.conftest import IN_CI, REDIS_URL, REPO
 
+POSTS = 24  # in pages of 4: six full pages and an empty one per shop
+# Slow pages keep the crawl going for a few seconds, so that the second process (which may start
+# seconds later on a busy machine) still finds work in the shared queue.
+LATENCY_MS = 150
 SHOPS = [("mastodon", f"m{i}") for i in range(3)] + [
     ("bluesky", f"b{i}.bsky.social") for i in range(3)
 ]
@@ -44,9 +48,9 @@ def test_two_processes_share_one_frontier(tmp_path: Path, redis_url: str):
     cat = Catalogue(seed=11)
     for network, handle in SHOPS:
         cat.add_shop(network, handle)
-        cat.add_posts(network, handle, 24, 1)
+        cat.add_posts(network, handle, POSTS, 1)
     db = tmp_path / "shared.db"
-    with EmulatorServer(cat, Faults(latency_ms=30), image_size=(160, 200)) as emu:
+    with EmulatorServer(cat, Faults(latency_ms=LATENCY_MS), image_size=(160, 200)) as emu:
         shops = "".join(
             f'[[shops]]\nnetwork = "{n}"\nhandle = "{h}"\n'
             + (f'url = "{emu.base_url}"\n' if n == "mastodon" else "")
@@ -56,7 +60,9 @@ def test_two_processes_share_one_frontier(tmp_path: Path, redis_url: str):
         cfg = tmp_path / "config.toml"
         cfg.write_text(
             f'[database]\nurl = "sqlite:///{db}"\n[storage]\nmedia_dir = "{tmp_path / "m"}"\n'
-            f'[crawler]\nfrontier = "{redis_url}"\nautothrottle = false\n'
+            # Two requests at a time per process: the other pending pages wait in Redis, where
+            # whichever process has room takes them.
+            f'[crawler]\nfrontier = "{redis_url}"\nautothrottle = false\nconcurrent_requests = 2\n'
             f'allowed_private_hosts = ["{emu.host}:{emu.port}"]\n'
             f'[networks.bluesky]\nbase_url = "{emu.base_url}"\npage_size = 4\n'
             f"[networks.mastodon]\npage_size = 4\n\n{shops}",
@@ -83,12 +89,12 @@ def test_two_processes_share_one_frontier(tmp_path: Path, redis_url: str):
     # every API page was asked for exactly once, by one process or the other
     assert api and max(api.values()) == 1, api.most_common(3)
     pages = [s["totals"]["pages"] for s in summaries]
-    assert sum(pages) == 6 * (24 // 4 + 1)  # 24 posts in pages of 4: 6 full pages + an empty one
+    assert sum(pages) == 6 * (POSTS // 4 + 1)
     assert all(n > 0 for n in pages), pages  # both processes did part of the work
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine) as s:
         posts = s.exec(select(Post)).all()
         photos = s.exec(select(Photo)).all()
     engine.dispose()
-    assert len(posts) == 6 * 24 == len({p.network_post_id for p in posts})
-    assert len(photos) == 6 * 24
+    assert len(posts) == 6 * POSTS == len({p.network_post_id for p in posts})
+    assert len(photos) == 6 * POSTS

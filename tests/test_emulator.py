@@ -148,3 +148,16 @@ def test_print_config_is_a_valid_vitrina_config(emu: EmulatorServer):
     }
     assert settings.crawler.allowed_private_hosts == [f"127.0.0.1:{emu.port}"]
     assert settings.networks.instagram.access_token == ACCESS_TOKEN
+
+
+def test_post_ids_are_unique_per_network():
+    cat = Catalogue()
+    cat.add_shop("bluesky", "many.bsky.social")
+    cat.add_posts("bluesky", "many.bsky.social", 1500, 0)
+    with EmulatorServer(cat) as emu:
+        handler = type("H", (), {"emu": emu})()
+        from crawler.emulator.server import _Handler
+
+        shop = cat.shop("bluesky", "many.bsky.social")
+        uris = {_Handler._bsky_uri(handler, shop, p) for p in shop.posts}  # type: ignore[arg-type]
+    assert len(uris) == 1500

@@ -572,7 +572,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return out
 
     def _bsky_uri(self, shop: Shop, post: Post) -> str:
-        return f"at://{shop.account_id}/app.bsky.feed.post/3l{self._b36(post.n).rjust(11, 'a')}"
+        return f"at://{shop.account_id}/app.bsky.feed.post/3l{self._b36(post.n).rjust(11, '0')}"
 
     @staticmethod
     def _bsky_cid(post: Post) -> str:

@@ -153,11 +153,19 @@ def test_print_config_is_a_valid_vitrina_config(emu: EmulatorServer):
 def test_post_ids_are_unique_per_network():
     cat = Catalogue()
     cat.add_shop("bluesky", "many.bsky.social")
-    cat.add_posts("bluesky", "many.bsky.social", 1500, 0)
+    cat.add_posts("bluesky", "many.bsky.social", 1500, 1)
+    uris, cursor = [], None
     with EmulatorServer(cat) as emu:
-        handler = type("H", (), {"emu": emu})()
-        from crawler.emulator.server import _Handler
-
-        shop = cat.shop("bluesky", "many.bsky.social")
-        uris = {_Handler._bsky_uri(handler, shop, p) for p in shop.posts}  # type: ignore[arg-type]
-    assert len(uris) == 1500
+        while True:
+            params = {
+                "actor": "many.bsky.social",
+                "limit": 100,
+                **({"cursor": cursor} if cursor else {}),
+            }
+            body = httpx.get(
+                f"{emu.base_url}/xrpc/app.bsky.feed.getAuthorFeed", params=params
+            ).json()
+            uris += [e["post"]["uri"] for e in body["feed"]]
+            if not (cursor := body.get("cursor")):
+                break
+    assert len(uris) == len(set(uris)) == 1500

@@ -331,3 +331,20 @@ def test_emulator_serves_real_photos_when_given_a_folder(tmp_path: Path, sqlite_
 
     shas = {hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files}
     assert {p.sha256 for p in rows(sqlite_url, Photo)} == shas  # hashed as served
+
+
+def test_per_network_rate_ceiling_holds_with_autothrottle(tmp_path: Path, sqlite_url: str):
+    with EmulatorServer(small_catalogue(8), image_size=(200, 250)) as emu:
+        cfg = setup(tmp_path, sqlite_url, emu, shops=[("shopify", "store")])
+        text = cfg.read_text().replace("autothrottle = false\n", "autothrottle = true\n")
+        text = text.replace(
+            "[networks.shopify]\npage_size = 5\nrequests_per_second = 0.0",
+            "[networks.shopify]\npage_size = 2\nrequests_per_second = 4.0",
+        )
+        cfg.write_text(text)
+        summary = crawl_subprocess(cfg)
+        times = [t for t, path in emu.api_times if "/products.json" in path]
+    assert summary.totals["new_posts"] == 8
+    assert len(times) == 5  # 8 products in pages of 2, then an empty page
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= 0.2, gaps  # 4 requests/second at most (Scrapy's delay, no jitter)

@@ -72,6 +72,7 @@ class EmulatorServer:
         self.requests: list[tuple[str, str, int]] = []  # (kind, path?query, status)
         self.counts: Counter[tuple[str, str]] = Counter()  # (network, handle) → API requests
         self.user_agents: set[str] = set()
+        self.api_times: list[tuple[float, str]] = []  # (monotonic time, path) of API requests
         self._log_lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"emu": self})
         self.httpd = _Server((host, port), handler)
@@ -121,6 +122,7 @@ class EmulatorServer:
     def reset_counts(self) -> None:
         with self._log_lock:
             self.requests.clear()
+            self.api_times.clear()
             self.counts.clear()
 
     def api_requests(self, network: str | None = None, handle: str | None = None) -> int:
@@ -170,6 +172,8 @@ class EmulatorServer:
     def _log(self, kind: str, path: str, status: int, shop: tuple[str, str] | None) -> None:
         with self._log_lock:
             self.requests.append((kind, path, status))
+            if kind == "api":
+                self.api_times.append((time.monotonic(), path))
             if shop is not None:
                 self.counts[shop] += 1
 

@@ -109,6 +109,9 @@ class ShopSpider(scrapy.Spider):
         """An API request: every status reaches the callback (which knows the network's errors);
         one download slot per network and host carries that network's concurrency and rate."""
         slot = f"{self.network}:{url.split('/')[2]}"
+        if self.cfg.requests_per_second:
+            # A configured rate ceiling is kept as is; AutoThrottle would lower it to latency.
+            meta["autothrottle_dont_adjust_delay"] = True
         return scrapy.Request(
             url,
             callback=callback,

@@ -348,3 +348,18 @@ def test_per_network_rate_ceiling_holds_with_autothrottle(tmp_path: Path, sqlite
     assert len(times) == 5  # 8 products in pages of 2, then an empty page
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert min(gaps) >= 0.2, gaps  # 4 requests/second at most (Scrapy's delay, no jitter)
+
+
+def test_instagram_without_a_token_is_reported_not_fatal(tmp_path: Path, sqlite_url: str):
+    with EmulatorServer(small_catalogue(2)) as emu:
+        cfg = setup(
+            tmp_path, sqlite_url, emu, shops=[("instagram", "ig_shop"), ("shopify", "store")]
+        )
+        cfg.write_text(
+            cfg.read_text().replace('access_token = "emulator-token"', 'access_token = ""')
+        )
+        summary = crawl_subprocess(cfg)
+        assert emu.api_requests("instagram") == 0
+    assert summary.shops["instagram:ig_shop"]["status"] == "auth"
+    assert "access_token and ig_user_id are not set" in " ".join(summary.errors)
+    assert summary.shops["shopify:store"]["new_posts"] == 2

@@ -142,13 +142,19 @@ class ShopSpider(scrapy.Spider):
         self.stopped_shops.add(task.shop_id)
         self.report.error(task.key, f"shop marked inactive: {reason}", status="inactive")
 
-    def auth_failed(self, task: ShopTask, message: str) -> None:
+    def auth_failed(self, task: ShopTask, message: str, *, close: bool = True) -> None:
         """Credentials rejected: nothing on this network can work, so its spider stops."""
+        if self._auth_error:
+            return
+        self._auth_error = message
         text = f"{self.network}: {message} — every {self.network} shop is skipped this run"
         for t in self.tasks:
             self.report.error(t.key, text, status="auth")
         self.report.error(None, text, status="auth")
-        raise CloseSpider(f"auth_error: {message}")
+        if close:
+            raise CloseSpider(f"auth_error: {message}")
+
+    _auth_error = ""
 
     def remember_account(self, task: ShopTask, account_id: str, **fields: str) -> None:
         task.account_id = account_id

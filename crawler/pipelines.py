@@ -104,18 +104,20 @@ class PhotoPipeline(FilesPipeline):
             raise PhotoFailed("download failed: empty body")
         loop = asyncio.get_running_loop()
         try:
-            meta, data, thumb = await loop.run_in_executor(self.pool, self._store, body)
+            meta = await loop.run_in_executor(self.pool, self._store, body)
         except ph.PhotoRejected as exc:
             raise PhotoFailed(exc.reason) from None
         self.known_urls.add(_url_key(request.url))
         return {"ok": True, **meta.__dict__}
 
-    def _store(self, body: bytes) -> tuple[ph.StoredPhoto, bytes, bytes]:
+    def _store(self, body: bytes) -> ph.StoredPhoto:
+        """Validate, normalise and write one photo (worker thread). Files go to disk before the
+        page's rows: a crash in between leaves a file that the re-crawl finds already there."""
         meta, data, thumb = ph.process(body, **self.limits)
         # Content-addressed: a file that exists already holds these very bytes.
         ph.write_once(self.root, meta.stored_path, data)
         ph.write_once(self.root, meta.thumb_path, thumb)
-        return meta, b"", b""
+        return meta
 
     def item_completed(self, results: list[Any], item: Any, info: Any) -> Any:
         if isinstance(item, PageItem):

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
@@ -226,8 +227,8 @@ class ShopSpider(scrapy.Spider):
                 stop = True  # first crawl: bounded by crawler.max_posts_per_shop
                 break
         final = stop or next_cursor is None
-        candidates = [p for p in kept if not p.pinned] or []
-        newest = max(candidates, key=lambda p: p.key, default=None)
+        # Pinned posts are shown out of order: they never set the watermark.
+        newest = max((p for p in kept if not p.pinned), key=lambda p: p.key, default=None)
         top = (
             {"id": newest.network_post_id, "key": newest.key, "at": newest.posted_at}
             if newest
@@ -249,8 +250,6 @@ class ShopSpider(scrapy.Spider):
 
 def iso_key(timestamp: str, post_id: str) -> str:
     """A sortable key from an ISO timestamp (normalised to UTC) and an id breaking ties."""
-    from datetime import UTC, datetime
-
     try:
         dt = datetime.fromisoformat(timestamp.replace("Z", "+00:00").replace("+0000", "+00:00"))
         if dt.tzinfo is None:

@@ -193,7 +193,11 @@ def test_retries_5xx_and_429_with_and_without_retry_after(tmp_path: Path, sqlite
 
 def test_unknown_account_auth_error_and_malformed_page(tmp_path: Path, sqlite_url: str):
     with EmulatorServer(small_catalogue(3), Faults(malformed_handles={"store"})) as emu:
-        shops = SHOPS[1:] + [("mastodon", "gone_shop"), ("bluesky", "gone.bsky.social")]
+        shops = SHOPS[1:] + [
+            ("mastodon", "gone_shop"),
+            ("bluesky", "gone.bsky.social"),
+            ("shopify", "gone-store"),
+        ]
         cfg = setup(tmp_path, sqlite_url, emu, shops=[*shops, ("instagram", "ig_shop")])
         text = cfg.read_text().replace('access_token = "emulator-token"', 'access_token = "bad"')
         cfg.write_text(text)
@@ -209,6 +213,7 @@ def test_unknown_account_auth_error_and_malformed_page(tmp_path: Path, sqlite_ur
     assert not shops_db[("mastodon", "gone_shop")].active
     assert "not found" in shops_db[("mastodon", "gone_shop")].inactive_reason
     assert not shops_db[("bluesky", "gone.bsky.social")].active
+    assert "store not found" in shops_db[("shopify", "gone-store")].inactive_reason
     assert shops_db[("instagram", "ig_shop")].active  # a bad token is not the shop's fault
     posts = rows(sqlite_url, Post)
     assert {p.network for p in posts} == {"mastodon", "bluesky"}  # others stored nothing

@@ -67,6 +67,7 @@ class ShopSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ShopSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         if crawler.settings.get("REDIS_URL"):
             # A shared frontier can be empty for a moment while another process is mid-page:
             # stay a while before closing, so that work it queues next is shared too.
@@ -75,6 +76,10 @@ class ShopSpider(scrapy.Spider):
         return spider
 
     _idle_since: float | None = None
+
+    def _closed(self, spider: Any = None, reason: str = "") -> None:
+        if reason == "shutdown":  # Ctrl-C / SIGTERM: stored pages stay, the rest waits
+            self.report.interrupted = True
 
     def _busy(self, *args: Any, **kwargs: Any) -> None:
         self._idle_since = None

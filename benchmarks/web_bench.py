@@ -179,7 +179,7 @@ def build_postgres(url: str, photos: int, shops: int = 300) -> None:
             ),
             {"n": shops},
         )
-        words = "ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "]"
+        words = "(ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "])"
         conn.execute(
             text(
                 "INSERT INTO posts (id, shop_id, network, network_post_id, permalink, caption,"
@@ -193,8 +193,8 @@ def build_postgres(url: str, photos: int, shops: int = 300) -> None:
             ),
             {"n": posts, "shops": shops, "nw": len(WORDS)},
         )
-        cats = "ARRAY[" + ",".join(f"'{c}'" for c in CATEGORIES) + "]"
-        cols = "ARRAY[" + ",".join(f"'{c}'" for c in COLOURS) + "]"
+        cats = "(ARRAY[" + ",".join(f"'{c}'" for c in CATEGORIES) + "])"
+        cols = "(ARRAY[" + ",".join(f"'{c}'" for c in COLOURS) + "])"
         conn.execute(
             text(
                 "INSERT INTO photos (id, post_id, position, source_url, sha256, phash, width,"
@@ -271,7 +271,7 @@ async def _client(
 async def _load(port: int, path: str, clients: int, seconds: float) -> tuple[list[float], int]:
     out: list[float] = []
     errs: list[int] = []
-    stop = time.monotonic() + 2  # warm-up: caches, connection pools, first compiles
+    stop = time.monotonic() + 3  # warm-up: caches, connection pools, first compiles
     await asyncio.gather(*(_client(port, path, stop, False, out, errs) for _ in range(clients)))
     stop = time.monotonic() + seconds
     await asyncio.gather(*(_client(port, path, stop, True, out, errs) for _ in range(clients)))
@@ -281,7 +281,7 @@ async def _load(port: int, path: str, clients: int, seconds: float) -> tuple[lis
 def measure(name: str, port: int, path: str, clients: int, seconds: float) -> Result:
     start = time.monotonic()
     latencies, errors = asyncio.run(_load(port, path, clients, seconds))
-    return Result(name, latencies, time.monotonic() - start - 2, errors)
+    return Result(name, latencies, time.monotonic() - start - 3, errors)
 
 
 # ---- servers -------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def create_app(
         same_site="lax",
         https_only=settings.web.base_url.startswith("https://"),  # Secure cookie under https
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, https=settings.web.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (catalogue.router, media.router, moderate.router, api.router, *routers):
         app.include_router(router)

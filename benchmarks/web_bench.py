@@ -355,26 +355,7 @@ def print_table(results: list[Result], clients: int) -> None:
     print(f"({clients} concurrent clients, keep-alive, loopback)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--photos", type=int, default=100_000)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument(
-        "--postgres", action="store_true", help="also 1,000,000 photos on PostgreSQL"
-    )
-    parser.add_argument("--pg-photos", type=int, default=1_000_000)
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get(
-            "VITRINA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-        ),
-    )
-    args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="vitrina-bench-"))
+def run_sqlite(args: argparse.Namespace, tmp: Path) -> None:
     db = tmp / "catalogue.db"
     t0 = time.monotonic()
     build_sqlite(db, args.photos)
@@ -451,6 +432,31 @@ def main() -> None:
         f" req/s {api.rps / ds.rps:.1f}x;  (1 worker): p95 {ds.pct(95) / one.pct(95):.1f}x,"
         f" req/s {one.rps / ds.rps:.1f}x"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--photos", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--postgres", action="store_true", help="also 1,000,000 photos on PostgreSQL"
+    )
+    parser.add_argument("--pg-photos", type=int, default=1_000_000)
+    parser.add_argument("--skip-sqlite", action="store_true", help="only the PostgreSQL part")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "VITRINA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="vitrina-bench-"))
+    if not args.skip_sqlite:
+        run_sqlite(args, tmp)
     if args.postgres:
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url

@@ -171,12 +171,20 @@ def test_moderator_works_the_queue_with_the_keyboard(server, browser) -> None:
     page.keyboard.press("u")  # undo the accept: the tee is back
     page.wait_for_selector("article.review")
     assert page.get_attribute("article.review", "data-photo") == str(seeded.photos["review_tee"])
+    # any category, keyboard only: c focuses the full list, arrows choose, Enter applies
+    page.keyboard.press("c")
+    page.keyboard.press("ArrowDown")  # T-Shirt → Longsleeve
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#flash")
+    assert "Corrected photo" in page.locator("#flash").inner_text()
     # the corrected photo is now in the catalogue under its new colour
     shopper = browser.new_page()
     shopper.goto(f"{base}/?colour={second}")
     assert dress in [i for i, _, _ in _grid(shopper)]
     shopper.goto(f"{base}/?colour=red")
     assert dress not in [i for i, _, _ in _grid(shopper)]
+    shopper.goto(f"{base}/?category=Longsleeve")
+    assert [i for i, _, _ in _grid(shopper)] == [seeded.photos["review_tee"]]
     shopper.close()
     context.close()
 

@@ -11,8 +11,12 @@ from vitrina_cli.common import console, engine_from, settings_from
 
 def serve(
     ctx: typer.Context,
-    host: str | None = typer.Option(None, help="Address to listen on (default: [web].host)."),
-    port: int | None = typer.Option(None, help="Port (default: [web].port).", min=1, max=65535),
+    host: str | None = typer.Option(
+        None, help="Address to listen on (default: web.host in config.toml)."
+    ),
+    port: int | None = typer.Option(
+        None, help="Port (default: web.port in config.toml).", min=1, max=65535
+    ),
     workers: int = typer.Option(1, help="Worker processes (about one per CPU core).", min=1),
     reload: bool = typer.Option(False, help="Restart on code changes (development)."),
 ) -> None:

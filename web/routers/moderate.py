@@ -37,6 +37,8 @@ def _safe_next(target: str) -> str:
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/moderate") -> Response:
+    if request.session.get("moderator"):
+        return RedirectResponse(_safe_next(next), status_code=303)
     return render(
         request, "moderate/login.html", {"next": _safe_next(next), "csrf": csrf_token(request)}
     )

@@ -250,3 +250,12 @@ def test_choosing_the_models_own_label_counts_as_approval(mod_site) -> None:
     assert r.status_code == 200
     photo = _photo(engine, seeded.photos["review_dress"])
     assert (photo.status, photo.category, photo.version) == ("approved", "Dress", 2)
+
+
+def test_serve_refuses_a_public_address_with_the_default_secret(tmp_path, sqlite_url) -> None:
+    from tests.conftest import write_config
+    from vitrina_cli.main import app as cli
+
+    config = write_config(tmp_path, sqlite_url)
+    r = CliRunner().invoke(cli, ["--config", str(config), "serve", "--host", "0.0.0.0"])
+    assert r.exit_code == 2 and "default web.secret_key" in r.output

@@ -6,7 +6,10 @@ import os
 
 import typer
 
-from vitrina_cli.common import console, engine_from, settings_from
+from vitrina_cli.common import console, engine_from, fail, settings_from
+
+DEFAULT_SECRET = "change-me-in-production"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def serve(
@@ -31,6 +34,12 @@ def serve(
         os.environ["VITRINA_CONFIG"] = os.path.abspath(settings.source)
     host = host or settings.web.host
     port = port or settings.web.port
+    if settings.web.secret_key == DEFAULT_SECRET and host not in LOOPBACK:
+        # Anyone knowing the public default could forge a moderator's session cookie.
+        fail(
+            f"refusing to listen on {host} with the default web.secret_key: set a long random "
+            "value (VITRINA_WEB__SECRET_KEY) first"
+        )
     console.print(f"Vitrina on http://{host}:{port}/  (moderators: /moderate, API: /api/v1/docs)")
     uvicorn.run(
         "web.asgi:make_app",

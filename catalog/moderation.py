@@ -344,3 +344,16 @@ def recent_events(session: Session, limit: int = 20) -> Sequence[ModerationEvent
         .scalars()
         .all()
     )
+
+
+def photo_events(session: Session, photo_id: int) -> Sequence[ModerationEvent]:
+    """One photo's audit trail, newest first."""
+    return (
+        session.execute(
+            select(ModerationEvent)
+            .where(ModerationEvent.photo_id == photo_id)
+            .order_by(ModerationEvent.id.desc())
+        )
+        .scalars()
+        .all()
+    )

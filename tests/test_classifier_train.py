@@ -56,6 +56,29 @@ def test_train_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> None:
     assert probs["category"].shape == (3, 17) and probs["colour"].shape == (3, 13)
     assert np.allclose(probs["colour"].sum(1), 1, atol=1e-4)
 
+    # the seed paper's CNN on the same split, added to the same report
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(cfg),
+            "baseline",
+            "--data",
+            str(dataset()),
+            "--model",
+            str(out),
+            "--limit",
+            "80",
+            "--epochs",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    baseline = json.loads((out / "baseline.json").read_text(encoding="utf-8"))
+    assert baseline["validation"] == meta["data"]["validation"]
+    assert baseline["parameters"] > 10_000_000  # flatten 17×17×128 → dense 512
+    assert "Korobko et al. 2021" in (out / "report.md").read_text(encoding="utf-8")
+
 
 def test_split_is_stratified_fixed_and_disjoint() -> None:
     samples = data.read_labels(dataset())

@@ -81,9 +81,10 @@ def main() -> int:
     list(predictor.predict_paths(files[: args.batch_size]))  # trace the function once
     load_seconds = time.perf_counter() - t_load
 
-    t0 = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
     batched_rows = list(predictor.predict_paths(files))
-    batched = time.perf_counter() - t0
+    batched, batched_cpu = time.perf_counter() - t0, time.process_time() - c0
     assert all(not r.error for r in batched_rows)
 
     naive_files = files[: args.naive]
@@ -155,6 +156,13 @@ def main() -> int:
         "",
     )
     console.print(table)
+    cores = os.cpu_count() or 1
+    console.print(
+        f"load average {load_before:.1f} on {cores} cores while measuring (other jobs share the "
+        f"machine); the batched run used {batched_cpu:.1f} CPU-seconds = "
+        f"{len(files) / batched_cpu:.0f} photos per CPU-second, i.e. about "
+        f"{len(files) / batched_cpu * cores:.0f} photos/s with all {cores} cores to itself"
+    )
     console.print(
         f"batched {batched_rate:.0f} photos/s = {batched_rate / naive_rate:.1f}× the naive loop "
         f"and {batched_rate / single_rate:.1f}× one-per-call via the Predictor; "

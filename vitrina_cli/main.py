@@ -8,7 +8,7 @@ import typer
 
 from catalog import crud
 from catalog.db import current_revision, mask_url, session_scope
-from vitrina_cli import config_cmd, crawl, emulator_cmd, moderators, serve, shops
+from vitrina_cli import classifier_cmd, config_cmd, crawl, emulator_cmd, moderators, serve, shops
 from vitrina_cli.common import console, engine_from, settings_from
 
 app = typer.Typer(
@@ -57,6 +57,7 @@ app.command(name="crawl")(crawl.crawl)
 app.command(name="emulator")(emulator_cmd.emulator)
 app.add_typer(moderators.app, name="moderators")
 app.command("serve")(serve.serve)
+classifier_cmd.register(app)
 
 
 if __name__ == "__main__":

@@ -148,14 +148,9 @@ def sync_shops_from_config(session: Session, shops: Iterable[Any]) -> int:
 # ---- posts and photos --------------------------------------------------------------------
 
 
-def upsert_post(
-    session: Session, shop_id: int, network: str, network_post_id: str, **fields: Any
-) -> Upserted:
-    """Insert a post once; a repeat of the same (network, post id) returns the stored row."""
+def _post_row(fields: dict[str, Any], **keys: Any) -> dict[str, Any]:
+    """A full posts row: defaults, then the natural keys, then the caller's fields."""
     values = {
-        "shop_id": shop_id,
-        "network": network,
-        "network_post_id": network_post_id,
         "permalink": "",
         "caption": "",
         "title": "",
@@ -166,19 +161,17 @@ def upsert_post(
         "pinned": False,
         "posted_at": None,
         "fetched_at": utcnow(),
+        **keys,
     }
-    unknown = set(fields) - set(values)
+    unknown = set(fields) - set(values) - {"network_post_id"}
     if unknown:
         raise TypeError(f"unknown post fields: {', '.join(sorted(unknown))}")
-    values.update(fields)
-    return _insert_once(session, Post, values, ["network", "network_post_id"])
+    return values | dict(fields)
 
 
-def add_photo(session: Session, post_id: int, sha256: str, **fields: Any) -> Upserted:
-    """Store a photo once per content hash; an exact duplicate returns the first row."""
+def _photo_row(fields: dict[str, Any], **keys: Any) -> dict[str, Any]:
+    """A full photos row: defaults (a new photo is pending), keys, then the caller's fields."""
     values = {
-        "post_id": post_id,
-        "sha256": sha256,
         "position": 0,
         "source_url": "",
         "phash": "",
@@ -192,12 +185,70 @@ def add_photo(session: Session, post_id: int, sha256: str, **fields: Any) -> Ups
         "model_version": "",
         "reviewed_by": "",
         "created_at": utcnow(),
+        **keys,
     }
-    unknown = set(fields) - set(values)
+    unknown = set(fields) - set(values) - {"post_id", "sha256"}
     if unknown:
         raise TypeError(f"unknown photo fields: {', '.join(sorted(unknown))}")
-    values.update(fields)
+    return values | dict(fields)
+
+
+def upsert_post(
+    session: Session, shop_id: int, network: str, network_post_id: str, **fields: Any
+) -> Upserted:
+    """Insert a post once; a repeat of the same (network, post id) returns the stored row."""
+    values = _post_row(fields, shop_id=shop_id, network=network, network_post_id=network_post_id)
+    return _insert_once(session, Post, values, ["network", "network_post_id"])
+
+
+def add_photo(session: Session, post_id: int, sha256: str, **fields: Any) -> Upserted:
+    """Store a photo once per content hash; an exact duplicate returns the first row."""
+    values = _photo_row(fields, post_id=post_id, sha256=sha256)
     return _insert_once(session, Photo, values, ["sha256"])
+
+
+def _insert_many(
+    session: Session, model: Any, rows: list[dict[str, Any]], key: str, scope: dict[str, Any]
+) -> list[Upserted]:
+    """Insert rows once by their natural `key` (INSERT … ON CONFLICT DO NOTHING RETURNING, one
+    statement); one Upserted per row, in order. A key repeated within `rows` counts once."""
+    if not rows:
+        return []
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault(row[key], row)
+    col = getattr(model, key)
+    stmt = _insert(session, model).on_conflict_do_nothing().returning(model.id, col)
+    created = {k: i for i, k in session.execute(stmt, list(first.values()))}
+    missing = [k for k in first if k not in created]
+    existing: dict[str, int] = {}
+    if missing:
+        query = select(col, model.id).where(col.in_(missing))
+        for name, value in scope.items():
+            query = query.where(getattr(model, name) == value)
+        existing = {k: i for k, i in session.execute(query)}
+    out, seen = [], set()
+    for row in rows:
+        k = row[key]
+        if k in created and k not in seen:
+            out.append(Upserted(created[k], True))
+        else:
+            out.append(Upserted(created.get(k) or existing[k], False))
+        seen.add(k)
+    return out
+
+
+def upsert_posts(
+    session: Session, shop_id: int, network: str, posts: Sequence[dict[str, Any]]
+) -> list[Upserted]:
+    """`upsert_post` for many posts of one shop in one statement; results in input order."""
+    rows = [_post_row(fields, shop_id=shop_id, network=network) for fields in posts]
+    return _insert_many(session, Post, rows, "network_post_id", {"network": network})
+
+
+def add_photos(session: Session, photos: Sequence[dict[str, Any]]) -> list[Upserted]:
+    """`add_photo` for many photos in one statement (each dict has post_id and sha256)."""
+    return _insert_many(session, Photo, [_photo_row(fields) for fields in photos], "sha256", {})
 
 
 def record_rejected_media(
@@ -257,56 +308,3 @@ def _insert_many(
             out.append(Upserted(created.get(k) or existing[k], False))
         seen.add(k)
     return out
-
-
-def upsert_posts(
-    session: Session, shop_id: int, network: str, posts: Sequence[dict[str, Any]]
-) -> list[Upserted]:
-    """`upsert_post` for many posts of one shop in one statement; results in input order."""
-    rows = []
-    for fields in posts:
-        values = {
-            "shop_id": shop_id,
-            "network": network,
-            "permalink": "",
-            "caption": "",
-            "title": "",
-            "price": "",
-            "vendor": "",
-            "product_type": "",
-            "tags": [],
-            "pinned": False,
-            "posted_at": None,
-            "fetched_at": utcnow(),
-        }
-        unknown = set(fields) - set(values) - {"network_post_id"}
-        if unknown:
-            raise TypeError(f"unknown post fields: {', '.join(sorted(unknown))}")
-        rows.append(values | dict(fields))
-    return _insert_many(session, Post, rows, "network_post_id", {"network": network})
-
-
-def add_photos(session: Session, photos: Sequence[dict[str, Any]]) -> list[Upserted]:
-    """`add_photo` for many photos in one statement (each dict has post_id and sha256)."""
-    rows = []
-    for fields in photos:
-        values = {
-            "position": 0,
-            "source_url": "",
-            "phash": "",
-            "width": 0,
-            "height": 0,
-            "stored_path": "",
-            "thumb_path": "",
-            "duplicate_of_id": None,
-            "status": "pending",
-            "version": 1,
-            "model_version": "",
-            "reviewed_by": "",
-            "created_at": utcnow(),
-        }
-        unknown = set(fields) - set(values) - {"post_id", "sha256"}
-        if unknown:
-            raise TypeError(f"unknown photo fields: {', '.join(sorted(unknown))}")
-        rows.append(values | dict(fields))
-    return _insert_many(session, Photo, rows, "sha256", {})

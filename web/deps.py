@@ -8,6 +8,7 @@ from fastapi import Request
 from sqlmodel import Session
 
 from catalog.config import Settings
+from catalog.db import session_scope
 
 
 def get_settings(request: Request) -> Settings:
@@ -16,10 +17,5 @@ def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request; committed when the handler returns without raising."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(request.app.state.engine) as session:
+        yield session

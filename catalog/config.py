@@ -137,6 +137,10 @@ class ScheduleSettings(_Section):
     retrain_enabled: bool = False
     retrain_cron: str = "0 4 * * sun"
     retrain_min_decisions: int = Field(200, ge=1)
+    # Each step's child process (crawl, classify, train) is stopped after this many seconds.
+    step_timeout_seconds: int = Field(4 * 3600, ge=10)
+    # One folder per pipeline run with each step's output (crawl.log, classify.log, ...).
+    log_dir: str = "var/logs"
 
     @field_validator("timezone")
     @classmethod

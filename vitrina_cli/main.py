@@ -54,6 +54,13 @@ def init(ctx: typer.Context) -> None:
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(shops.app, name="shops")
 
+# Pipeline (issue 6): run once, history, scheduler.
+from vitrina_cli import nightly, runs, schedule  # noqa: E402
+
+app.command("run-nightly")(nightly.run_nightly)
+app.command("runs")(runs.runs)
+app.command("schedule")(schedule.schedule)
+
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,119 @@
+"""Running one step of the pipeline as a child process, with a log file and a time limit.
+
+The crawl must run in a child: Scrapy's Twisted reactor cannot be restarted in the same
+process, and a child also keeps TensorFlow's memory out of the long-lived scheduler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from catalog.config import Settings
+
+# Set by the scheduler on shutdown: a running step stops its child and the run is recorded as
+# interrupted (signals only reach the main thread; steps run in worker threads there).
+STOP = threading.Event()
+
+
+class Interrupted(BaseException):  # not Exception: "a step failed, go on" must not catch it
+    """The step was stopped because the process is shutting down (see STOP)."""
+
+
+@dataclass
+class ChildResult:
+    returncode: int | None  # None: killed for running past its time limit
+    seconds: float
+    log_path: Path
+    tail: list[str] = field(default_factory=list)
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def vitrina_argv(settings: Settings, *args: str) -> list[str]:
+    """`python -m vitrina_cli.main [--config FILE] ARGS`, with the interpreter we run under."""
+    argv = [sys.executable, "-m", "vitrina_cli.main"]
+    if settings.source and settings.source != "<defaults>":
+        argv += ["--config", str(Path(settings.source).resolve())]
+    return argv + list(args)
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """SIGTERM the child's process group, then SIGKILL what is left after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_child(
+    argv: list[str],
+    log_path: Path,
+    *,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+    tail_lines: int = 30,
+) -> ChildResult:
+    """Run `argv` with stdout+stderr into `log_path`; return its status and the log's last lines.
+
+    The child gets its own process group so that stopping it also stops whatever it started;
+    if we are interrupted (Ctrl-C, SIGTERM) the child is stopped before the exception goes on.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    child_env = dict(os.environ if env is None else env)
+    # Plain, wide output in the log; rich would otherwise wrap at 80 columns.
+    child_env.setdefault("COLUMNS", "160")
+    child_env["PYTHONUNBUFFERED"] = "1"
+    started = time.monotonic()
+    timed_out = False
+    with log_path.open("ab") as log:
+        log.write(f"$ {' '.join(argv)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True
+        )
+        deadline = None if timeout is None else started + timeout
+        try:
+            while proc.poll() is None:
+                if STOP.is_set():
+                    raise Interrupted("shutting down")
+                if deadline is not None and time.monotonic() >= deadline:
+                    timed_out = True
+                    _stop(proc)
+                    break
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=0.5)
+        except BaseException:
+            _stop(proc)
+            raise
+    seconds = time.monotonic() - started
+    tail: deque[str] = deque(maxlen=tail_lines)
+    with log_path.open("r", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.strip():
+                tail.append(line.rstrip())
+    return ChildResult(
+        returncode=None if timed_out else proc.returncode,
+        seconds=seconds,
+        log_path=log_path,
+        tail=list(tail),
+        timed_out=timed_out,
+    )

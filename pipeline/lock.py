@@ -36,13 +36,15 @@ def _holder_info() -> dict[str, object]:
     }
 
 
-def _describe(info: dict[str, object] | None) -> str:
+_WHO = {"pipeline": "another pipeline run", "scheduler": "another scheduler"}
+
+
+def _describe(name: str, info: dict[str, object] | None) -> str:
+    who = _WHO.get(name, f"another {name} run")
     if not info:
-        return "another pipeline run holds the lock"
-    return (
-        f"another pipeline run holds the lock (pid {info.get('pid')} on {info.get('host')}, "
-        f"since {info.get('since')})"
-    )
+        return f"{who} holds the lock"
+    where = f"pid {info.get('pid')} on {info.get('host')}, since {info.get('since')}"
+    return f"{who} holds the lock ({where})"
 
 
 class PipelineLock:
@@ -83,7 +85,7 @@ class PipelineLock:
                     "host": holder[1] or "local socket",
                     "since": holder[3].isoformat(timespec="seconds") if holder[3] else "?",
                 }
-            raise LockHeld(_describe(info))
+            raise LockHeld(_describe(self.name, info))
         self._conn = conn
 
     # -- SQLite -------------------------------------------------------------------------------
@@ -106,7 +108,7 @@ class PipelineLock:
                 info = json.loads(info_path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 info = None
-            raise LockHeld(_describe(info)) from None
+            raise LockHeld(_describe(self.name, info)) from None
         info_path.write_text(json.dumps(_holder_info()), encoding="utf-8")
         self._file, self._info_path = lock, info_path
 

@@ -34,9 +34,7 @@ def schedule(
     try:
         lock.acquire()
     except LockHeld as exc:
-        console.print(
-            f"[yellow]not started:[/] a scheduler is already running for this catalogue: {exc}"
-        )
+        console.print(f"[yellow]not started:[/] a scheduler already runs for this catalogue: {exc}")
         raise typer.Exit(EXIT_BUSY) from None
     config_path = None if settings.source == "<defaults>" else settings.source
 

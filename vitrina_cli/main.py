@@ -55,11 +55,12 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(shops.app, name="shops")
 
 # Pipeline (issue 6): run once, history, scheduler.
-from vitrina_cli import nightly, runs, schedule  # noqa: E402
+from vitrina_cli import demo, nightly, runs, schedule  # noqa: E402
 
 app.command("run-nightly")(nightly.run_nightly)
 app.command("runs")(runs.runs)
 app.command("schedule")(schedule.schedule)
+app.command("demo")(demo.demo)
 
 
 if __name__ == "__main__":

@@ -209,7 +209,13 @@ class _Run:
             return {"status": "skipped", "reason": "no new photos to label"}
         started = utcnow()
         self.progress("classify", f"labelling {pending} new photo(s)")
-        res = self.child("classify", "classify")
+        args = ["classify"]
+        from pipeline.retrain import current_model
+
+        model = current_model(self.settings)
+        if model is not None and not self.settings.classifier.model_dir:
+            args += ["--model", str(model)]  # the model promoted by retraining
+        res = self.child("classify", *args)
         labelled = _labelled_since(self.engine, started)
         self.stats["auto_accepted"] = labelled.get("auto_accepted", 0)
         self.stats["needs_review"] = labelled.get("needs_review", 0)

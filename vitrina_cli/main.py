@@ -61,6 +61,7 @@ app.command("run-nightly")(nightly.run_nightly)
 app.command("runs")(runs.runs)
 app.command("schedule")(schedule.schedule)
 app.command("demo")(demo.demo)
+app.command("retrain")(nightly.retrain_now)
 
 
 if __name__ == "__main__":

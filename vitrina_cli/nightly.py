@@ -82,3 +82,25 @@ def run_nightly(
     print_outcome(outcome)
     if outcome.status != "ok":
         raise typer.Exit(1)
+
+
+def retrain_now(
+    ctx: typer.Context,
+    force: bool = typer.Option(
+        False, "--force", help="Retrain even with fewer new decisions than retrain_min_decisions."
+    ),
+) -> None:
+    """Retrain from moderator decisions now; promote the new model only if it is not worse."""
+    from pipeline.retrain import retrain
+
+    settings = settings_from(ctx)
+    engine_from(ctx)
+    with console.status("retraining (train, then evaluate both models)…"):
+        result = retrain(settings, trigger="retrain", force=force)
+    colour = {"promoted": "green", "kept": "yellow", "skipped": "dim"}.get(result.status, "red")
+    run = f"run #{result.run_id} " if result.run_id else ""
+    console.print(f"[{colour}]{run}{result.status}[/]: {result.summary}", highlight=False)
+    if result.status == "busy":
+        raise typer.Exit(EXIT_BUSY)
+    if result.status == "failed":
+        raise typer.Exit(1)

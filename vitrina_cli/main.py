@@ -8,7 +8,7 @@ import typer
 
 from catalog import crud
 from catalog.db import current_revision, mask_url, session_scope
-from vitrina_cli import config_cmd, shops
+from vitrina_cli import classifier_cmd, config_cmd, shops
 from vitrina_cli.common import console, engine_from, settings_from
 
 app = typer.Typer(
@@ -53,6 +53,7 @@ def init(ctx: typer.Context) -> None:
 
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(shops.app, name="shops")
+classifier_cmd.register(app)
 
 # Pipeline (issue 6): run once, history, scheduler.
 from vitrina_cli import demo, nightly, runs, schedule  # noqa: E402

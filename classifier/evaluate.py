@@ -1,0 +1,85 @@
+"""`vitrina evaluate`: a model's figures on labelled photos, end to end from the files.
+
+By default on the validation split of a dataset folder (the same hash split training used, so
+a model is never scored on photos it was trained on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from catalog.taxonomy import CATEGORIES, COLOURS
+from classifier import calibration, data
+from classifier.data import Sample
+from classifier.inference import AUTO, Predictor
+from classifier.model import VitrinaModel
+
+
+def select_samples(model: VitrinaModel, folder: str | Path, which: str) -> list[Sample]:
+    samples = data.read_labels(folder)
+    if which == "all":
+        return samples
+    val_fraction = float(model.metadata.get("data", {}).get("val_fraction", 0.2))
+    train, val = data.split(samples, val_fraction)
+    return val if which == "validation" else train
+
+
+def evaluate(
+    model: VitrinaModel,
+    samples: Sequence[Sample],
+    *,
+    thresholds: dict[str, float | None] | None = None,
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    predictor = Predictor(model, batch_size=batch_size, thresholds=thresholds)
+    probs: dict[str, list[np.ndarray]] = {"category": [], "colour": []}
+    kept: list[Sample] = []
+    unreadable: list[str] = []
+    decisions: list[bool] = []
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start : start + batch_size]
+        rows = list(predictor.predict_paths([s.path for s in chunk]))
+        for s, row in zip(chunk, rows, strict=True):
+            if row.error:
+                unreadable.append(f"{s.key}: {row.error}")
+                continue
+            kept.append(s)
+            decisions.append(row.decision == AUTO)
+            for head in ("category", "colour"):
+                probs[head].append(row.probs[head])
+        if progress:
+            progress(len(chunk))
+    result: dict[str, Any] = {"n": len(kept), "unreadable": unreadable}
+    auto = np.array(decisions, bool)
+    labelled = np.array([s.has_category for s in kept], bool)
+    for head, labels in (("category", CATEGORIES), ("colour", COLOURS)):
+        p = np.array(probs[head]) if probs[head] else np.zeros((0, len(labels)))
+        mask = labelled if head == "category" else np.ones(len(kept), bool)
+        y = np.array(
+            [
+                labels.index(s.category if head == "category" else s.colour)
+                for s, m in zip(kept, mask, strict=True)
+                if m
+            ],
+            int,
+        )
+        result[head] = calibration.summarise(p[mask], y, predictor.thresholds[head], list(labels))
+    ycat = np.array([CATEGORIES.index(s.category) if s.has_category else -1 for s in kept])
+    ycol = np.array([COLOURS.index(s.colour) for s in kept])
+    pcat = np.array(probs["category"]).argmax(1) if kept else np.zeros(0, int)
+    pcol = np.array(probs["colour"]).argmax(1) if kept else np.zeros(0, int)
+    both = (pcat == ycat) & (pcol == ycol)
+    result["decision"] = {
+        "auto_accepted": float(auto[labelled].mean()) if labelled.any() else 0.0,
+        "auto_precision_both_heads": float(both[labelled & auto].mean())
+        if (labelled & auto).any()
+        else 1.0,
+        "unsure_photos": int((~labelled).sum()),
+        "unsure_sent_to_review": float((~auto[~labelled]).mean()) if (~labelled).any() else 1.0,
+    }
+    return result

@@ -1,0 +1,153 @@
+"""Batch inference: paths in, one row per photo out, bad files included as rows with a reason.
+
+Decoding runs in a small thread pool (Pillow releases the GIL) one batch ahead of the model, and
+the model runs as one compiled TensorFlow function per batch: that, JPEG draft decoding and a
+160-pixel input are what make a 2-core CPU label well over a hundred photos a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from classifier.images import DEFAULT_MAX_PIXELS, UnreadableImage, load_rgb
+from classifier.model import VitrinaModel
+
+AUTO, REVIEW, ERROR = "auto", "review", "error"
+
+
+@dataclass
+class Row:
+    path: str
+    category: str = ""
+    category_confidence: float | None = None
+    colour: str = ""
+    colour_confidence: float | None = None
+    decision: str = ERROR  # auto | review | error
+    error: str = ""
+    top: dict[str, list[list[Any]]] = field(default_factory=dict)  # head → [[label, p], ...]
+    probs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # full vectors
+
+    def as_dict(self, *, with_top: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "category": self.category,
+            "category_confidence": None
+            if self.category_confidence is None
+            else round(self.category_confidence, 4),
+            "colour": self.colour,
+            "colour_confidence": None
+            if self.colour_confidence is None
+            else round(self.colour_confidence, 4),
+            "decision": self.decision,
+            "error": self.error,
+        }
+        if with_top:
+            out["top"] = self.top
+        return out
+
+
+class Predictor:
+    def __init__(
+        self,
+        model: VitrinaModel,
+        *,
+        batch_size: int = 64,
+        thresholds: dict[str, float | None] | None = None,
+        workers: int = 2,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        top_k: int = 3,
+    ):
+        self.model = model
+        self.batch_size = batch_size
+        self.thresholds = model.thresholds(thresholds)
+        self.workers = workers
+        self.max_pixels = max_pixels
+        self.top_k = top_k
+        size = model.image_size
+        keras_model = model.keras_model
+
+        @tf.function(
+            input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)],
+            reduce_retracing=True,
+        )
+        def run(pixels: tf.Tensor) -> dict[str, tf.Tensor]:
+            return keras_model(pixels, training=False)
+
+        self._run = run
+
+    # -- arrays ---------------------------------------------------------------------------
+
+    def predict_arrays(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
+        """(N, S, S, 3) uint8 → calibrated {"category": (N, 17), "colour": (N, 13)}."""
+        if len(pixels) == 0:
+            return {h: np.zeros((0, len(v))) for h, v in self.model.labels.items()}
+        out = self._run(tf.constant(pixels, dtype=tf.uint8))
+        return {k: v.numpy() for k, v in out.items()}
+
+    def rows_from_probs(self, paths: Sequence[str], probs: dict[str, np.ndarray]) -> list[Row]:
+        labels = self.model.labels
+        rows = []
+        for i, path in enumerate(paths):
+            row = Row(str(path), decision=REVIEW)
+            passed = True
+            for head in ("category", "colour"):
+                p = probs[head][i]
+                order = np.argsort(-p)[: self.top_k]
+                best = int(order[0])
+                conf = float(p[best])
+                setattr(row, head, labels[head][best])
+                setattr(row, f"{head}_confidence", conf)
+                row.probs[head] = p
+                row.top[head] = [[labels[head][int(k)], round(float(p[k]), 4)] for k in order]
+                passed &= conf >= self.thresholds[head]
+            row.decision = AUTO if passed else REVIEW
+            rows.append(row)
+        return rows
+
+    # -- files ----------------------------------------------------------------------------
+
+    def _decode(self, path: Path) -> np.ndarray | str:
+        try:
+            return load_rgb(path, self.model.image_size, max_pixels=self.max_pixels)
+        except UnreadableImage as exc:
+            return str(exc)
+        except Exception as exc:  # noqa: BLE001 - one odd file must never stop the batch
+            return f"cannot decode: {type(exc).__name__}: {exc}"
+
+    def _batch_rows(self, paths: Sequence[Path], decoded: Sequence[np.ndarray | str]) -> list[Row]:
+        ok = [i for i, d in enumerate(decoded) if not isinstance(d, str)]
+        rows: list[Row] = [Row(str(p), error=str(d)) for p, d in zip(paths, decoded, strict=True)]
+        if ok:
+            probs = self.predict_arrays(np.stack([decoded[i] for i in ok]))
+            for j, row in zip(
+                ok, self.rows_from_probs([str(paths[i]) for i in ok], probs), strict=True
+            ):
+                rows[j] = row
+        return rows
+
+    def predict_paths(self, paths: Iterable[str | Path]) -> Iterator[Row]:
+        """One row per path, in order; decoding of the next batch overlaps the model's work."""
+        paths = [Path(p) for p in paths]
+        batches = [paths[i : i + self.batch_size] for i in range(0, len(paths), self.batch_size)]
+        with ThreadPoolExecutor(self.workers) as pool:
+
+            def submit(batch: list[Path]) -> list[Future]:
+                return [pool.submit(self._decode, p) for p in batch]
+
+            pending = submit(batches[0]) if batches else []
+            for k, batch in enumerate(batches):
+                decoded = [f.result() for f in pending]
+                pending = submit(batches[k + 1]) if k + 1 < len(batches) else []
+                yield from self._batch_rows(batch, decoded)
+
+    def predict_one(self, path: str | Path) -> Row:
+        """One photo, one model call: the naive loop the benchmark compares against."""
+        decoded = self._decode(Path(path))
+        return self._batch_rows([Path(path)], [decoded])[0]

@@ -1,0 +1,185 @@
+"""Vitrina's classifier: one Keras functional model, a shared backbone, two softmax heads.
+
+    uint8 RGB (S×S) ─▶ PixelScaling ─▶ backbone (stem ▸ top) ─▶ features ─┬▶ category head (17)
+                   └─▶ GarmentColourStats (28 numbers) ──────────────────┴▶ colour head (13)
+
+Preprocessing lives inside the model, so `model.keras` takes the raw pixels `classifier.images`
+decodes. A model directory holds `model.keras`, `metadata.json` and the report.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from keras import layers
+
+from catalog.taxonomy import CATEGORIES, COLOURS
+from classifier import backbones
+from classifier.layers import COLOUR_FEATURES, GarmentColourStats, PixelScaling, TemperatureSoftmax
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL_NAME = "vitrina-lite0-160"
+MODEL_FILE = "model.keras"
+METADATA_FILE = "metadata.json"
+# Lite0 is fine-tuned from this block on (the last stage at stride 32 and the head).
+LITE0_SPLIT_BLOCK = 11
+
+
+@dataclass
+class BackboneParts:
+    """A backbone cut in two so that the frozen `stem` runs once per photo during training and
+    only the `top` (None: nothing) is trained on its cached output."""
+
+    name: str
+    image_size: int
+    stem: keras.Model
+    top: keras.Model | None
+    feature_dim: int
+    scaling: tuple[float, float]
+
+
+def backbone_parts(
+    name: str, image_size: int, *, pretrained: bool = True, fine_tune: bool = True
+) -> BackboneParts:
+    shape = (image_size, image_size, 3)
+    scaling = backbones.pixel_scaling(name)
+    if name == "efficientnet_lite0" and fine_tune:
+        from classifier.torch_weights import load_state_dict
+
+        stem = backbones.efficientnet_lite0(shape, last_block=LITE0_SPLIT_BLOCK, name="lite0_stem")
+        top = backbones.efficientnet_lite0(
+            stem.output_shape[1:], first_block=LITE0_SPLIT_BLOCK, name="lite0_top"
+        )
+        if pretrained:
+            state = load_state_dict(backbones.lite0_weights_path())
+            backbones.port_lite0_weights(stem, state)
+            backbones.port_lite0_weights(top, state)
+        return BackboneParts(name, image_size, stem, top, backbones.LITE0_FEATURES, scaling)
+    stem = backbones.make_backbone(name, shape, pretrained=pretrained)
+    return BackboneParts(name, image_size, stem, None, stem.output_shape[-1], scaling)
+
+
+def build_heads(
+    feature_dim: int,
+    *,
+    colour_stats: bool = True,
+    stats_mean: np.ndarray | None = None,
+    stats_var: np.ndarray | None = None,
+    hidden: int = 256,
+    dropout: float = 0.4,
+) -> keras.Model:
+    """The two heads on top of the pooled features (and the garment colour statistics)."""
+    feats = keras.Input((feature_dim,), name="features")
+    stats = keras.Input((COLOUR_FEATURES,), name="colour_stats")
+    x = layers.Dropout(dropout, name="category_dropout")(feats)
+    x = layers.Dense(hidden, activation="relu", name="category_hidden")(x)
+    x = layers.Dropout(dropout / 2, name="category_dropout2")(x)
+    category = layers.Dense(len(CATEGORIES), name="category_logits")(x)
+    category = TemperatureSoftmax(name="category")(category)
+
+    y = layers.Dropout(dropout, name="colour_dropout")(feats)
+    if colour_stats:
+        norm = layers.Normalization(mean=stats_mean, variance=stats_var, name="colour_stats_norm")
+        y = layers.Concatenate(name="colour_inputs")([y, norm(stats)])
+    y = layers.Dense(hidden, activation="relu", name="colour_hidden")(y)
+    y = layers.Dropout(dropout / 2, name="colour_dropout2")(y)
+    colour = layers.Dense(len(COLOURS), name="colour_logits")(y)
+    colour = TemperatureSoftmax(name="colour")(colour)
+    return keras.Model([feats, stats], {"category": category, "colour": colour}, name="heads")
+
+
+def assemble(parts: BackboneParts, heads: keras.Model) -> keras.Model:
+    """The deployable model: raw uint8 pixels in, {"category", "colour"} probabilities out."""
+    size = parts.image_size
+    pixels = keras.Input((size, size, 3), dtype="uint8", name="pixels")
+    mean, std = parts.scaling
+    x = PixelScaling(mean, std, name="scaling")(pixels)
+    x = parts.stem(x)
+    if parts.top is not None:
+        x = parts.top(x)
+    stats = GarmentColourStats(name="garment_colour")(pixels)
+    out = heads([x, stats])
+    return keras.Model(
+        pixels, {"category": out["category"], "colour": out["colour"]}, name="vitrina"
+    )
+
+
+def set_temperatures(model: keras.Model, temperatures: dict[str, float]) -> None:
+    heads = model.get_layer("heads")
+    for head, t in temperatures.items():
+        heads.get_layer(head).set_temperature(t)
+
+
+def default_model_dir() -> Path:
+    return MODELS_DIR / DEFAULT_MODEL_NAME
+
+
+def resolve_model_dir(configured: str | Path | None, base_dir: str | Path | None = None) -> Path:
+    """`--model`, else `[classifier] model_dir` (relative to the config's folder), else the
+    committed default model."""
+    if not configured:
+        return default_model_dir()
+    path = Path(configured)
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    return path
+
+
+class ModelNotFound(FileNotFoundError):
+    pass
+
+
+@dataclass
+class VitrinaModel:
+    """A loaded model directory: the Keras model, its metadata and its thresholds."""
+
+    path: Path
+    keras_model: keras.Model
+    metadata: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+    @property
+    def image_size(self) -> int:
+        return int(self.metadata["image_size"])
+
+    @property
+    def labels(self) -> dict[str, list[str]]:
+        return {"category": self.metadata["categories"], "colour": self.metadata["colours"]}
+
+    def thresholds(self, overrides: dict[str, float | None] | None = None) -> dict[str, float]:
+        out = {h: float(v) for h, v in self.metadata["thresholds"].items()}
+        for head, value in (overrides or {}).items():
+            if value is not None:
+                out[head] = float(value)
+        return out
+
+
+def load_model(model_dir: str | Path) -> VitrinaModel:
+    model_dir = Path(model_dir)
+    keras_file, meta_file = model_dir / MODEL_FILE, model_dir / METADATA_FILE
+    if not keras_file.is_file() or not meta_file.is_file():
+        raise ModelNotFound(
+            f"{model_dir} is not a Vitrina model folder (needs {MODEL_FILE} and {METADATA_FILE}); "
+            "train one with `vitrina train --data DIR --out FOLDER`"
+        )
+    metadata = json.loads(meta_file.read_text(encoding="utf-8"))
+    model = keras.saving.load_model(keras_file, compile=False, safe_mode=True)
+    return VitrinaModel(model_dir, model, metadata)
+
+
+def save_model(model: keras.Model, metadata: dict[str, Any], model_dir: str | Path) -> Path:
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model.save(model_dir / MODEL_FILE)
+    (model_dir / METADATA_FILE).write_text(
+        json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return model_dir

@@ -1,0 +1,343 @@
+"""`vitrina train | evaluate | predict | classify | baseline`: the classifier's commands.
+
+TensorFlow is imported inside each command, so `vitrina --help` and the other commands stay fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from vitrina_cli.common import console, engine_from, err_console, fail, settings_from
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+
+
+def _progress() -> Progress:
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    )
+
+
+def _load(ctx: typer.Context, model: Path | None):  # type: ignore[no-untyped-def]
+    from classifier.model import ModelNotFound, load_model, resolve_model_dir
+
+    settings = settings_from(ctx)
+    path = (
+        model
+        if model
+        else resolve_model_dir(settings.classifier.model_dir, getattr(settings, "base_dir", None))
+    )
+    try:
+        return load_model(path)
+    except ModelNotFound as exc:
+        fail(str(exc))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _head_table(result: dict[str, Any], title: str) -> Table:
+    table = Table(
+        "head",
+        "n",
+        "top-1",
+        "macro-F1",
+        "ECE",
+        "threshold",
+        "coverage",
+        "precision (auto)",
+        title=title,
+    )
+    for head in ("category", "colour"):
+        h = result[head]
+        table.add_row(
+            head,
+            str(h["n"]),
+            _pct(h["accuracy"]),
+            f"{h['macro_f1']:.3f}",
+            f"{h['ece']:.3f}",
+            f"{h['threshold']:.3f}",
+            _pct(h["coverage"]),
+            _pct(h["precision_at_threshold"]),
+        )
+    return table
+
+
+def train(
+    ctx: typer.Context,
+    data: list[Path] = typer.Option(
+        [], "--data", help="Dataset folder(s) with labels.csv (image, category, colour)."
+    ),
+    from_catalog: bool = typer.Option(
+        False,
+        "--from-catalog",
+        help="Add the photos moderators approved or corrected in the catalogue.",
+    ),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Model folder to write (default: var/models/vitrina-<date>)."
+    ),
+    backbone: str = typer.Option(
+        "efficientnet_lite0",
+        help="efficientnet_lite0 (ported ImageNet weights, offline), scratch, or a "
+        "keras.applications model (mobilenet_v3_small, efficientnet_b0, …; downloads weights).",
+    ),
+    pretrained: bool = typer.Option(True, "--pretrained/--from-scratch"),
+    image_size: int = typer.Option(160, min=32, max=512, help="Input side in pixels."),
+    val_fraction: float = typer.Option(0.2, min=0.15, max=0.5, help="Held-out validation share."),
+    head_epochs: int = typer.Option(60, min=1, help="Max epochs for the heads (early stopping)."),
+    fine_tune_epochs: int = typer.Option(
+        12, min=0, help="Max epochs fine-tuning the backbone's last stage (0: heads only)."
+    ),
+    colour_stats: bool = typer.Option(
+        True, "--colour-stats/--no-colour-stats", help="Garment colour statistics input."
+    ),
+    compare: bool = typer.Option(
+        True, "--compare/--no-compare", help="Also train without colour statistics; report both."
+    ),
+    limit: int | None = typer.Option(None, min=10, help="Use only N photos (quick trials)."),
+    target_precision: float | None = typer.Option(
+        None, min=0.5, max=1.0, help="Default: [classifier] target_precision."
+    ),
+) -> None:
+    """Train a model: cached pretrained features, two heads, calibration, report."""
+    from datetime import UTC, datetime
+
+    settings = settings_from(ctx)
+    if not data and not from_catalog:
+        fail("give --data DIR (a folder with labels.csv) and/or --from-catalog")
+    from classifier.data import DatasetError
+    from classifier.train import TrainConfig
+    from classifier.train import train as run_training
+
+    extra = []
+    if from_catalog:
+        from classifier.labelling import catalogue_samples
+
+        extra = catalogue_samples(settings, engine_from(ctx))
+        console.print(f"{len(extra)} moderator-approved or corrected photo(s) from the catalogue")
+    if out is None:
+        out = settings.path(f"var/models/vitrina-{datetime.now(UTC):%Y%m%d-%H%M}")
+    cfg = TrainConfig(
+        out=out,
+        data_dirs=list(data),
+        extra_samples=extra,
+        backbone=backbone,
+        pretrained=pretrained,
+        image_size=image_size,
+        val_fraction=val_fraction,
+        head_epochs=head_epochs,
+        fine_tune_epochs=fine_tune_epochs,
+        colour_stats=colour_stats,
+        compare_colour_stats=compare,
+        target_precision=target_precision or settings.classifier.target_precision,
+        limit=limit,
+        command="vitrina " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+    try:
+        result = run_training(cfg)
+    except (DatasetError, FileNotFoundError) as exc:
+        fail(str(exc))
+    m = result.metadata["metrics"]
+    console.print(_head_table(m, f"validation split ({result.metadata['data']['validation']})"))
+    d = m["decision"]
+    console.print(
+        f"[green]✓[/] model written to {result.model_dir} in "
+        f"{result.metadata['training']['seconds_total']:.0f} s: "
+        f"category {_pct(m['category']['accuracy'])}, "
+        f"colour {_pct(m['colour']['accuracy'])}, {_pct(d['auto_accepted'])} auto-accepted at "
+        f"{_pct(d['auto_precision_both_heads'])} precision",
+        highlight=False,
+    )
+
+
+def evaluate(
+    ctx: typer.Context,
+    data: Path = typer.Option(..., "--data", help="Dataset folder with labels.csv."),
+    model: Path | None = typer.Option(None, "--model", help="Model folder (default: configured)."),
+    split: str = typer.Option(
+        "validation", help="validation (the held-out split), train or all photos."
+    ),
+    per_class: bool = typer.Option(True, "--per-class/--no-per-class"),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the figures as JSON."),
+) -> None:
+    """Accuracy, macro-F1, per-class table, calibration error and coverage per head."""
+    from classifier.data import DatasetError
+    from classifier.evaluate import evaluate as run_eval
+    from classifier.evaluate import select_samples
+
+    settings = settings_from(ctx)
+    vm = _load(ctx, model)
+    if split not in ("validation", "train", "all"):
+        fail("--split must be validation, train or all")
+    try:
+        samples = select_samples(vm, data, split)
+    except DatasetError as exc:
+        fail(str(exc))
+    cfg = settings.classifier
+    with _progress() as progress:
+        task = progress.add_task(f"evaluating {vm.version}", total=len(samples))
+        result = run_eval(
+            vm,
+            samples,
+            thresholds={"category": cfg.category_threshold, "colour": cfg.colour_threshold},
+            batch_size=cfg.batch_size,
+            progress=lambda n: progress.advance(task, n),
+        )
+    console.print(_head_table(result, f"{vm.version} on {data} ({split} split)"))
+    if per_class:
+        for head in ("category", "colour"):
+            t = Table("label", "support", "precision", "recall", "F1", title=head)
+            for label, row in result[head]["per_class"].items():
+                t.add_row(
+                    label,
+                    str(row["support"]),
+                    f"{row['precision']:.3f}",
+                    f"{row['recall']:.3f}",
+                    f"{row['f1']:.3f}",
+                )
+            console.print(t)
+    baseline_file = vm.path / "baseline.json"
+    if baseline_file.is_file():
+        b = json.loads(baseline_file.read_text(encoding="utf-8"))
+        t = Table(
+            "head", "baseline top-1", "baseline macro-F1", "this model top-1", title=b["name"]
+        )
+        for head in ("category", "colour"):
+            t.add_row(
+                head,
+                _pct(b["metrics"][head]["accuracy"]),
+                f"{b['metrics'][head]['macro_f1']:.3f}",
+                _pct(result[head]["accuracy"]),
+            )
+        console.print(t)
+    d = result["decision"]
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    console.print(
+        f"{result['n']} photos: category {_pct(result['category']['accuracy'])}, colour "
+        f"{_pct(result['colour']['accuracy'])}; {_pct(d['auto_accepted'])} auto-accepted on both "
+        f"heads, {_pct(d['auto_precision_both_heads'])} of them fully right; "
+        f'{_pct(d["unsure_sent_to_review"])} of {d["unsure_photos"]} "Not sure"/"Other" photos '
+        f"sent to review; {len(result['unreadable'])} unreadable",
+        highlight=False,
+    )
+
+
+PREDICT_FIELDS = [
+    "path",
+    "category",
+    "category_confidence",
+    "colour",
+    "colour_confidence",
+    "decision",
+    "error",
+]
+
+
+def predict(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Image files or folders (searched recursively)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write rows to FILE.csv or FILE.json (default: a table)."
+    ),
+    model: Path | None = typer.Option(None, "--model", help="Model folder (default: configured)."),
+    batch_size: int | None = typer.Option(None, min=1, help="Default: [classifier] batch_size."),
+) -> None:
+    """Label photos: one row per image (path, category, colour, confidences, auto/review).
+
+    Files that cannot be read (corrupt, not an image, too large) become rows with
+    decision=error and the reason; they never stop the run."""
+    from classifier.images import iter_image_paths
+    from classifier.inference import Predictor
+
+    settings = settings_from(ctx)
+    if out and out.suffix.lower() not in (".csv", ".json"):
+        fail("--out must end in .csv or .json")
+    vm = _load(ctx, model)
+    cfg = settings.classifier
+    predictor = Predictor(
+        vm,
+        batch_size=batch_size or cfg.batch_size,
+        thresholds={"category": cfg.category_threshold, "colour": cfg.colour_threshold},
+        max_pixels=settings.storage.max_image_pixels,
+    )
+    files = iter_image_paths(list(paths))
+    rows = []
+    with _progress() as progress:
+        task = progress.add_task("labelling", total=len(files))
+        for row in predictor.predict_paths(files):
+            rows.append(row)
+            progress.advance(task)
+    counts = {k: sum(r.decision == k for r in rows) for k in ("auto", "review", "error")}
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".json":
+            out.write_text(
+                json.dumps([r.as_dict(with_top=True) for r in rows], indent=1), encoding="utf-8"
+            )
+        else:
+            with out.open("w", newline="", encoding="utf-8") as f:
+                writer = csv.DictWriter(f, PREDICT_FIELDS)
+                writer.writeheader()
+                for r in rows:
+                    writer.writerow(r.as_dict())
+    else:
+        table = Table(*PREDICT_FIELDS)
+        for r in rows:
+            d = r.as_dict()
+            table.add_row(*["" if d[k] is None else str(d[k]) for k in PREDICT_FIELDS])
+        console.print(table)
+    err_console.print(
+        f"{len(rows)} photo(s): {counts['auto']} auto, {counts['review']} review, "
+        f"{counts['error']} unreadable" + (f"; rows written to {out}" if out else ""),
+        highlight=False,
+    )
+
+
+def classify(
+    ctx: typer.Context,
+    limit: int | None = typer.Option(None, min=1, help="Label at most N photos this run."),
+    model: Path | None = typer.Option(None, "--model", help="Model folder (default: configured)."),
+) -> None:
+    """Label every pending photo in the catalogue (and, for a new model version, relabel the
+    photos no moderator has touched): auto_accepted when both heads pass, else needs_review."""
+    from classifier.labelling import classify_catalog, count_todo
+
+    settings = settings_from(ctx)
+    engine = engine_from(ctx)
+    vm = _load(ctx, model)
+    todo = count_todo(engine, vm.version)
+    with _progress() as progress:
+        task = progress.add_task(f"labelling with {vm.version}", total=min(todo, limit or todo))
+        summary = classify_catalog(
+            settings,
+            engine,
+            model=vm,
+            limit=limit,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    for line in summary.errors[:10]:
+        err_console.print(f"  [yellow]unreadable[/] {line}", highlight=False)
+    console.print(f"[green]✓[/] {summary.line()}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("predict")(predict)
+    app.command("classify")(classify)

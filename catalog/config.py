@@ -47,7 +47,13 @@ class StorageSettings(_Section):
     near_duplicate_distance: int = Field(6, ge=0, le=64)
 
 
-class InstagramSettings(_Section):
+class _NetworkSection(_Section):
+    # Parallel API requests to this network and a ceiling on their rate (0 = AutoThrottle only).
+    concurrency: int = Field(4, ge=1, le=64)
+    requests_per_second: float = Field(0.0, ge=0)
+
+
+class InstagramSettings(_NetworkSection):
     base_url: str = "https://graph.facebook.com"
     api_version: str = "v25.0"
     access_token: str = ""
@@ -55,17 +61,20 @@ class InstagramSettings(_Section):
     page_size: int = Field(25, ge=1, le=100)
 
 
-class MastodonSettings(_Section):
+class MastodonSettings(_NetworkSection):
     page_size: int = Field(40, ge=1, le=40)
 
 
-class BlueskySettings(_Section):
+class BlueskySettings(_NetworkSection):
     base_url: str = "https://public.api.bsky.app"
     page_size: int = Field(50, ge=1, le=100)
 
 
-class ShopifySettings(_Section):
+class ShopifySettings(_NetworkSection):
     page_size: int = Field(250, ge=1, le=250)
+    # Shopify rate-limits unidentified bots hard: about one request per second per store.
+    concurrency: int = Field(2, ge=1, le=64)
+    requests_per_second: float = Field(1.0, ge=0)
 
 
 class NetworkSettings(_Section):
@@ -87,6 +96,8 @@ class CrawlerSettings(_Section):
     request_timeout: float = Field(30.0, gt=0)
     retry_times: int = Field(4, ge=0, le=20)
     max_retry_after: float = Field(300.0, ge=0)
+    # First wait (seconds) before retrying a 5xx, timeout or unexplained 429; doubles each time.
+    retry_backoff: float = Field(1.0, ge=0)
     # "" = in-process frontier; "redis://host:6379/0" shares it between crawl processes.
     frontier: str = ""
     # Hosts allowed even though they resolve to loopback/private addresses (SSRF guard).

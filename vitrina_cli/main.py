@@ -8,7 +8,7 @@ import typer
 
 from catalog import crud
 from catalog.db import current_revision, mask_url, session_scope
-from vitrina_cli import classifier_cmd, config_cmd, shops
+from vitrina_cli import classifier_cmd, config_cmd, crawl, emulator_cmd, shops
 from vitrina_cli.common import console, engine_from, settings_from
 
 app = typer.Typer(
@@ -54,6 +54,8 @@ def init(ctx: typer.Context) -> None:
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(shops.app, name="shops")
 classifier_cmd.register(app)
+app.command(name="crawl")(crawl.crawl)
+app.command(name="emulator")(emulator_cmd.emulator)
 
 # Pipeline (issue 6): run once, history, scheduler.
 from vitrina_cli import demo, nightly, runs, schedule  # noqa: E402

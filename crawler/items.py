@@ -1,0 +1,50 @@
+"""What the spiders hand to the item pipelines.
+
+A spider yields one PageItem per API page. The page is the unit of commit: its posts, photos
+and the shop's crawl state are written in one transaction, so a crawl killed at any moment
+resumes from the last page that was fully stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class PostData:
+    network_post_id: str
+    key: str  # sortable: a later post has a larger key (see spiders.base)
+    permalink: str = ""
+    caption: str = ""
+    title: str = ""
+    price: str = ""
+    vendor: str = ""
+    product_type: str = ""
+    tags: list[str] = field(default_factory=list)
+    pinned: bool = False
+    posted_at: str = ""  # ISO 8601
+    photo_urls: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PageItem:
+    shop_id: int
+    shop: str  # "network:handle", for reports
+    network: str
+    seq: int  # 0 = the first page of this pass
+    posts: list[PostData]
+    cursor: str | None  # where the next page starts (resume point once this page is stored)
+    final: bool  # the pass ends with this page (watermark reached, end of feed, or bound)
+    stop_key: str = ""  # the watermark this pass runs down to ("" = first crawl)
+    top: dict[str, str] | None = None  # the newest post of this page: {"id", "key", "at"}
+    # Filled by PhotoPipeline: one entry per URL, {"ok": True, ...StoredPhoto} or {"error": …}.
+    photos: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def photo_urls(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for post in self.posts:
+            for url in post.photo_urls:
+                seen.setdefault(url)
+        return list(seen)

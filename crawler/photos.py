@@ -1,0 +1,165 @@
+"""Photo validation and normalisation: what is stored is upright, location-free and findable by
+its content hash; what is refused gets a reason a person can act on."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import imagehash
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Formats stored as they came; anything else Pillow can read is converted to PNG.
+KEPT_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+ORIENTATION, GPS_IFD, XMP = 0x0112, 0x8825, 0x02BC
+
+
+class PhotoRejected(Exception):
+    """The bytes are not a photo we keep; `reason` says why, for rejected_media."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    sha256: str  # of the bytes as downloaded: the same file posted twice has one hash
+    phash: str  # 64-bit perceptual hash, hex
+    width: int
+    height: int
+    stored_path: str  # relative to media_dir: ab/cd/<sha256>.<ext>
+    thumb_path: str  # relative to media_dir: thumbs/ab/<sha256>.webp
+    rewritten: bool  # re-encoded to apply EXIF orientation or drop location
+
+
+def _describe(body: bytes) -> str:
+    head = body[:16]
+    return f"{len(body)} bytes starting {head!r}"
+
+
+def _open(body: bytes, max_pixels: int) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(body))
+    except Image.DecompressionBombError as exc:
+        raise PhotoRejected(f"decompression bomb: {exc}") from None
+    except UnidentifiedImageError:
+        raise PhotoRejected(f"not an image: {_describe(body)}") from None
+    w, h = img.size
+    if w * h > max_pixels:
+        raise PhotoRejected(
+            f"decompression bomb: {w}×{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
+            "(storage.max_image_pixels)"
+        )
+    try:
+        img.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise PhotoRejected(f"truncated or corrupt {img.format} image: {exc}") from None
+    return img
+
+
+def process(
+    body: bytes, *, max_pixels: int, min_side: int, thumb_size: int
+) -> tuple[StoredPhoto, bytes, bytes]:
+    """Validate and normalise downloaded bytes → (metadata, bytes to store, WebP thumbnail)."""
+    sha = hashlib.sha256(body).hexdigest()
+    img = _open(body, max_pixels)
+    fmt = img.format or ""
+    exif = img.getexif()
+    orientation = exif.get(ORIENTATION, 1)
+    has_location = GPS_IFD in exif or XMP in exif or "xmp" in img.info
+    if orientation != 1:
+        img = ImageOps.exif_transpose(img)
+    w, h = img.size
+    if min(w, h) < min_side:
+        raise PhotoRejected(
+            f"too small: {w}×{h}, shorter side under {min_side} px (storage.min_image_side)"
+        )
+    ext = KEPT_FORMATS.get(fmt, "png")
+    rewritten = orientation != 1 or has_location or fmt not in KEPT_FORMATS
+    data = body
+    if rewritten:
+        # Keep the camera's other EXIF (it is harmless) but never where the photo was taken.
+        for tag in (GPS_IFD, ORIENTATION, XMP):
+            exif.pop(tag, None)
+        out = io.BytesIO()
+        params: dict[str, object] = {"exif": exif.tobytes()}
+        if icc := img.info.get("icc_profile"):
+            params["icc_profile"] = icc
+        if ext == "jpg":
+            img.convert("RGB").save(out, "JPEG", quality=92, **params)
+        else:
+            img.save(out, "PNG" if ext == "png" else "WEBP", **params)
+        data = out.getvalue()
+    # The thumbnail (box-reduce then bilinear: fast, and sharp enough at grid size) also feeds
+    # the perceptual hash, which only looks at a 32×32 reduction anyway.
+    thumb = img.convert("RGB")
+    thumb.thumbnail((thumb_size, thumb_size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    phash = str(imagehash.phash(thumb))
+    tbuf = io.BytesIO()
+    thumb.save(tbuf, "WEBP", quality=80, method=2)
+    meta = StoredPhoto(
+        sha256=sha,
+        phash=phash,
+        width=w,
+        height=h,
+        stored_path=f"{sha[:2]}/{sha[2:4]}/{sha}.{ext}",
+        thumb_path=f"thumbs/{sha[:2]}/{sha}.webp",
+        rewritten=rewritten,
+    )
+    return meta, data, tbuf.getvalue()
+
+
+def write_once(root: Path, rel: str, data: bytes) -> bool:
+    """Write `data` at root/rel atomically unless it exists (content-addressed: same name, same
+    content). A crash leaves either no file or the whole file, never half of one."""
+    path = root / rel
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+class PhashIndex:
+    """Near-duplicate lookup: Hamming distance of 64-bit perceptual hashes, vectorised."""
+
+    def __init__(self, max_distance: int):
+        self.max_distance = max_distance
+        self._hashes = np.zeros(1024, dtype=np.uint64)
+        self._ids = np.zeros(1024, dtype=np.int64)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def add(self, photo_id: int, phash: str) -> None:
+        if self._n == len(self._hashes):
+            self._hashes = np.resize(self._hashes, 2 * self._n)
+            self._ids = np.resize(self._ids, 2 * self._n)
+        self._hashes[self._n] = np.uint64(int(phash, 16))
+        self._ids[self._n] = photo_id
+        self._n += 1
+
+    def nearest(self, phash: str) -> int | None:
+        """The id of the closest earlier photo within max_distance (oldest on ties), or None."""
+        if not self._n:
+            return None
+        dist = np.bitwise_count(self._hashes[: self._n] ^ np.uint64(int(phash, 16)))
+        best = int(np.argmin(dist))
+        return int(self._ids[best]) if dist[best] <= self.max_distance else None

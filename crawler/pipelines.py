@@ -1,0 +1,266 @@
+"""Item pipelines: PhotoPipeline downloads and stores a page's photos (Scrapy's FilesPipeline
+does the downloading through the downloader and its middlewares); CatalogPipeline writes the
+page's posts, photos and crawl state to the catalogue in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy.pipelines.files import FilesPipeline
+from sqlalchemy import select, text, update
+from twisted.python.failure import Failure
+
+from catalog import crud
+from catalog.db import make_engine, session_scope
+from catalog.models import Photo, Shop
+from crawler import photos as ph
+from crawler.items import PageItem
+from crawler.report import CrawlReport
+from crawler.state import commit_page
+
+logger = logging.getLogger(__name__)
+
+
+class PhotoFailed(Exception):
+    """A photo could not be downloaded or was refused; the message is the reason recorded."""
+
+
+def _url_key(url: str) -> bytes:
+    return hashlib.sha1(url.encode()).digest()
+
+
+class PhotoPipeline(FilesPipeline):
+    """Downloads every photo of a page; validates, normalises and stores each in a worker thread
+    (Pillow releases the GIL) so the reactor keeps downloading meanwhile."""
+
+    def __init__(self, store_uri: str, *, crawler: Crawler):
+        super().__init__(store_uri, crawler=crawler)
+        s = crawler.settings
+        self.root = Path(store_uri)
+        self.limits = {
+            "max_pixels": s.getint("VITRINA_MAX_IMAGE_PIXELS"),
+            "min_side": s.getint("VITRINA_MIN_IMAGE_SIDE"),
+            "thumb_size": s.getint("VITRINA_THUMBNAIL_SIZE"),
+        }
+        self.pool = ThreadPoolExecutor(
+            max_workers=s.getint("VITRINA_IMAGE_WORKERS", 2), thread_name_prefix="photos"
+        )
+        self.known_urls: set[bytes] = set()
+        self.db_url = s.get("VITRINA_DATABASE_URL")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PhotoPipeline:
+        return cls(crawler.settings["FILES_STORE"], crawler=crawler)
+
+    def open_spider(self, spider: Spider | None = None) -> None:
+        super().open_spider(spider)
+        # URLs already stored need no second download (a resumed or overlapping page).
+        engine = make_engine(self.db_url)
+        with engine.connect() as conn:
+            self.known_urls = {_url_key(u) for (u,) in conn.execute(select(Photo.source_url))}
+        engine.dispose()
+
+    def close_spider(self, spider: Spider | None = None) -> None:
+        self.pool.shutdown(wait=True)
+
+    def get_media_requests(self, item: Any, info: Any) -> list[Request]:
+        if not isinstance(item, PageItem):
+            return []
+        return [Request(u, meta={"photo": True}) for u in item.photo_urls]
+
+    def media_to_download(self, request: Request, info: Any, *, item: Any = None) -> Any:
+        if _url_key(request.url) in self.known_urls:
+            return {"known": True}
+        return None
+
+    def media_failed(self, failure: Failure, request: Request, info: Any) -> Any:
+        exc = failure.value
+        if isinstance(exc, PhotoFailed):
+            raise exc
+        if isinstance(exc, IgnoreRequest):
+            raise PhotoFailed(str(exc) or "refused")
+        raise PhotoFailed(f"download failed: {type(exc).__name__}: {exc}")
+
+    async def media_downloaded(
+        self, response: Response, request: Request, info: Any, *, item: Any = None
+    ) -> dict[str, Any]:
+        if response.status != 200:
+            why = response.meta.get("vitrina_gave_up", "")
+            raise PhotoFailed(
+                f"download failed: HTTP {response.status}" + (f" ({why})" if why else "")
+            )
+        body = response.body
+        if not body:
+            raise PhotoFailed("download failed: empty body")
+        loop = asyncio.get_running_loop()
+        try:
+            meta, data, thumb = await loop.run_in_executor(self.pool, self._store, body)
+        except ph.PhotoRejected as exc:
+            raise PhotoFailed(exc.reason) from None
+        self.known_urls.add(_url_key(request.url))
+        return {"ok": True, **meta.__dict__}
+
+    def _store(self, body: bytes) -> tuple[ph.StoredPhoto, bytes, bytes]:
+        meta, data, thumb = ph.process(body, **self.limits)
+        # Content-addressed: a file that exists already holds these very bytes.
+        ph.write_once(self.root, meta.stored_path, data)
+        ph.write_once(self.root, meta.thumb_path, thumb)
+        return meta, b"", b""
+
+    def item_completed(self, results: list[Any], item: Any, info: Any) -> Any:
+        if isinstance(item, PageItem):
+            for url, (ok, result) in zip(item.photo_urls, results, strict=True):
+                if ok:
+                    item.photos[url] = result
+                else:
+                    exc = result.value if isinstance(result, Failure) else result
+                    reason = str(exc) if isinstance(exc, PhotoFailed) else f"failed: {exc!r}"
+                    item.photos[url] = {"error": reason}
+        return item
+
+
+def _parse_time(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+class CatalogPipeline:
+    """Stores a page: posts, photos (exact duplicates by sha256, near-duplicates by perceptual
+    hash), refused media and the shop's crawl state, all in one transaction."""
+
+    def __init__(self, crawler: Crawler):
+        s = crawler.settings
+        self.crawler = crawler
+        self.engine = make_engine(s.get("VITRINA_DATABASE_URL"))
+        self.index = ph.PhashIndex(s.getint("VITRINA_NEAR_DUPLICATE_DISTANCE"))
+        self.report = CrawlReport()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CatalogPipeline:
+        return cls(crawler)
+
+    def open_spider(self, spider: Spider | None = None) -> None:
+        # The spider carries the run's report (settings are deep-copied; a report is shared).
+        self.report = getattr(self.crawler.spider, "report", self.report)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(Photo.id, Photo.phash)
+                .where(Photo.phash != "", Photo.duplicate_of_id.is_(None))
+                .order_by(Photo.id)
+            )
+            for photo_id, phash in rows:
+                self.index.add(photo_id, phash)
+
+    def close_spider(self, spider: Spider | None = None) -> None:
+        self.engine.dispose()
+
+    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        if not isinstance(item, PageItem):
+            return item
+        counts = {
+            "pages": 1,
+            "new_posts": 0,
+            "new_photos": 0,
+            "duplicates": 0,
+            "near_duplicates": 0,
+            "rejected": 0,
+        }
+        added: list[tuple[int, str]] = []
+        pending = ph.PhashIndex(self.index.max_distance)  # this page's photos, not yet committed
+        with session_scope(self.engine) as session:
+            # Take the shop row's write lock first: crawl state is read-modify-write, and another
+            # crawl process may be storing another page of the same shop.
+            session.execute(
+                update(Shop).where(Shop.id == item.shop_id).values(id=Shop.id)
+                if session.get_bind().dialect.name == "sqlite"
+                else text("SELECT id FROM shops WHERE id = :id FOR UPDATE").bindparams(
+                    id=item.shop_id
+                )
+            )
+            for post in item.posts:
+                stored = crud.upsert_post(
+                    session,
+                    item.shop_id,
+                    item.network,
+                    post.network_post_id,
+                    permalink=post.permalink[:2048],
+                    caption=post.caption,
+                    title=post.title[:1024],
+                    price=post.price[:64],
+                    vendor=post.vendor[:255],
+                    product_type=post.product_type[:255],
+                    tags=post.tags,
+                    pinned=post.pinned,
+                    posted_at=_parse_time(post.posted_at),
+                )
+                counts["new_posts"] += stored.created
+                for position, url in enumerate(post.photo_urls):
+                    result = item.photos.get(url, {"error": "not downloaded"})
+                    if "error" in result:
+                        counts["rejected"] += 1
+                        crud.record_rejected_media(session, url, result["error"], stored.id)
+                        continue
+                    if result.get("known"):
+                        continue  # stored by an earlier crawl
+                    near = self.index.nearest(result["phash"])
+                    if near is None:
+                        near = pending.nearest(result["phash"])
+                    photo = crud.add_photo(
+                        session,
+                        stored.id,
+                        result["sha256"],
+                        position=position,
+                        source_url=url,
+                        phash=result["phash"],
+                        width=result["width"],
+                        height=result["height"],
+                        stored_path=result["stored_path"],
+                        thumb_path=result["thumb_path"],
+                        duplicate_of_id=near,
+                    )
+                    if not photo.created:
+                        counts["duplicates"] += 1
+                    elif near is not None:
+                        counts["near_duplicates"] += 1
+                    else:
+                        counts["new_photos"] += 1
+                        added.append((photo.id, result["phash"]))
+                        pending.add(photo.id, result["phash"])
+            shop = session.get(Shop, item.shop_id)
+            assert shop is not None
+            result = commit_page(
+                shop.crawl_state or {},
+                seq=item.seq,
+                cursor=item.cursor,
+                final=item.final,
+                top=item.top,
+                stop_key=item.stop_key,
+                posts=len(item.posts),
+            )
+            shop.crawl_state = result.state
+            if result.finished:
+                if result.top is not None:
+                    shop.watermark = result.top["id"][:255]
+                    shop.watermark_at = _parse_time(result.top.get("at", ""))
+                shop.last_crawled_at = datetime.now(UTC)
+            session.add(shop)
+        # Only after the commit: a rolled-back page must not match future near-duplicates.
+        for photo_id, phash in added:
+            self.index.add(photo_id, phash)
+        self.report.add(item.shop, **counts)
+        return item

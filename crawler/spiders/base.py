@@ -1,0 +1,233 @@
+"""What the four spiders share: shop tasks, paging with the watermark stop, error handling."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import scrapy
+from scrapy.exceptions import CloseSpider
+from scrapy.http import Response
+
+from catalog import crud
+from catalog.db import make_engine, session_scope
+from catalog.models import Shop
+from crawler.items import PageItem, PostData
+from crawler.report import CrawlReport
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ShopTask:
+    """One shop to crawl this run, with where to start (see crawler.state)."""
+
+    shop_id: int
+    network: str
+    handle: str
+    base_url: str = ""
+    account_id: str = ""
+    seq: int = 0
+    cursor: str | None = None
+    stop_key: str = ""
+    posts_so_far: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.network}:{self.handle}"
+
+
+class Malformed(Exception):
+    pass
+
+
+class ShopSpider(scrapy.Spider):
+    """Base class. Subclasses implement `first_requests(task)` and their parse callbacks, and
+    call `page()` with each API page's posts."""
+
+    network = ""
+
+    def __init__(
+        self,
+        tasks: list[ShopTask] | None = None,
+        report: CrawlReport | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.tasks = tasks or []
+        self.report = report or CrawlReport()
+        self.stopped_shops: set[int] = set()
+
+    @property
+    def cfg(self) -> Any:
+        """This network's settings section (catalog.config), passed through the crawler."""
+        return self.settings.get("VITRINA_SETTINGS").networks.__getattribute__(self.network)
+
+    @property
+    def max_posts(self) -> int:
+        return self.settings.getint("VITRINA_MAX_POSTS_PER_SHOP")
+
+    async def start(self) -> Any:
+        for task in self.tasks:
+            self.report.shop(task.key)
+            for request in self.first_requests(task):
+                yield request
+
+    def first_requests(self, task: ShopTask) -> Iterator[scrapy.Request]:
+        raise NotImplementedError
+
+    # ---- requests --------------------------------------------------------------------------
+
+    def api_request(self, url: str, task: ShopTask, callback: Any, **meta: Any) -> scrapy.Request:
+        """An API request: every status reaches the callback (which knows the network's errors);
+        one download slot per network and host carries that network's concurrency and rate."""
+        slot = f"{self.network}:{url.split('/')[2]}"
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_failure,
+            meta={"task": task, "handle_httpstatus_all": True, "download_slot": slot, **meta},
+            headers={"Accept": "application/json"},
+        )
+
+    def on_failure(self, failure: Any) -> None:
+        request = failure.request
+        task: ShopTask = request.meta["task"]
+        self.fail(task, f"request failed: {request.url}: {failure.getErrorMessage()}")
+
+    # ---- outcomes --------------------------------------------------------------------------
+
+    def fail(self, task: ShopTask, message: str) -> None:
+        """This shop stops for this run; its state stays where the last stored page left it."""
+        logger.error("%s: %s", task.key, message)
+        self.stopped_shops.add(task.shop_id)
+        self.report.error(task.key, message)
+
+    def deactivate(self, task: ShopTask, reason: str) -> None:
+        logger.warning("%s: marking the shop inactive: %s", task.key, reason)
+        engine = make_engine(self.settings.get("VITRINA_DATABASE_URL"))
+        with session_scope(engine) as session:
+            crud.deactivate_shop(session, task.shop_id, reason)
+        engine.dispose()
+        self.stopped_shops.add(task.shop_id)
+        self.report.error(task.key, f"shop marked inactive: {reason}", status="inactive")
+
+    def auth_failed(self, task: ShopTask, message: str) -> None:
+        """Credentials rejected: nothing on this network can work, so its spider stops."""
+        text = f"{self.network}: {message} — every {self.network} shop is skipped this run"
+        for t in self.tasks:
+            self.report.error(t.key, text, status="auth")
+        self.report.error(None, text, status="auth")
+        raise CloseSpider(f"auth_error: {message}")
+
+    def remember_account(self, task: ShopTask, account_id: str, **fields: str) -> None:
+        task.account_id = account_id
+        engine = make_engine(self.settings.get("VITRINA_DATABASE_URL"))
+        with session_scope(engine) as session:
+            shop = session.get(Shop, task.shop_id)
+            if shop is not None:
+                shop.account_id = account_id[:255]
+                for k, v in fields.items():
+                    if v and not getattr(shop, k):
+                        setattr(shop, k, v[:255] if k == "display_name" else v[:1024])
+                session.add(shop)
+        engine.dispose()
+
+    def json_of(self, response: Response) -> Any:
+        """The JSON body, retried a few times if broken (proxies truncate), else Malformed."""
+        try:
+            return json.loads(response.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Malformed(
+                f"malformed JSON from {response.url} (HTTP {response.status}, "
+                f"{len(response.body)} bytes): {exc}"
+            ) from None
+
+    def retry_malformed(self, response: Response, message: str) -> Iterator[scrapy.Request]:
+        task: ShopTask = response.meta["task"]
+        tries = response.meta.get("malformed_tries", 0)
+        if tries < self.settings.getint("RETRY_TIMES"):
+            logger.warning("%s: %s — asking again", task.key, message)
+            retry = response.request.replace(dont_filter=True)  # type: ignore[union-attr]
+            retry.meta["malformed_tries"] = tries + 1
+            yield retry
+        else:
+            self.fail(task, f"{message}; page skipped, the next crawl resumes here")
+
+    def give_up_message(self, response: Response) -> str:
+        why = response.meta.get("vitrina_gave_up")
+        detail = f" ({why})" if why else " after retries"
+        return f"HTTP {response.status} from {response.url}{detail}"
+
+    # ---- paging ----------------------------------------------------------------------------
+
+    def page(
+        self,
+        task: ShopTask,
+        seq: int,
+        posts: list[PostData],
+        next_cursor: str | None,
+        *,
+        ordered: bool = True,
+    ) -> tuple[PageItem, bool]:
+        """Cut one API page at the watermark and at the first-crawl bound; returns the item and
+        whether another page should be fetched. `ordered=False` (Shopify): the feed is not
+        newest-first, so posts at or below the watermark are dropped but do not stop paging."""
+        kept: list[PostData] = []
+        stop = False
+        for post in posts:
+            old = bool(task.stop_key) and post.key <= task.stop_key
+            if old and not post.pinned:
+                if ordered:
+                    stop = True
+                    break
+                continue
+            if old:
+                continue  # an old pinned post: already stored, and no reason to stop
+            kept.append(post)
+            task.posts_so_far += 1
+            if not task.stop_key and task.posts_so_far >= self.max_posts:
+                stop = True  # first crawl: bounded by crawler.max_posts_per_shop
+                break
+        final = stop or next_cursor is None
+        candidates = [p for p in kept if not p.pinned] or []
+        newest = max(candidates, key=lambda p: p.key, default=None)
+        top = (
+            {"id": newest.network_post_id, "key": newest.key, "at": newest.posted_at}
+            if newest
+            else None
+        )
+        item = PageItem(
+            shop_id=task.shop_id,
+            shop=task.key,
+            network=self.network,
+            seq=seq,
+            posts=kept,
+            cursor=None if final else next_cursor,
+            final=final,
+            stop_key=task.stop_key,
+            top=top,
+        )
+        return item, not final
+
+
+def iso_key(timestamp: str, post_id: str) -> str:
+    """A sortable key from an ISO timestamp (normalised to UTC) and an id breaking ties."""
+    from datetime import UTC, datetime
+
+    try:
+        dt = datetime.fromisoformat(timestamp.replace("Z", "+00:00").replace("+0000", "+00:00"))
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        stamp = dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    except ValueError:
+        stamp = timestamp
+    return f"{stamp}|{post_id}"
+
+
+def number_key(post_id: str) -> str:
+    """Numeric ids (Mastodon snowflakes, Shopify ids) compare by value: pad to a fixed width."""
+    return post_id.zfill(30)

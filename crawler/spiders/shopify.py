@@ -1,0 +1,107 @@
+"""Shopify storefronts: /products.json?limit=250&page=N. The first crawl pages through the
+catalogue; later crawls ask for products above the newest stored id (`since_id`) and still
+filter by id, in case a store ignores the parameter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from scrapy.http import Response
+
+from crawler.items import PostData
+from crawler.spiders.base import Malformed, ShopSpider, ShopTask, number_key
+
+COLOUR_OPTION = re.compile(r"^(colou?r|farbe|couleur|color)$", re.I)
+
+
+def colours(product: dict[str, Any]) -> list[str]:
+    """Values of the variants' colour option (whichever optionN the store named "Colour")."""
+    for i, option in enumerate(product.get("options") or [], start=1):
+        if COLOUR_OPTION.match(str(option.get("name", "")).strip()):
+            values = {v.get(f"option{i}") for v in product.get("variants") or []}
+            return sorted(v for v in values if v)
+    return []
+
+
+class ShopifySpider(ShopSpider):
+    name = "shopify"
+    network = "shopify"
+
+    def first_requests(self, task: ShopTask) -> Iterator[Any]:
+        page = int(task.cursor) if task.cursor else 1
+        yield self.products_request(task, page, task.seq)
+
+    def products_request(self, task: ShopTask, page: int, seq: int) -> Any:
+        params: dict[str, Any] = {"limit": self.cfg.page_size, "page": page}
+        if task.stop_key:
+            params["since_id"] = task.stop_key.lstrip("0") or "0"
+        url = f"{task.base_url.rstrip('/')}/products.json?" + urlencode(params)
+        return self.api_request(url, task, self.parse_products, seq=seq, page=page)
+
+    def parse_products(self, response: Response) -> Iterator[Any]:
+        task: ShopTask = response.meta["task"]
+        seq, page = response.meta["seq"], response.meta["page"]
+        if response.status == 404:
+            self.deactivate(task, f"store not found: {response.url} (HTTP 404)")
+            return
+        if response.status in (401, 402, 403, 423, 430):
+            self.fail(task, f"store refused the crawler (HTTP {response.status}) at {response.url}")
+            return
+        if response.status == 400 and b"25000" in response.body:
+            yield from self._end(task, seq)  # Shopify's paging cap: nothing more to ask for
+            return
+        if response.status != 200:
+            self.fail(task, self.give_up_message(response))
+            return
+        try:
+            body = self.json_of(response)
+            products = body["products"]
+            posts = [self.post(p, task) for p in products]
+        except (Malformed, KeyError, TypeError, AttributeError) as exc:
+            yield from self.retry_malformed(response, f"malformed page: {exc}")
+            return
+        full = len(products) >= self.cfg.page_size
+        item, more = self.page(task, seq, posts, str(page + 1) if full else None, ordered=False)
+        if more:
+            yield self.products_request(task, page + 1, seq + 1)
+        yield item
+
+    def _end(self, task: ShopTask, seq: int) -> Iterator[Any]:
+        item, _ = self.page(task, seq, [], None)
+        yield item
+
+    def post(self, p: dict[str, Any], task: ShopTask) -> PostData:
+        pid = str(p["id"])
+        prices = sorted(
+            {v.get("price") for v in p.get("variants") or [] if v.get("price")},
+            key=lambda x: float(x),
+        )
+        cols = colours(p)
+        tags = p.get("tags") or []
+        if isinstance(tags, str):  # the Admin API's comma-separated form
+            tags = [t.strip() for t in tags.split(",") if t.strip()]
+        tags = list(tags) + [f"colour:{c}" for c in cols]
+        return PostData(
+            network_post_id=pid,
+            key=number_key(pid),
+            permalink=f"{task.base_url.rstrip('/')}/products/{p.get('handle', pid)}",
+            caption=re_text(p.get("body_html") or ""),
+            title=p.get("title", ""),
+            price=prices[0] if prices else "",
+            vendor=p.get("vendor", ""),
+            product_type=p.get("product_type", ""),
+            tags=tags,
+            posted_at=p.get("published_at") or p.get("created_at") or "",
+            photo_urls=[
+                i["src"]
+                for i in sorted(p.get("images") or [], key=lambda i: i.get("position", 0))
+                if i.get("src")
+            ],
+        )
+
+
+def re_text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()

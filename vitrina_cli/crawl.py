@@ -1,0 +1,82 @@
+"""`vitrina crawl`: fetch what is new on every followed shop, with progress and a summary."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from catalog.db import DatabaseUnavailable
+from vitrina_cli.common import console, fail, settings_from
+
+COLUMNS = ("new_posts", "new_photos", "duplicates", "near_duplicates", "rejected", "errors")
+HEADERS = ("posts", "photos", "dups", "near", "rejected", "errors")
+
+
+def _table(shops: dict[str, dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("shop")
+    table.add_column("pages", justify="right")
+    for col in HEADERS:
+        table.add_column(col, justify="right")
+    table.add_column("status")
+    for key, r in sorted(shops.items()):
+        colour = {"ok": "green", "inactive": "yellow"}.get(r["status"], "red")
+        table.add_row(
+            key, str(r["pages"]), *(str(r[c]) for c in COLUMNS), f"[{colour}]{r['status']}[/]"
+        )
+    return table
+
+
+def crawl(
+    ctx: typer.Context,
+    shop: list[str] = typer.Option(
+        [], "--shop", "-s", help="Only this shop, as NETWORK:HANDLE (repeatable)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON only."),
+) -> None:
+    """Crawl the followed shops once: new posts and photos are stored, photos wait for labels.
+
+    Exit status 0 when the crawl ran (per-shop problems are listed, not fatal); 2 when the
+    configuration or the database is unusable."""
+    from crawler.report import CrawlReport
+    from crawler.run import UnknownShop
+    from crawler.run import crawl as run_crawl
+
+    settings = settings_from(ctx)
+    live: Live | None = None
+
+    def on_change(report: CrawlReport) -> None:
+        if live is not None:
+            shops = {k: r.as_dict() for k, r in report.shops.items()}
+            live.update(_table(shops, "crawling…"))
+
+    try:
+        if as_json:
+            summary = run_crawl(settings, shop or None)
+        else:
+            with Live(_table({}, "starting…"), console=console, refresh_per_second=4) as live:
+                summary = run_crawl(settings, shop or None, on_change=on_change)
+                live.update(_table(summary.shops, f"crawl #{summary.run_id}"))
+    except UnknownShop as exc:
+        fail(str(exc))
+    except DatabaseUnavailable as exc:
+        fail(str(exc))
+    if as_json:
+        print(json.dumps(summary.__dict__))
+        return
+    t = summary.totals
+    for message in summary.errors:
+        console.print(f"  [red]✗[/] {message}", highlight=False, soft_wrap=True)
+    mark = "[green]✓[/]" if summary.status == "ok" else "[yellow]![/]"
+    console.print(
+        f"{mark} crawl #{summary.run_id} {summary.status} in {summary.seconds:.1f}s: "
+        f"{len(summary.shops)} shop(s), {t.get('new_posts', 0)} new posts, "
+        f"{t.get('new_photos', 0)} new photos, {t.get('duplicates', 0)} duplicates, "
+        f"{t.get('near_duplicates', 0)} near-duplicates, {t.get('rejected', 0)} rejected, "
+        f"{t.get('errors', 0)} error(s)",
+        highlight=False,
+    )

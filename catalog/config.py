@@ -138,6 +138,9 @@ class WebSettings(_Section):
     page_size: int = Field(48, ge=1, le=500)
     login_max_failures: int = Field(5, ge=1)
     login_lockout_seconds: int = Field(300, ge=1)
+    facet_cache_seconds: int = Field(30, ge=0, le=86400)
+    session_hours: int = Field(12, ge=1, le=24 * 30)
+    api_token_days: int = Field(30, ge=1, le=3650)
 
 
 class ScheduleSettings(_Section):

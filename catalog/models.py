@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from catalog.taxonomy import ReviewStatus
@@ -49,6 +49,8 @@ class Post(SQLModel, table=True):
     __tablename__ = "posts"
     __table_args__ = (
         UniqueConstraint("network", "network_post_id", name="uq_posts_network_post_id"),
+        # A shop's page lists its posts newest first.
+        Index("ix_posts_shop_id_posted_at", "shop_id", "posted_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -72,6 +74,21 @@ class Photo(SQLModel, table=True):
     """One distinct image, stored once under its content hash, with its current labels."""
 
     __tablename__ = "photos"
+    # Covering indexes for the public catalogue: facet counts and filters on category/colour
+    # read only the index (status + duplicate_of_id select the public, folded photos).
+    __table_args__ = (
+        Index(
+            "ix_photos_public_colour", "status", "duplicate_of_id", "colour", "category", "post_id"
+        ),
+        Index(
+            "ix_photos_public_category",
+            "status",
+            "duplicate_of_id",
+            "category",
+            "colour",
+            "post_id",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="posts.id", index=True, ondelete="CASCADE")

@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import catalog.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from catalog.db import make_engine
+from catalog.search import include_object
 
 config = context.config
 if config.config_file_name:  # run from the alembic CLI: use its logging settings
@@ -43,6 +44,8 @@ def run_migrations_online() -> None:
             # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            # Full-text search objects are raw SQL (catalog/search.py), not in the metadata.
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -1,0 +1,487 @@
+"""Read queries of the public catalogue: filters, facet counts, keyset pages, photo and shop pages.
+
+Everything here is read-only and knows nothing about HTTP: `web/` parses the request into a
+`Filters`, calls these functions and renders the result (HTML or JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlmodel import Session
+
+from catalog import search
+from catalog.models import Photo, Post, Shop
+from catalog.taxonomy import CATEGORIES, COLOURS, NETWORKS, PUBLIC_STATUSES
+
+# Ids are 32-bit on PostgreSQL: anything larger cannot exist and must not reach the database.
+MAX_ID = 2**31 - 1
+MAX_QUERY_LENGTH = 200
+MAX_VALUES = 20  # per filter
+FACETS = ("category", "colour", "shop", "network")
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be right (unknown colour, bad date, …); shown to the user."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The shopper's current view. Several values of one filter are OR-ed, filters are AND-ed."""
+
+    category: tuple[str, ...] = ()
+    colour: tuple[str, ...] = ()
+    shop: tuple[int, ...] = ()
+    network: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str = ""
+
+    def with_(self, **changes: Any) -> Filters:
+        return replace(self, **changes)
+
+    def without(self, facet: str) -> Filters:
+        return replace(self, **{facet: ()})
+
+    def toggled(self, facet: str, value: Any) -> Filters:
+        current: tuple[Any, ...] = getattr(self, facet)
+        new = tuple(v for v in current if v != value) if value in current else (*current, value)
+        return replace(self, **{facet: new})
+
+    def active(self, facet: str) -> bool:
+        return bool(getattr(self, facet))
+
+    def is_empty(self) -> bool:
+        return self == Filters()
+
+    def to_params(self) -> list[tuple[str, str]]:
+        """The query-string pairs for this view (the inverse of `parse_filters`)."""
+        pairs: list[tuple[str, str]] = []
+        if self.q:
+            pairs.append(("q", self.q))
+        for facet in FACETS:
+            pairs.extend((facet, str(v)) for v in getattr(self, facet))
+        if self.date_from:
+            pairs.append(("from", self.date_from.isoformat()))
+        if self.date_to:
+            pairs.append(("to", self.date_to.isoformat()))
+        return pairs
+
+
+def _date(value: str, name: str) -> date | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError as exc:
+        raise FilterError(f"{name}: {value[:40]!r} is not a date (YYYY-MM-DD)") from exc
+    if not 1970 <= parsed.year <= 9998:
+        raise FilterError(f"{name}: {value!r} is out of range")
+    return parsed
+
+
+def _id(value: str, name: str) -> int:
+    value = value.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 10 or int(value) > MAX_ID:
+        raise FilterError(f"{name}: {value[:40]!r} is not a valid id")
+    return int(value)
+
+
+def _one_of(values: Iterable[str], allowed: Sequence[str], name: str) -> tuple[str, ...]:
+    lookup = {a.lower(): a for a in allowed}
+    out: list[str] = []
+    for v in values:
+        if not v.strip():
+            continue
+        canonical = lookup.get(v.strip().lower())
+        if canonical is None:
+            raise FilterError(f"unknown {name} {v[:40]!r}; expected one of {', '.join(allowed)}")
+        if canonical not in out:
+            out.append(canonical)
+    return tuple(out)
+
+
+def parse_filters(params: Mapping[str, Sequence[str]]) -> Filters:
+    """Validate query parameters (each a list of values) into Filters; raise FilterError."""
+    for key in FACETS:
+        if len(params.get(key, ())) > MAX_VALUES:
+            raise FilterError(f"too many {key} values (at most {MAX_VALUES})")
+    qs = params.get("q", ())
+    q = " ".join(qs[0].split())[:MAX_QUERY_LENGTH] if qs else ""
+    shops = tuple(dict.fromkeys(_id(v, "shop") for v in params.get("shop", ()) if v.strip()))
+    first = {k: (params.get(k) or [""])[0] for k in ("from", "to")}
+    return Filters(
+        category=_one_of(params.get("category", ()), CATEGORIES, "category"),
+        colour=_one_of(params.get("colour", ()), COLOURS, "colour"),
+        shop=shops,
+        network=_one_of(params.get("network", ()), NETWORKS, "network"),
+        date_from=_date(first["from"], "from"),
+        date_to=_date(first["to"], "to"),
+        q=q,
+    )
+
+
+# ---- keyset cursor -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Position after the last item shown: (posted_at, photo id), newest first."""
+
+    posted_at: datetime | None
+    id: int
+
+    def encode(self) -> str:
+        stamp = self.posted_at.strftime("%Y%m%dT%H%M%S.%f") if self.posted_at else ""
+        return base64.urlsafe_b64encode(f"{stamp}~{self.id}".encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+            stamp, _, ident = raw.partition("~")
+            posted = datetime.strptime(stamp, "%Y%m%dT%H%M%S.%f") if stamp else None
+            return cls(posted, _id(ident, "cursor"))
+        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+            raise FilterError("this page link is damaged; start again from the first page") from exc
+
+
+# ---- building blocks -----------------------------------------------------------------------
+
+
+def public_condition() -> ColumnElement[bool]:
+    """Visible to shoppers: accepted or reviewed labels, and not a repost of another photo."""
+    return and_(Photo.status.in_(PUBLIC_STATUSES), Photo.duplicate_of_id.is_(None))
+
+
+def _start(d: date) -> datetime:
+    return datetime.combine(d, time.min, tzinfo=UTC)
+
+
+def _conditions(filters: Filters, dialect: str) -> tuple[list[ColumnElement[bool]], bool]:
+    """WHERE terms for the filters, and whether they need the posts table joined."""
+    conds: list[ColumnElement[bool]] = [public_condition()]
+    needs_post = False
+    if filters.category:
+        conds.append(Photo.category.in_(filters.category))
+    if filters.colour:
+        conds.append(Photo.colour.in_(filters.colour))
+    if filters.shop:
+        conds.append(Post.shop_id.in_(filters.shop))
+        needs_post = True
+    if filters.network:
+        conds.append(Post.network.in_(filters.network))
+        needs_post = True
+    if filters.date_from:
+        conds.append(Post.posted_at >= _start(filters.date_from))
+        needs_post = True
+    if filters.date_to:
+        conds.append(Post.posted_at < _start(filters.date_to + timedelta(days=1)))
+        needs_post = True
+    if filters.q:
+        match = search.matching_post_ids(dialect, filters.q)
+        if match is not None:
+            conds.append(match)
+            needs_post = True
+    return conds, needs_post
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+# ---- items -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    sha256: str
+    stored_path: str
+    thumb_path: str
+    width: int
+    height: int
+    category: str | None
+    colour: str | None
+    status: str
+    post_id: int
+    posted_at: datetime | None
+    caption: str
+    title: str
+    permalink: str
+    network: str
+    shop_id: int
+    shop_name: str
+    shop_handle: str
+
+    @property
+    def label(self) -> str:
+        return " ".join(x for x in (self.colour, (self.category or "").lower()) if x) or "photo"
+
+
+_ITEM_COLUMNS = (
+    Photo.id,
+    Photo.sha256,
+    Photo.stored_path,
+    Photo.thumb_path,
+    Photo.width,
+    Photo.height,
+    Photo.category,
+    Photo.colour,
+    Photo.status,
+    Photo.post_id,
+    Post.posted_at,
+    Post.caption,
+    Post.title,
+    Post.permalink,
+    Post.network,
+    Post.shop_id,
+    Shop.display_name,
+    Shop.handle,
+)
+
+
+def _items_select() -> Any:
+    return (
+        select(*_ITEM_COLUMNS)
+        .join(Post, Post.id == Photo.post_id)
+        .join(Shop, Shop.id == Post.shop_id)
+    )
+
+
+def _item(row: Any) -> Item:
+    return Item(*row)
+
+
+@dataclass
+class Page:
+    items: list[Item]
+    next_cursor: str | None
+
+
+def list_items(
+    session: Session, filters: Filters, *, cursor: Cursor | None = None, limit: int = 48
+) -> Page:
+    """One page of public photos under `filters`, newest post first (keyset pagination)."""
+    conds, _ = _conditions(filters, _dialect(session))
+    if cursor is not None:
+        if cursor.posted_at is None:
+            conds.append(and_(Post.posted_at.is_(None), Photo.id < cursor.id))
+        else:
+            at = cursor.posted_at.replace(tzinfo=UTC)
+            conds.append(
+                or_(
+                    Post.posted_at < at,
+                    and_(Post.posted_at == at, Photo.id < cursor.id),
+                    Post.posted_at.is_(None),
+                )
+            )
+    query = (
+        _items_select()
+        .where(*conds)
+        .order_by(Post.posted_at.desc().nulls_last(), Photo.id.desc())
+        .limit(limit + 1)
+    )
+    rows = [_item(r) for r in session.execute(query)]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        posted = last.posted_at.replace(tzinfo=None) if last.posted_at else None
+        next_cursor = Cursor(posted, last.id).encode()
+    return Page(rows, next_cursor)
+
+
+# ---- facets ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass
+class Facets:
+    total: int
+    values: dict[str, list[FacetValue]] = field(default_factory=dict)
+
+
+def _facet_counts(session: Session, facet: str, filters: Filters) -> dict[Any, int]:
+    """Counts per value of `facet` under every filter except the facet's own."""
+    conds, needs_post = _conditions(filters.without(facet), _dialect(session))
+    column: Any = {
+        "category": Photo.category,
+        "colour": Photo.colour,
+        "shop": Post.shop_id,
+        "network": Post.network,
+    }[facet]
+    query = select(column, func.count()).select_from(Photo)
+    if needs_post or facet in ("shop", "network"):
+        query = query.join(Post, Post.id == Photo.post_id)
+    query = query.where(*conds).group_by(column)
+    return {value: n for value, n in session.execute(query) if value is not None}
+
+
+def count_items(session: Session, filters: Filters) -> int:
+    conds, needs_post = _conditions(filters, _dialect(session))
+    query = select(func.count()).select_from(Photo)
+    if needs_post:
+        query = query.join(Post, Post.id == Photo.post_id)
+    return int(session.execute(query.where(*conds)).scalar_one())
+
+
+def facet_counts(session: Session, filters: Filters) -> Facets:
+    """Every filter value with its count under the current filters (the facet's own excluded)."""
+    raw = {facet: _facet_counts(session, facet, filters) for facet in FACETS}
+    # The total equals the sum over a facet that is not filtered (network is never null).
+    free = [f for f in ("network", "shop") if not filters.active(f)]
+    total = sum(raw[free[0]].values()) if free else count_items(session, filters)
+    shops: dict[int, str] = {}
+    shop_ids = set(raw["shop"]) | set(filters.shop)
+    if shop_ids:
+        for sid, name, handle, network in session.execute(
+            select(Shop.id, Shop.display_name, Shop.handle, Shop.network).where(
+                Shop.id.in_(shop_ids)
+            )
+        ):
+            shops[sid] = name or f"{handle} ({network})"
+    facets = Facets(total=total)
+    for facet, vocabulary in (
+        ("category", CATEGORIES),
+        ("colour", COLOURS),
+        ("network", NETWORKS),
+    ):
+        selected = getattr(filters, facet)
+        facets.values[facet] = [
+            FacetValue(v, v, raw[facet].get(v, 0), v in selected)
+            for v in vocabulary
+            if raw[facet].get(v) or v in selected
+        ]
+    shop_values = [
+        FacetValue(
+            str(sid), shops.get(sid, f"shop {sid}"), raw["shop"].get(sid, 0), sid in filters.shop
+        )
+        for sid in shop_ids
+        if sid in shops
+    ]
+    facets.values["shop"] = sorted(shop_values, key=lambda v: (-v.count, v.label.lower()))
+    return facets
+
+
+# ---- one photo, one shop -------------------------------------------------------------------
+
+
+@dataclass
+class PhotoPage:
+    item: Item
+    post_photos: list[Item]
+    reposts: list[Item]
+    repost_of: Item | None
+
+
+def get_item(session: Session, photo_id: int, *, public_only: bool = True) -> Item | None:
+    if not 0 < photo_id <= MAX_ID:
+        return None
+    query = _items_select().where(Photo.id == photo_id)
+    if public_only:
+        query = query.where(Photo.status.in_(PUBLIC_STATUSES))
+    row = session.execute(query).first()
+    return _item(row) if row else None
+
+
+def photo_page(session: Session, photo_id: int) -> PhotoPage | None:
+    """A public photo with the other photos of its post and its reposts folded under it."""
+    item = get_item(session, photo_id)
+    if item is None:
+        return None
+    public = Photo.status.in_(PUBLIC_STATUSES)
+    siblings = session.execute(
+        _items_select()
+        .where(Photo.post_id == item.post_id, Photo.id != item.id, public)
+        .order_by(Photo.position, Photo.id)
+        .limit(50)
+    )
+    reposts = session.execute(
+        _items_select()
+        .where(Photo.duplicate_of_id == item.id, public)
+        .order_by(Post.posted_at.desc().nulls_last(), Photo.id.desc())
+        .limit(50)
+    )
+    dup_of = session.execute(select(Photo.duplicate_of_id).where(Photo.id == item.id)).scalar()
+    original = get_item(session, dup_of) if dup_of else None
+    return PhotoPage(item, [_item(r) for r in siblings], [_item(r) for r in reposts], original)
+
+
+@dataclass(frozen=True)
+class ShopSummary:
+    id: int
+    network: str
+    handle: str
+    display_name: str
+    profile_url: str
+    base_url: str
+    photos: int
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.handle
+
+
+def _shop_summary(shop: Shop, photos: int) -> ShopSummary:
+    return ShopSummary(
+        shop.id or 0,
+        shop.network,
+        shop.handle,
+        shop.display_name,
+        shop.profile_url,
+        shop.base_url,
+        photos,
+    )
+
+
+def list_shops(session: Session) -> list[ShopSummary]:
+    """Every shop with its number of public photos, most photos first."""
+    counts = dict(
+        session.execute(
+            select(Post.shop_id, func.count())
+            .select_from(Photo)
+            .join(Post, Post.id == Photo.post_id)
+            .where(public_condition())
+            .group_by(Post.shop_id)
+        ).all()
+    )
+    shops = session.execute(select(Shop)).scalars().all()
+    out = [_shop_summary(s, counts.get(s.id, 0)) for s in shops]
+    return sorted(out, key=lambda s: (-s.photos, s.name.lower()))
+
+
+def get_shop(session: Session, shop_id: int) -> ShopSummary | None:
+    if not 0 < shop_id <= MAX_ID:
+        return None
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        return None
+    return _shop_summary(shop, count_items(session, Filters(shop=(shop_id,))))
+
+
+def profile_url(shop: ShopSummary) -> str:
+    """The shop's page on its network (stored, else derived from the handle)."""
+    if shop.profile_url:
+        return shop.profile_url
+    base = shop.base_url.rstrip("/")
+    return {
+        "instagram": f"https://www.instagram.com/{shop.handle}/",
+        "mastodon": f"{base}/@{shop.handle}" if base else "",
+        "bluesky": f"https://bsky.app/profile/{shop.handle}",
+        "shopify": base,
+    }.get(shop.network, "")

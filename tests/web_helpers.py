@@ -1,0 +1,124 @@
+"""Shared by the web tests: a seeded catalogue with real image files, and a logged-in client."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from benchmarks.web_seed import add_photo, add_post
+from catalog import crud, moderation
+from catalog.config import Settings
+from catalog.db import make_engine, session_scope
+from web.app import create_app
+
+EVIL = "<script>alert('x')</script>"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Seeded:
+    shops: dict[str, int]
+    photos: dict[str, int]
+
+
+def seed(settings: Settings) -> Seeded:
+    """3 shops; public, pending, queued and rejected photos; a repost; a hostile caption."""
+    media = settings.media_dir
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as s:
+        lina = crud.upsert_shop(
+            s,
+            "mastodon",
+            "atelier_lina",
+            display_name="Atelier Lina",
+            base_url="https://mastodon.example",
+        ).id
+        knit = crud.upsert_shop(s, "bluesky", "knit.bsky.social", display_name="Knit & Co").id
+        evil = crud.upsert_shop(s, "instagram", "evil_shop", display_name=EVIL).id
+        p = {}
+        post = add_post(s, lina, "mastodon", "1", caption="Red linen dress for summer", days_ago=1)
+        p["red_dress"] = add_photo(s, media, post, "Dress", "red", seed=1)
+        p["red_dress_back"] = add_photo(
+            s, media, post, "Dress", "red", seed=2, position=1, status="approved"
+        )
+        post = add_post(s, lina, "mastodon", "2", caption="Blue denim trousers", days_ago=2)
+        p["blue_pants"] = add_photo(s, media, post, "Pants", "blue", seed=3)
+        post = add_post(
+            s, knit, "bluesky", "3", caption="Chunky knit hoodie", title="Forest hoodie", days_ago=3
+        )
+        p["green_hoodie"] = add_photo(s, media, post, "Hoodie", "green", seed=4, status="corrected")
+        post = add_post(s, knit, "bluesky", "4", caption="Weekend dress", days_ago=4)
+        p["review_dress"] = add_photo(
+            s,
+            media,
+            post,
+            "Dress",
+            "red",
+            seed=5,
+            status="needs_review",
+            category_confidence=0.41,
+            colour_confidence=0.55,
+        )
+        post = add_post(s, knit, "bluesky", "5", caption="Our cat", days_ago=5)
+        p["rejected"] = add_photo(s, media, post, "T-Shirt", "white", seed=6, status="rejected")
+        p["review_tee"] = add_photo(
+            s,
+            media,
+            post,
+            "T-Shirt",
+            "black",
+            seed=7,
+            position=1,
+            status="needs_review",
+            category_confidence=0.7,
+            colour_confidence=0.62,
+        )
+        post = add_post(s, knit, "bluesky", "6", caption="Reposting Lina's dress", days_ago=5.5)
+        p["repost"] = add_photo(
+            s, media, post, "Dress", "red", seed=8, duplicate_of_id=p["red_dress"]
+        )
+        post = add_post(s, evil, "instagram", "7", caption=f"{EVIL} blue shirt", days_ago=6)
+        p["evil_shirt"] = add_photo(s, media, post, "Shirt", "blue", seed=9)
+        post = add_post(s, evil, "instagram", "8", caption="not labelled yet", days_ago=7)
+        p["pending"] = add_photo(s, media, post, "Top", "pink", seed=10, status="pending")
+        moderation.add_moderator(s, "ann", PASSWORD)
+        moderation.add_moderator(s, "bob", PASSWORD)
+    engine.dispose()
+    return Seeded({"lina": lina, "knit": knit, "evil": evil}, p)
+
+
+PUBLIC_GRID = {"red_dress", "red_dress_back", "blue_pants", "green_hoodie", "evil_shirt"}
+
+
+def make_app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+def grid_ids(html: str) -> set[int]:
+    return {int(x) for x in re.findall(r'<li class="card" data-id="(\d+)"', html)}
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def logged_in(app: FastAPI, name: str = "ann") -> TestClient:
+    client = TestClient(app)
+    token = csrf_of(client.get("/moderate/login").text)
+    r = client.post(
+        "/moderate/login",
+        data={"name": name, "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    return client
+
+
+def media_root(settings: Settings) -> Path:
+    return settings.media_dir

@@ -1,0 +1,125 @@
+"""The app factory: `create_app(settings)` wires settings, database, middleware and routers.
+
+Routers live in web/routers/, one per area; another package adds its own with
+`app.include_router(...)` and can protect it with `Depends(web.auth.require_moderator)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from catalog.config import Settings
+from catalog.db import make_engine
+from web.auth import LoginRequired, LoginThrottle
+from web.cache import TTLCache
+from web.routers import api, catalogue, media, moderate
+from web.security import SecurityHeaders
+from web.templating import make_templates
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+SESSION_COOKIE = "vitrina_session"
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    return request.app.state.templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _exc: LoginRequired) -> Response:
+        if request.method == "GET" and not _wants_json(request):
+            target = quote(request.url.path, safe="/")
+            return RedirectResponse(f"/moderate/login?next={target}", status_code=303)
+        return _error(request, 401, "Log in as a moderator first.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "Error"
+        if exc.status_code == 404 and message == "Not Found":
+            message = "There is nothing at this address."
+        response = _error(request, exc.status_code, message)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_json(request):
+            errors = [
+                {"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")}
+                for e in exc.errors()
+            ]
+            return JSONResponse({"detail": errors}, status_code=422)
+        return _error(request, 400, "This request has a value that is not valid.")
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(request, 500, "Something went wrong on our side.")
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Vitrina",
+        summary="Clothing from small shops' social accounts, labelled by category and colour.",
+        version="1",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings.database_url, echo=settings.database.echo)
+    app.state.templates = make_templates()
+    app.state.facets = TTLCache(settings.web.facet_cache_seconds)
+    app.state.throttle = LoginThrottle(
+        settings.web.login_max_failures, settings.web.login_lockout_seconds
+    )
+    if settings.web.secret_key == "change-me-in-production":
+        log.warning("web.secret_key is the default: set VITRINA_WEB__SECRET_KEY in production")
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.web.secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.web.session_hours * 3600,
+        same_site="lax",
+        https_only=settings.web.base_url.startswith("https://"),  # Secure cookie under https
+    )
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (catalogue, media, moderate, api):
+        app.include_router(module.router)
+    _install_error_handlers(app)
+
+    @app.get("/robots.txt", include_in_schema=False)
+    def robots() -> HTMLResponse:
+        return HTMLResponse("User-agent: *\nDisallow: /moderate\n", media_type="text/plain")
+
+    return app
+
+
+def invalidate_catalogue(request: Request) -> None:
+    """Labels changed: facet counts cached by this process are stale."""
+    request.app.state.facets.clear()
+
+
+__all__ = ["HTTPException", "create_app", "invalidate_catalogue"]

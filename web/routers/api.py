@@ -1,0 +1,289 @@
+"""JSON API v1: the catalogue with the same filters, facets and paging as the pages, shops,
+and the moderation queue (moderator session + CSRF header, or a Bearer token)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from catalog import moderation, queries
+from catalog.moderation import Conflict, ModerationError
+from catalog.queries import FilterError, Item
+from web.auth import api_moderator
+from web.deps import get_session
+from web.routers.common import cached_facets, page_size, parse_id, read_filters
+from web.templating import image_url, safe_url, thumb_url
+
+router = APIRouter(prefix="/api/v1")
+
+
+class ShopOut(BaseModel):
+    id: int
+    name: str
+    handle: str
+    network: str
+    url: str = ""
+
+
+class ItemOut(BaseModel):
+    id: int
+    url: str = Field(description="The photo's page in the catalogue")
+    image_url: str
+    thumb_url: str
+    width: int
+    height: int
+    category: str | None
+    colour: str | None
+    posted_at: datetime | None
+    caption: str
+    title: str
+    permalink: str = Field(description="The original post on its network")
+    network: str
+    shop: ShopOut
+
+
+class FacetValueOut(BaseModel):
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+class ItemsOut(BaseModel):
+    total: int = Field(description="Photos matching every filter")
+    items: list[ItemOut]
+    next_cursor: str | None = Field(description="Pass as `after` for the next page")
+    next: str | None = Field(description="URL of the next page")
+    facets: dict[str, list[FacetValueOut]]
+
+
+class ItemDetailOut(ItemOut):
+    post_photos: list[ItemOut]
+    reposts: list[ItemOut]
+
+
+class ShopSummaryOut(ShopOut):
+    photos: int
+    profile_url: str
+
+
+class QueueItemOut(BaseModel):
+    photo: ItemOut
+    status: str
+    version: int
+    confidence: dict[str, float | None]
+    top: dict[str, list[tuple[str, float]]]
+
+
+class QueueOut(BaseModel):
+    left: int
+    items: list[QueueItemOut]
+
+
+class DecisionIn(BaseModel):
+    action: Literal["accept", "correct", "reject"]
+    version: int = Field(ge=0, le=2**31 - 1, description="The version you saw (optimistic check)")
+    category: str | None = Field(None, max_length=64)
+    colour: str | None = Field(None, max_length=64)
+
+
+class EventOut(BaseModel):
+    id: int
+    photo_id: int
+    moderator: str
+    action: str
+    at: datetime
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+def item_out(item: Item) -> ItemOut:
+    return ItemOut(
+        id=item.id,
+        url=f"/photos/{item.id}",
+        image_url=image_url(item),
+        thumb_url=thumb_url(item),
+        width=item.width,
+        height=item.height,
+        category=item.category,
+        colour=item.colour,
+        posted_at=item.posted_at,
+        caption=item.caption,
+        title=item.title,
+        permalink=safe_url(item.permalink),
+        network=item.network,
+        shop=ShopOut(
+            id=item.shop_id,
+            name=item.shop_name or item.shop_handle,
+            handle=item.shop_handle,
+            network=item.network,
+            url=f"/shops/{item.shop_id}",
+        ),
+    )
+
+
+_FILTER_DOC = (
+    "Filters (repeat a parameter for several values, OR-ed; filters are AND-ed): "
+    "`category`, `colour`, `shop` (id), `network`, `from`/`to` (YYYY-MM-DD, posted date), "
+    "`q` (words in captions and product titles). `after`: the cursor of the next page."
+)
+
+
+@router.get("/items", response_model=ItemsOut, description=_FILTER_DOC)
+def items(
+    request: Request,
+    limit: int | None = Query(None, ge=1, le=200),
+    session: Session = Depends(get_session),
+) -> ItemsOut:
+    try:
+        filters, cursor = read_filters(request)
+    except FilterError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    page = queries.list_items(session, filters, cursor=cursor, limit=page_size(request, limit))
+    facets = cached_facets(request, session, filters)
+    next_url = None
+    if page.next_cursor:
+        pairs = filters.to_params() + [("after", page.next_cursor)]
+        if limit:
+            pairs.append(("limit", str(limit)))
+        next_url = f"/api/v1/items?{urlencode(pairs)}"
+    return ItemsOut(
+        total=facets.total,
+        items=[item_out(i) for i in page.items],
+        next_cursor=page.next_cursor,
+        next=next_url,
+        facets={
+            name: [FacetValueOut(**v.__dict__) for v in values]
+            for name, values in facets.values.items()
+        },
+    )
+
+
+@router.get("/items/{photo_id}", response_model=ItemDetailOut)
+def item(photo_id: str, session: Session = Depends(get_session)) -> ItemDetailOut:
+    page = queries.photo_page(session, parse_id(photo_id))
+    if page is None:
+        raise HTTPException(404, "No such photo in the catalogue.")
+    return ItemDetailOut(
+        **item_out(page.item).model_dump(),
+        post_photos=[item_out(i) for i in page.post_photos],
+        reposts=[item_out(i) for i in page.reposts],
+    )
+
+
+def _shop_out(s: queries.ShopSummary) -> ShopSummaryOut:
+    return ShopSummaryOut(
+        id=s.id,
+        name=s.name,
+        handle=s.handle,
+        network=s.network,
+        url=f"/shops/{s.id}",
+        photos=s.photos,
+        profile_url=safe_url(queries.profile_url(s)),
+    )
+
+
+@router.get("/shops", response_model=list[ShopSummaryOut])
+def shops(session: Session = Depends(get_session)) -> list[ShopSummaryOut]:
+    return [_shop_out(s) for s in queries.list_shops(session)]
+
+
+@router.get("/shops/{shop_id}", response_model=ShopSummaryOut)
+def shop(shop_id: str, session: Session = Depends(get_session)) -> ShopSummaryOut:
+    found = queries.get_shop(session, parse_id(shop_id))
+    if found is None:
+        raise HTTPException(404, "No such shop.")
+    return _shop_out(found)
+
+
+# ---- moderation --------------------------------------------------------------------------
+
+
+@router.get("/moderation/queue", response_model=QueueOut, tags=["moderation"])
+def moderation_queue(
+    limit: int = Query(20, ge=1, le=200),
+    name: str = Depends(api_moderator),
+    session: Session = Depends(get_session),
+) -> QueueOut:
+    """Photos needing review, least confident first, with the model's top 3 per head."""
+    return QueueOut(
+        left=moderation.queue_count(session),
+        items=[
+            QueueItemOut(
+                photo=item_out(q.item),
+                status=q.item.status,
+                version=q.version,
+                confidence=q.confidence,
+                top=q.top,
+            )
+            for q in moderation.queue(session, limit=limit)
+        ],
+    )
+
+
+def _event_out(e: Any) -> EventOut:
+    return EventOut(
+        id=e.id,
+        photo_id=e.photo_id,
+        moderator=e.moderator,
+        action=e.action,
+        at=e.at,
+        before=e.before,
+        after=e.after,
+    )
+
+
+@router.post(
+    "/moderation/photos/{photo_id}",
+    response_model=EventOut,
+    tags=["moderation"],
+    responses={409: {"description": "The photo changed since `version`; nothing was saved"}},
+)
+def decide(
+    photo_id: str,
+    decision: DecisionIn,
+    request: Request,
+    name: str = Depends(api_moderator),
+    session: Session = Depends(get_session),
+) -> Any:
+    """Accept, correct or reject a photo, if it is still at `version`."""
+    try:
+        event = moderation.decide(
+            session,
+            parse_id(photo_id),
+            decision.version,
+            name,
+            decision.action,
+            category=decision.category,
+            colour=decision.colour,
+        )
+    except Conflict as exc:
+        return JSONResponse(
+            {"detail": str(exc), "current_version": exc.version, "changed_by": exc.by},
+            status_code=409,
+        )
+    except ModerationError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    request.app.state.facets.clear()
+    return _event_out(event)
+
+
+@router.post("/moderation/undo", response_model=EventOut, tags=["moderation"])
+def undo(
+    request: Request, name: str = Depends(api_moderator), session: Session = Depends(get_session)
+) -> Any:
+    """Revert your latest decision that is not undone yet."""
+    try:
+        event = moderation.undo_last(session, name)
+    except Conflict as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+    except ModerationError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    request.app.state.facets.clear()
+    return _event_out(event)

@@ -1,0 +1,64 @@
+"""Helpers shared by the HTML and JSON routers: reading filters, cached facets, rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException, Request
+from sqlmodel import Session
+
+from catalog import queries
+from catalog.queries import Cursor, FilterError, Filters
+
+
+def query_lists(request: Request) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    return params
+
+
+def read_filters(
+    request: Request, *, fixed_shop: int | None = None
+) -> tuple[Filters, Cursor | None]:
+    """Filters and cursor from the query string; FilterError for values that cannot be right."""
+    params = query_lists(request)
+    if fixed_shop is not None:
+        params["shop"] = [str(fixed_shop)]
+    filters = queries.parse_filters(params)
+    after = (params.get("after") or [""])[0]
+    cursor = Cursor.decode(after) if after else None
+    return filters, cursor
+
+
+def cached_facets(request: Request, session: Session, filters: Filters) -> queries.Facets:
+    return request.app.state.facets.get_or_compute(
+        ("facets", filters), lambda: queries.facet_counts(session, filters)
+    )
+
+
+def page_size(request: Request, requested: int | None = None) -> int:
+    default = request.app.state.settings.web.page_size
+    return max(1, min(requested or default, 200))
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Any:
+    from web.auth import csrf_token
+
+    context.setdefault("moderator", request.session.get("moderator"))
+    if context["moderator"]:
+        context.setdefault("csrf", csrf_token(request))
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def parse_id(value: str) -> int:
+    """Path ids: anything but a plausible id is simply not found (never a database error)."""
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        raise HTTPException(404)
+    number = int(value)
+    if not 0 < number <= queries.MAX_ID:
+        raise HTTPException(404)
+    return number
+
+
+__all__ = ["FilterError", "cached_facets", "parse_id", "read_filters", "render"]

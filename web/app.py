@@ -20,6 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from catalog.config import Settings
 from catalog.db import make_engine
+from web import ops
 from web.auth import LoginRequired, LoginThrottle
 from web.cache import TTLCache
 from web.routers import api, catalogue, media, moderate
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (catalogue, media, moderate, api):
         app.include_router(module.router)
+    app.include_router(ops.router)  # /healthz, /metrics, /admin/runs (pipeline, issue 6)
     _install_error_handlers(app)
 
     @app.get("/robots.txt", include_in_schema=False)

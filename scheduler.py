@@ -49,6 +49,7 @@ RETRAIN = "retrain"
 def nightly_job(config_path: str | None) -> dict[str, Any]:
     """One scheduled pipeline run; a run already going elsewhere makes this one a no-op."""
     from pipeline.runner import LockHeld, run_pipeline
+    from pipeline.steps import Interrupted
 
     settings = load_settings(config_path)
     try:
@@ -56,6 +57,8 @@ def nightly_job(config_path: str | None) -> dict[str, Any]:
     except LockHeld as exc:
         log.warning("nightly run skipped: %s", exc)
         return {"skipped": str(exc)}
+    except Interrupted:
+        return {"interrupted": "the scheduler is stopping; the run is recorded as interrupted"}
     log.info(
         "nightly run #%d %s in %.0f s: %s new post(s), %s new photo(s), %s auto-labelled, "
         "%s to review, %d error(s)",
@@ -165,6 +168,7 @@ class Scheduler:
         self.scheduler = build_scheduler(settings, self.engine)
         self.say = on_event or (lambda msg: log.info("%s", msg))
         self.stopped = threading.Event()
+        self.stopping = False
 
     def start(self) -> list[str]:
         # Paused first: the jobs are synced with config.toml before anything may fire.
@@ -185,6 +189,9 @@ class Scheduler:
             )
         else:
             self.say(f"job {event.job_id} done: {event.retval}")
+        if self.stopping:
+            # shutdown() holds the job store lock while it waits for this job: no lookups now.
+            return
         job = self.scheduler.get_job(event.job_id)
         if job is not None:
             self.say(f"next {event.job_id} run: {job.next_run_time:%Y-%m-%d %H:%M %Z}")
@@ -199,6 +206,7 @@ class Scheduler:
         """Stop a running step (recorded as interrupted), then the scheduler itself."""
         from pipeline.steps import STOP
 
+        self.stopping = True
         STOP.set()
         try:
             self.scheduler.shutdown(wait=True)

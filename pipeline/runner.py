@@ -187,9 +187,18 @@ class _Run:
             crawl_ids = [c.id for c in crawls]
             for c in crawls:
                 for key, counts in (c.shop_counts or {}).items():
-                    if isinstance(counts, dict) and counts.get("errors"):
-                        per_shop.setdefault(key, {"new_posts": 0, "new_photos": 0})
-                        per_shop[key]["errors"] = per_shop[key].get("errors", 0) + counts["errors"]
+                    if not isinstance(counts, dict):
+                        continue
+                    shop = per_shop.setdefault(key, {"new_posts": 0, "new_photos": 0})
+                    # The crawler's view adds what the catalogue cannot show: refused photos,
+                    # duplicates skipped, and a shop's state (ok, error, auth, inactive).
+                    for k in ("duplicates", "near_duplicates", "rejected", "errors"):
+                        if isinstance(counts.get(k), int):
+                            shop[k] = shop.get(k, 0) + counts[k]
+                    if counts.get("status"):
+                        shop["status"] = counts["status"]
+                    for msg in counts.get("error_messages") or []:
+                        self.errors.append({"step": "crawl", "shop": key, "error": msg})
                 for err in c.errors or []:
                     self.errors.append({"step": "crawl", "error": err})
         self.stats["shops"] = per_shop

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from catalog.config import Settings
+
+# Log lines that never explain a failure (TensorFlow/absl start-up messages).
+_NOISE = re.compile(r"^([IW]\d{4} |WARNING: All log messages|.*cuda drivers|.*oneDNN custom)")
 
 # Set by the scheduler on shutdown: a running step stops its child and the run is recorded as
 # interrupted (signals only reach the main thread; steps run in worker threads there).
@@ -82,6 +86,8 @@ def run_child(
     # Plain, wide output in the log; rich would otherwise wrap at 80 columns.
     child_env.setdefault("COLUMNS", "160")
     child_env["PYTHONUNBUFFERED"] = "1"
+    # TensorFlow's C++ start-up chatter would bury the lines that explain a failure.
+    child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     started = time.monotonic()
     timed_out = False
     with log_path.open("ab") as log:
@@ -108,7 +114,7 @@ def run_child(
     tail: deque[str] = deque(maxlen=tail_lines)
     with log_path.open("r", encoding="utf-8", errors="replace") as fh:
         for line in fh:
-            if line.strip():
+            if line.strip() and not _NOISE.match(line):
                 tail.append(line.rstrip())
     return ChildResult(
         returncode=None if timed_out else proc.returncode,

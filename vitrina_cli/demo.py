@@ -14,8 +14,10 @@ def demo(
     workdir: Path = typer.Option(Path("var/demo"), help="Where the demo keeps its catalogue."),
     posts_per_shop: int = typer.Option(12, min=1, max=500, help="Posts per emulated shop."),
     photos_per_post: int = typer.Option(2, min=1, max=10),
-    emulator_port: int = typer.Option(8765, min=1, max=65535, help="Preferred emulator port."),
-    web_port: int = typer.Option(8000, min=1, max=65535, help="Preferred web port."),
+    emulator_port: int = typer.Option(
+        8765, min=0, max=65535, help="Preferred emulator port (0: any)."
+    ),
+    web_port: int = typer.Option(8000, min=0, max=65535, help="Preferred web port (0: any)."),
     cron: str = typer.Option("*/10 * * * *", help="The demo scheduler's cron expression."),
     new_post_every: float = typer.Option(
         120.0, min=1, help="Seconds between new posts on the emulated shops."

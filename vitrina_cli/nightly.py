@@ -32,7 +32,8 @@ def print_outcome(outcome: RunOutcome) -> None:
         extra = step.get("reason") or step.get("log") or ""
         console.print(f"  {name:<9} {step.get('status', '?'):<12} {extra}", highlight=False)
     for err in outcome.errors:
-        console.print(f"  [red]✗[/] {err.get('step')}: {err.get('error')}", highlight=False)
+        where = err.get("shop") or err.get("step")
+        console.print(f"  [red]✗[/] {where}: {err.get('error')}", highlight=False)
         for line in err.get("tail", [])[-5:]:
             console.print(f"      {line}", highlight=False, markup=False)
     colour = {"ok": "green", "partial": "yellow"}.get(outcome.status, "red")

@@ -68,6 +68,18 @@ def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
             continue
 
 
+def _child_setup() -> None:
+    """In the child, before exec: its own process group (so stopping it stops what it started),
+    and on Linux a SIGTERM when its parent dies, so a killed pipeline leaves no orphan crawl
+    writing to the catalogue after the lock is gone."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def run_child(
     argv: list[str],
     log_path: Path,
@@ -94,7 +106,7 @@ def run_child(
         log.write(f"$ {' '.join(argv)}\n".encode())
         log.flush()
         proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True
+            argv, stdout=log, stderr=subprocess.STDOUT, env=child_env, preexec_fn=_child_setup
         )
         deadline = None if timeout is None else started + timeout
         try:

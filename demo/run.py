@@ -35,6 +35,8 @@ from rich.console import Console
 console = Console()
 
 DEMO_USER = "demo"
+# The committed default model(s); looked up by path so the demo never loads TensorFlow itself.
+DEFAULT_MODELS = Path(__file__).resolve().parents[1] / "classifier" / "models"
 
 
 @dataclass
@@ -49,6 +51,7 @@ class DemoOptions:
     scheduler: bool = True
     fresh: bool = False
     images: str = ""
+    model: str = ""  # a model folder; "" = the committed default model
     labels: str = ""
     # Stop after the first run and the web start (tests); 0 = run until Ctrl-C.
     exit_after: float = 0.0
@@ -133,10 +136,11 @@ class Demo:
         assert self.emulator is not None
         db = self.work / "vitrina.db"
         self.cfg.write_text(
-            "# Written by the demo (`make run`); edit freely, it is rewritten on the next start.\n"
+            "# Written by `vitrina demo` (`make run`) on every start; edits last until the next.\n"
             f'[database]\nurl = "sqlite:///{db}"\n\n'
             f'[storage]\nmedia_dir = "{self.work / "media"}"\n\n'
-            f'[web]\nport = {self.web_port}\nsecret_key = "{secrets.token_urlsafe(32)}"\n\n'
+            + (f'[classifier]\nmodel_dir = "{self.opts.model}"\n\n' if self.opts.model else "")
+            + f'[web]\nport = {self.web_port}\nsecret_key = "{secrets.token_urlsafe(32)}"\n\n'
             f'[schedule]\ncron = "{self.opts.cron}"\nlog_dir = "{self.logs}"\n'
             "misfire_grace_seconds = 300\n\n" + self.emulator.config_toml() + "\n",
             encoding="utf-8",
@@ -207,6 +211,14 @@ class Demo:
 
     # ---- the whole thing --------------------------------------------------------------------
     def run(self) -> int:
+        if self.opts.model and not (Path(self.opts.model) / "model.keras").is_file():
+            console.print(f"[bold red]error:[/] --model {self.opts.model}: no model.keras there")
+            return 2
+        if not self.opts.model and not list(DEFAULT_MODELS.glob("*/model.keras")):
+            console.print(
+                f"[yellow]warning:[/] no model under {DEFAULT_MODELS}: photos will be crawled but "
+                "stay unlabelled (train one with `vitrina train`, then pass --model DIR)"
+            )
         if self.opts.fresh and self.work.exists():
             shutil.rmtree(self.work)
         self.work.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,88 @@
+"""Throughput: photos stored per second from the emulator with 20 ms added latency per request,
+against a naive sequential client (one request after another) doing the same work — fetch the
+API pages, download each photo, validate/normalise/hash/thumbnail and store it — in the same run.
+Targets: ≥ 200 photos/s and ≥ 10× the naive client.
+
+    .venv/bin/python -m benchmarks.crawl_throughput [--shops-per-network 4] [--posts 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks._common import catalogue, write_config
+from crawler import photos as ph
+from crawler.emulator.faults import Faults
+from crawler.emulator.server import IG_USER_ID, EmulatorServer
+from crawler.run import crawl_subprocess
+
+SIZE = (320, 400)
+
+
+def naive(emu: EmulatorServer, media: Path, limit: int) -> tuple[int, float]:
+    """Sequential Mastodon-style client: page, then each photo, one request at a time."""
+    t0 = time.perf_counter()
+    done = 0
+    for shop in emu.catalogue.shops.values():
+        if shop.network != "mastodon":
+            continue
+        url = f"{emu.base_url}/api/v1/accounts/{shop.account_id}/statuses?limit=40&only_media=true"
+        while url and done < limit:
+            with urllib.request.urlopen(url) as resp:
+                statuses = json.load(resp)
+                link = resp.headers.get("Link", "")
+            for status in statuses:
+                for m in status["media_attachments"]:
+                    with urllib.request.urlopen(m["url"]) as r:
+                        body = r.read()
+                    meta, data, thumb = ph.process(body, max_pixels=40_000_000, min_side=120,
+                                                   thumb_size=320)
+                    ph.write_once(media, meta.stored_path, data)
+                    ph.write_once(media, meta.thumb_path, thumb)
+                    done += 1
+            url = link.split(">")[0].lstrip("<") if 'rel="next"' in link else ""
+        if done >= limit:
+            break
+    return done, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shops-per-network", type=int, default=4)
+    ap.add_argument("--posts", type=int, default=40)
+    ap.add_argument("--naive-photos", type=int, default=120)
+    args = ap.parse_args()
+    cat = catalogue(args.shops_per_network, args.posts, 2)
+    emu = EmulatorServer(cat, Faults(latency_ms=20), image_size=SIZE)
+    print(f"pre-rendering {len(cat.photos)} photos…", flush=True)
+    for key in cat.photos:  # so that the emulator's drawing time is not measured
+        emu.media.render(key)
+    with tempfile.TemporaryDirectory() as tmp, emu:
+        crawler = ("concurrent_requests = 64\nconcurrent_requests_per_domain = 64\n"
+                   "autothrottle = false\nmax_posts_per_shop = 100000\n")
+        cfg = write_config(Path(tmp), emu, crawler, "concurrency = 16\nrequests_per_second = 0.0\n")
+        t0 = time.perf_counter()
+        summary = crawl_subprocess(cfg)
+        wall = time.perf_counter() - t0
+        stored = summary.totals["new_photos"] + summary.totals["near_duplicates"]
+        n, naive_s = naive(emu, Path(tmp) / "naive", args.naive_photos)
+    crawl_rate = stored / summary.seconds
+    naive_rate = n / naive_s
+    print("\n| client | photos | seconds | photos/s | vs naive |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| vitrina crawl (Scrapy, in-process time) | {stored} | {summary.seconds:.1f} | "
+          f"{crawl_rate:.0f} | {crawl_rate / naive_rate:.1f}× |")
+    print(f"| vitrina crawl incl. process start | {stored} | {wall:.1f} | {stored / wall:.0f} | "
+          f"{stored / wall / naive_rate:.1f}× |")
+    print(f"| naive sequential client | {n} | {naive_s:.1f} | {naive_rate:.0f} | 1.0× |")
+    print(f"\n(20 ms latency per request, {len(cat.shops)} shops, {SIZE[0]}×{SIZE[1]} JPEGs, "
+          f"IG user {IG_USER_ID})")
+
+
+if __name__ == "__main__":
+    main()

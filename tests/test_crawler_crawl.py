@@ -1,0 +1,270 @@
+"""End-to-end crawls against the emulator over HTTP on 127.0.0.1, into real catalogues.
+
+Each crawl runs in a child process (`vitrina crawl --json`), as the nightly pipeline runs it:
+the Twisted reactor cannot restart inside one process."""
+
+from __future__ import annotations
+
+import math
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlmodel import Session, select
+
+from catalog.db import make_engine
+from catalog.models import CrawlRun, Photo, Post, RejectedMedia, Shop
+from crawler.emulator.catalogue import Catalogue
+from crawler.emulator.faults import Faults
+from crawler.emulator.server import EmulatorServer
+from crawler.run import crawl_subprocess
+from tests.conftest import REPO
+
+PAGE = 5
+SHOPS = [
+    ("instagram", "ig_shop"),
+    ("mastodon", "masto_shop"),
+    ("bluesky", "sky.bsky.social"),
+    ("shopify", "store"),
+]
+
+
+def small_catalogue(posts: int = 12, quirks: bool = False) -> Catalogue:
+    cat = Catalogue(seed=7)
+    for network, handle in SHOPS:
+        cat.add_shop(network, handle)
+    for _ in range(posts):
+        for network, handle in SHOPS:
+            cat.add_posts(network, handle, 1, 1)
+    if quirks:
+        cat.add_quirks("mastodon", "masto_shop")
+    return cat
+
+
+def config_for(emu: EmulatorServer, extra: str = "", shops: list[tuple[str, str]] = SHOPS) -> str:
+    text = emu.config_toml()
+    # keep only this test's shops, with small pages so that paging is exercised
+    head = text.split("[[shops]]")[0]
+    body = ""
+    for network, handle in shops:
+        shop = emu.catalogue.shop(network, handle)
+        url = emu.shop_url(shop) if shop else f"{emu.base_url}/shopify/{handle}"
+        if network in ("mastodon", "shopify"):
+            body += f'[[shops]]\nnetwork = "{network}"\nhandle = "{handle}"\nurl = "{url}"\n\n'
+        else:
+            body += f'[[shops]]\nnetwork = "{network}"\nhandle = "{handle}"\n\n'
+    head = head.replace(
+        "[crawler]\n",
+        "[crawler]\nretry_backoff = 0.05\nmax_retry_after = 5.0\nautothrottle = false\n",
+    )
+    for section in ("instagram", "bluesky"):
+        head = head.replace(
+            f"[networks.{section}]\n", f"[networks.{section}]\npage_size = {PAGE}\n"
+        )
+    head += f"[networks.mastodon]\npage_size = {PAGE}\n\n"
+    head += f"[networks.shopify]\npage_size = {PAGE}\nrequests_per_second = 0.0\n\n"
+    return head + extra + "\n" + body
+
+
+@pytest.fixture
+def emulator():
+    with EmulatorServer(small_catalogue(), image_size=(240, 300)) as emu:
+        yield emu
+
+
+def setup(tmp_path: Path, db_url: str, emu: EmulatorServer, **kw) -> Path:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[database]\nurl = "{db_url}"\n\n[storage]\nmedia_dir = "{tmp_path / "media"}"\n\n'
+        + config_for(emu, **kw),
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def rows(db_url: str, model):  # type: ignore[no-untyped-def]
+    engine = make_engine(db_url)
+    with Session(engine) as s:
+        out = list(s.exec(select(model)).all())
+    engine.dispose()
+    return out
+
+
+def test_first_crawl_then_incremental(tmp_path: Path, db_url: str, emulator: EmulatorServer):
+    cfg = setup(tmp_path, db_url, emulator)
+    first = crawl_subprocess(cfg)
+    assert first.status == "ok", first.errors
+    for network, handle in SHOPS:
+        shop = first.shops[f"{network}:{handle}"]
+        assert shop["new_posts"] == 12 and shop["errors"] == 0, shop
+        # 12 posts in pages of 5: 3 pages (+ the profile lookup where the API needs one)
+        assert shop["pages"] == 3, shop
+    posts = rows(db_url, Post)
+    assert len(posts) == 48
+    photos = rows(db_url, Photo)
+    assert len(photos) == 48 and {p.status for p in photos} == {"pending"}
+    media = tmp_path / "media"
+    for p in photos:
+        assert p.stored_path == f"{p.sha256[:2]}/{p.sha256[2:4]}/{p.sha256}.jpg"
+        assert (media / p.stored_path).stat().st_size > 1000
+        with Image.open(media / p.thumb_path) as thumb:
+            assert thumb.format == "WEBP" and max(thumb.size) <= 320
+    shops = {s.handle: s for s in rows(db_url, Shop)}
+    assert all(s.watermark and s.crawl_state.get("watermark_key") for s in shops.values())
+    assert shops["store"].watermark == str(8_000_000_000_000 + 48)  # newest product id
+    shopify_post = next(p for p in posts if p.network == "shopify")
+    assert shopify_post.title and shopify_post.price and shopify_post.vendor
+    assert any(t.startswith("colour:") for t in shopify_post.tags)
+    assert shopify_post.permalink.startswith(f"{emulator.base_url}/shopify/store/products/")
+
+    # Nothing new: one request per shop.
+    emulator.reset_counts()
+    again = crawl_subprocess(cfg)
+    assert again.totals["new_posts"] == 0 and again.status == "ok"
+    for network, handle in SHOPS:
+        assert emulator.api_requests(network, handle) == 1, (network, emulator.requests)
+    assert emulator.media_requests() == 0
+
+    # k new posts: ⌈k / page size⌉ + 1 requests per shop at most, and only the new ones stored.
+    for k in (3, 7):
+        for network, handle in SHOPS:
+            emulator.add_posts(network, handle, k, 1)
+        emulator.reset_counts()
+        inc = crawl_subprocess(cfg)
+        for network, handle in SHOPS:
+            assert inc.shops[f"{network}:{handle}"]["new_posts"] == k
+            assert emulator.api_requests(network, handle) <= math.ceil(k / PAGE) + 1
+        assert emulator.media_requests() == 4 * k
+    assert len(rows(db_url, Post)) == 48 + 4 * 10
+    runs = rows(db_url, CrawlRun)
+    assert [r.status for r in runs] == ["ok"] * 4 and all(r.finished_at for r in runs)
+
+
+def test_photo_validation_exif_and_duplicates(tmp_path: Path, sqlite_url: str):
+    with EmulatorServer(small_catalogue(4, quirks=True), image_size=(240, 300)) as emu:
+        cfg = setup(tmp_path, sqlite_url, emu, shops=[("mastodon", "masto_shop")])
+        summary = crawl_subprocess(cfg)
+        exif_key = next(k for k, p in emu.catalogue.photos.items() if p.variant == "exif")
+        exif_url = emu.photo_url("mastodon", exif_key)
+    shop = summary.shops["mastodon:masto_shop"]
+    assert shop["new_posts"] == 9 and shop["errors"] == 0
+    assert shop["duplicates"] == 1 and shop["near_duplicates"] == 1 and shop["rejected"] == 4
+    reasons = sorted(r.reason.split(":")[0] for r in rows(sqlite_url, RejectedMedia))
+    assert reasons == [
+        "decompression bomb",
+        "not an image",
+        "too small",
+        "truncated or corrupt JPEG image",
+    ]
+    photos = rows(sqlite_url, Photo)
+    near = [p for p in photos if p.duplicate_of_id]
+    assert len(near) == 1 and near[0].duplicate_of_id in {p.id for p in photos}
+    rotated = next(p for p in photos if p.source_url == exif_url)
+    with Image.open(tmp_path / "media" / rotated.stored_path) as img:
+        exif = img.getexif()
+        assert img.size == (240, 300)  # upright: EXIF orientation applied
+        assert 0x8825 not in exif and exif.get(0x0112, 1) == 1  # no GPS, no rotation left
+        assert exif.get(0x010F) == "EmulatorCam"  # harmless tags kept
+
+
+def test_retries_5xx_and_429_with_and_without_retry_after(tmp_path: Path, sqlite_url: str):
+    faults = Faults(
+        fail_first=2, burst_every=7, burst_length=3, retry_after=None, rate_limit_reset=0.2
+    )
+    with EmulatorServer(small_catalogue(6), faults, image_size=(240, 300)) as emu:
+        cfg = setup(tmp_path, sqlite_url, emu)
+        summary = crawl_subprocess(cfg)
+        statuses = [s for _, _, s in emu.requests]
+        assert 503 in statuses or 500 in statuses
+        assert {429, 403} & set(statuses), __import__("collections").Counter(statuses)
+        emu.faults.retry_after = 0.1
+        emu.faults.fail_first = 0
+        for network, handle in SHOPS:
+            emu.add_posts(network, handle, 2, 1)
+        second = crawl_subprocess(cfg)
+    assert summary.status == "ok", summary.errors
+    assert summary.totals["new_posts"] == 24 and summary.totals["new_photos"] == 24
+    assert second.status == "ok" and second.totals["new_posts"] == 8
+
+
+def test_unknown_account_auth_error_and_malformed_page(tmp_path: Path, sqlite_url: str):
+    with EmulatorServer(small_catalogue(3), Faults(malformed_handles={"store"})) as emu:
+        shops = SHOPS[1:] + [("mastodon", "gone_shop"), ("bluesky", "gone.bsky.social")]
+        cfg = setup(tmp_path, sqlite_url, emu, shops=[*shops, ("instagram", "ig_shop")])
+        text = cfg.read_text().replace('access_token = "emulator-token"', 'access_token = "bad"')
+        cfg.write_text(text)
+        proc = subprocess.run(
+            [sys.executable, "-m", "vitrina_cli.main", "--config", str(cfg), "crawl"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "access token rejected" in proc.stdout and "malformed JSON" in proc.stdout
+    shops_db = {(s.network, s.handle): s for s in rows(sqlite_url, Shop)}
+    assert not shops_db[("mastodon", "gone_shop")].active
+    assert "not found" in shops_db[("mastodon", "gone_shop")].inactive_reason
+    assert not shops_db[("bluesky", "gone.bsky.social")].active
+    assert shops_db[("instagram", "ig_shop")].active  # a bad token is not the shop's fault
+    posts = rows(sqlite_url, Post)
+    assert {p.network for p in posts} == {"mastodon", "bluesky"}  # others stored nothing
+    assert len(posts) == 6
+    assert shops_db[("shopify", "store")].watermark == ""
+
+
+def test_ssrf_guard_refuses_private_photo_urls(tmp_path: Path, sqlite_url: str):
+    cat = small_catalogue(1)
+    evil = [
+        cat.new_photo(url_override="http://169.254.169.254/latest/meta-data.jpg"),
+        cat.new_photo(url_override="http://10.1.2.3/x.jpg"),
+        cat.new_photo(url_override="http://localhost:1/secret.jpg"),
+    ]
+    cat.add_posts("bluesky", "sky.bsky.social", 1, photos=evil)
+    with EmulatorServer(cat) as emu:
+        cfg = setup(tmp_path, sqlite_url, emu, shops=[("bluesky", "sky.bsky.social")])
+        summary = crawl_subprocess(cfg)
+    assert summary.shops["bluesky:sky.bsky.social"]["rejected"] == 3
+    reasons = {r.source_url: r.reason for r in rows(sqlite_url, RejectedMedia)}
+    assert "link-local" in reasons["http://169.254.169.254/latest/meta-data.jpg"]
+    assert "private" in reasons["http://10.1.2.3/x.jpg"]
+    assert "loopback" in reasons["http://localhost:1/secret.jpg"]
+    assert all("allowed_private_hosts" in r for r in reasons.values())
+
+
+def test_kill_and_resume_loses_nothing_and_stores_nothing_twice(tmp_path: Path, sqlite_url: str):
+    cat = Catalogue(seed=3)
+    cat.add_shop("mastodon", "big_shop")
+    cat.add_posts("mastodon", "big_shop", 60, 1)
+    with EmulatorServer(cat, Faults(latency_ms=40), image_size=(200, 250)) as emu:
+        cfg = setup(tmp_path, sqlite_url, emu, shops=[("mastodon", "big_shop")])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vitrina_cli.main", "--config", str(cfg), "crawl", "--json"],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline and len(rows(sqlite_url, Post)) < 10:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)  # no chance to clean up
+        proc.wait()
+        stored = len(rows(sqlite_url, Post))
+        assert 10 <= stored < 60, stored
+        shop = rows(sqlite_url, Shop)[0]
+        assert shop.watermark == ""  # the pass did not finish: the watermark has not moved
+        assert shop.crawl_state["pass"]["done"] >= 1
+        emu.faults.latency_ms = 0
+        resumed = crawl_subprocess(cfg)
+        assert resumed.status == "ok", resumed.errors
+        emu.reset_counts()
+        again = crawl_subprocess(cfg)
+    posts = rows(sqlite_url, Post)
+    photos = rows(sqlite_url, Photo)
+    assert len(posts) == 60 and len({p.network_post_id for p in posts}) == 60
+    assert len(photos) == 60
+    assert again.totals["new_posts"] == 0
+    assert rows(sqlite_url, Shop)[0].watermark == str(110_000_000_000_000_000 + 60 * 65_536)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 from sqlmodel import Session
 
 from catalog import search
@@ -156,23 +156,40 @@ class Cursor:
 # ---- building blocks -----------------------------------------------------------------------
 
 
-def public_condition() -> ColumnElement[bool]:
+def public_condition(dialect: str = "", *, unindexed: bool = False) -> ColumnElement[bool]:
     """Visible to shoppers: accepted or reviewed labels, and not a repost of another photo."""
-    return and_(Photo.status.in_(PUBLIC_STATUSES), Photo.duplicate_of_id.is_(None))
+    status, duplicate = (
+        _col(Photo.status, dialect, unindexed),
+        _col(Photo.duplicate_of_id, dialect, unindexed),
+    )
+    return and_(status.in_(PUBLIC_STATUSES), duplicate.is_(None))
+
+
+def _col(column: Any, dialect: str, unindexed: bool) -> Any:
+    """`+photos.status` on SQLite: the same value, but the planner may not use its index.
+
+    Used for the newest-first grid when no selective photo filter is set: SQLite then walks
+    posts by posted_at and stops after one page instead of sorting every public photo.
+    """
+    if unindexed and dialect == "sqlite":
+        return literal_column(f"+{column.table.name}.{column.name}", type_=column.type)
+    return column
 
 
 def _start(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=UTC)
 
 
-def _conditions(filters: Filters, dialect: str) -> tuple[list[ColumnElement[bool]], bool]:
+def _conditions(
+    filters: Filters, dialect: str, *, posts_first: bool = False
+) -> tuple[list[ColumnElement[bool]], bool]:
     """WHERE terms for the filters, and whether they need the posts table joined."""
-    conds: list[ColumnElement[bool]] = [public_condition()]
+    conds: list[ColumnElement[bool]] = [public_condition(dialect, unindexed=posts_first)]
     needs_post = False
     if filters.category:
-        conds.append(Photo.category.in_(filters.category))
+        conds.append(_col(Photo.category, dialect, posts_first).in_(filters.category))
     if filters.colour:
-        conds.append(Photo.colour.in_(filters.colour))
+        conds.append(_col(Photo.colour, dialect, posts_first).in_(filters.colour))
     if filters.shop:
         conds.append(Post.shop_id.in_(filters.shop))
         needs_post = True
@@ -186,7 +203,7 @@ def _conditions(filters: Filters, dialect: str) -> tuple[list[ColumnElement[bool
         conds.append(Post.posted_at < _start(filters.date_to + timedelta(days=1)))
         needs_post = True
     if filters.q:
-        match = search.matching_post_ids(dialect, filters.q)
+        match = search.matching_post_ids(dialect, filters.q, unindexed=posts_first)
         if match is not None:
             conds.append(match)
             needs_post = True
@@ -269,27 +286,33 @@ class Page:
 def list_items(
     session: Session, filters: Filters, *, cursor: Cursor | None = None, limit: int = 48
 ) -> Page:
-    """One page of public photos under `filters`, newest post first (keyset pagination)."""
-    conds, _ = _conditions(filters, _dialect(session))
-    if cursor is not None:
-        if cursor.posted_at is None:
-            conds.append(and_(Post.posted_at.is_(None), Photo.id < cursor.id))
-        else:
-            at = cursor.posted_at.replace(tzinfo=UTC)
-            conds.append(
-                or_(
-                    Post.posted_at < at,
-                    and_(Post.posted_at == at, Photo.id < cursor.id),
-                    Post.posted_at.is_(None),
-                )
-            )
-    query = (
-        _items_select()
-        .where(*conds)
-        .order_by(Post.posted_at.desc().nulls_last(), Photo.id.desc())
-        .limit(limit + 1)
-    )
-    rows = [_item(r) for r in session.execute(query)]
+    """One page of public photos under `filters`, newest post first (keyset pagination).
+
+    Photos of posts without a date come last. The keyset condition is written as a range on
+    posted_at (no OR with IS NULL) so that the posted_at index serves deep pages too.
+    """
+    dialect = _dialect(session)
+    # Selective label filters are served best from the photos' covering indexes; otherwise
+    # walk posts newest first and stop after one page.
+    posts_first = bool(filters.q) or not (filters.category or filters.colour)
+    conds, _ = _conditions(filters, dialect, posts_first=posts_first)
+    order = Post.posted_at.desc().nulls_last() if dialect == "postgresql" else Post.posted_at.desc()
+
+    def run(extra: list[ColumnElement[bool]], n: int) -> list[Item]:
+        query = _items_select().where(*conds, *extra).order_by(order, Photo.id.desc()).limit(n)
+        return [_item(r) for r in session.execute(query)]
+
+    if cursor is None:
+        rows = run([], limit + 1)
+    elif cursor.posted_at is None:
+        rows = run([Post.posted_at.is_(None), Photo.id < cursor.id], limit + 1)
+    else:
+        at = cursor.posted_at.replace(tzinfo=UTC)
+        rows = run(
+            [Post.posted_at <= at, or_(Post.posted_at < at, Photo.id < cursor.id)], limit + 1
+        )
+        if len(rows) <= limit:  # then the undated photos
+            rows += run([Post.posted_at.is_(None)], limit + 1 - len(rows))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -342,11 +365,16 @@ def count_items(session: Session, filters: Filters) -> int:
 
 def facet_counts(session: Session, filters: Filters) -> Facets:
     """Every filter value with its count under the current filters (the facet's own excluded)."""
-    raw = {facet: _facet_counts(session, facet, filters) for facet in FACETS}
-    # The total equals the sum over a facet that is not filtered (network is never null).
-    free = [f for f in ("network", "shop") if not filters.active(f)]
-    total = sum(raw[free[0]].values()) if free else count_items(session, filters)
+    # With neither a shop nor a network filter both facets count the same photos: one join
+    # query per shop is enough, networks are summed from it (a shop lives on one network).
+    derive_network = not filters.shop and not filters.network
+    raw = {
+        facet: _facet_counts(session, facet, filters)
+        for facet in FACETS
+        if not (facet == "network" and derive_network)
+    }
     shops: dict[int, str] = {}
+    shop_network: dict[int, str] = {}
     shop_ids = set(raw["shop"]) | set(filters.shop)
     if shop_ids:
         for sid, name, handle, network in session.execute(
@@ -355,6 +383,14 @@ def facet_counts(session: Session, filters: Filters) -> Facets:
             )
         ):
             shops[sid] = name or f"{handle} ({network})"
+            shop_network[sid] = network
+    if derive_network:
+        raw["network"] = {}
+        for sid, n in raw["shop"].items():
+            net = shop_network.get(sid, "")
+            raw["network"][net] = raw["network"].get(net, 0) + n
+    # The total equals the sum over a facet that is not filtered (every photo has a shop).
+    total = sum(raw["shop"].values()) if not filters.shop else count_items(session, filters)
     facets = Facets(total=total)
     for facet, vocabulary in (
         ("category", CATEGORIES),
@@ -456,7 +492,7 @@ def list_shops(session: Session) -> list[ShopSummary]:
             select(Post.shop_id, func.count())
             .select_from(Photo)
             .join(Post, Post.id == Photo.post_id)
-            .where(public_condition())
+            .where(public_condition(_dialect(session)))
             .group_by(Post.shop_id)
         ).all()
     )

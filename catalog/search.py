@@ -42,8 +42,14 @@ SQLITE_DROP = (
     "DROP TRIGGER IF EXISTS posts_fts_ai",
     f"DROP TABLE IF EXISTS {FTS_TABLE}",
 )
-POSTGRES_DDL = (f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON posts USING gin ({PG_DOCUMENT})",)
-POSTGRES_DROP = (f"DROP INDEX IF EXISTS {PG_INDEX}",)
+# The catalogue's order (newest first, undated last) as a PostgreSQL index, so the first page
+# of a broad view is read from the index instead of sorting every public photo.
+PG_POSTED_INDEX = "ix_posts_posted_at_desc"
+POSTGRES_DDL = (
+    f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON posts USING gin ({PG_DOCUMENT})",
+    f"CREATE INDEX IF NOT EXISTS {PG_POSTED_INDEX} ON posts (posted_at DESC NULLS LAST, id)",
+)
+POSTGRES_DROP = (f"DROP INDEX IF EXISTS {PG_POSTED_INDEX}", f"DROP INDEX IF EXISTS {PG_INDEX}")
 
 
 def terms(query: str) -> list[str]:
@@ -51,7 +57,9 @@ def terms(query: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(query or "")][:MAX_TERMS]
 
 
-def matching_post_ids(dialect: str, query: str) -> ColumnElement[Any] | None:
+def matching_post_ids(
+    dialect: str, query: str, *, unindexed: bool = False
+) -> ColumnElement[Any] | None:
     """A condition on posts.id for posts whose title or caption holds every word (as a prefix).
 
     None when the query has no words (punctuation only): the caller then ignores the search.
@@ -67,13 +75,15 @@ def matching_post_ids(dialect: str, query: str) -> ColumnElement[Any] | None:
     # FTS5: each word as a quoted prefix string; quotes inside words cannot occur (\w only).
     match = " ".join(f'"{w}"*' for w in words)
     ids = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts").bindparams(fts=match)
-    return Post.id.in_(ids.columns(literal_column("rowid")))
+    # `+posts.id` (unindexed) lets SQLite walk posts newest first and test membership.
+    post_id = literal_column("+posts.id", type_=Post.id.type) if unindexed else Post.id
+    return post_id.in_(ids.columns(literal_column("rowid")))
 
 
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Alembic filter: the search objects are raw SQL, unknown to the SQLModel metadata."""
+    """Alembic filter: these raw-SQL objects are unknown to the SQLModel metadata."""
     if type_ == "table" and name and name.startswith(FTS_TABLE):
         return False
-    return not (type_ == "index" and name == PG_INDEX)
+    return not (type_ == "index" and name in (PG_INDEX, PG_POSTED_INDEX))

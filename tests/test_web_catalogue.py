@@ -184,3 +184,21 @@ def test_openapi_documents_the_api(site) -> None:
     assert {"/api/v1/items", "/api/v1/items/{photo_id}", "/api/v1/shops"} <= set(spec["paths"])
     assert "/api/v1/moderation/photos/{photo_id}" in spec["paths"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_keyset_pages_reach_undated_posts_last(db_url, settings_for) -> None:
+    from sqlalchemy import text
+
+    from catalog.db import make_engine
+
+    settings, _ = settings_for(db_url)
+    seeded = seed(settings)
+    engine = make_engine(settings.database_url)
+    with engine.begin() as conn:  # the blue trousers' post has no date
+        conn.execute(text("UPDATE posts SET posted_at = NULL WHERE network_post_id = '2'"))
+    engine.dispose()
+    client = TestClient(make_app(settings))
+    ids = _all_pages(client, "/api/v1/items?limit=1")
+    assert len(ids) == 5 and set(ids) == _ids(seeded, PUBLIC_GRID)
+    assert ids[-1] == seeded.photos["blue_pants"]
+    assert _all_pages(client, "/api/v1/items?limit=2") == ids

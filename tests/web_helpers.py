@@ -122,3 +122,17 @@ def logged_in(app: FastAPI, name: str = "ann") -> TestClient:
 
 def media_root(settings: Settings) -> Path:
     return settings.media_dir
+
+
+def seeded_sqlite_site(tmp_path: Path, extra: str = "") -> tuple[Settings, Seeded]:
+    """A migrated, seeded SQLite catalogue in tmp_path (for module-scoped fixtures)."""
+    from catalog.config import load_settings
+    from catalog.db import migrate
+    from tests.conftest import write_config
+
+    url = f"sqlite:///{tmp_path / 'catalogue.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    settings = load_settings(write_config(tmp_path, url, extra), environ={})
+    return settings, seed(settings)

@@ -1,0 +1,505 @@
+"""Web benchmark: a 100,000-photo SQLite catalogue under 16 concurrent clients, against Datasette
+serving the same file, and (optionally) 1,000,000 photos on PostgreSQL.
+
+    .venv/bin/python -m benchmarks.web_bench                 # SQLite, 100k photos, vs Datasette
+    .venv/bin/python -m benchmarks.web_bench --postgres      # also 1M photos on PostgreSQL
+
+Each scenario runs for --seconds after a warm-up; the client is a minimal keep-alive HTTP/1.1
+loop (asyncio streams) so that it takes as little of the shared CPU as possible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from catalog.db import make_engine, migrate
+from catalog.taxonomy import CATEGORIES, COLOURS, NETWORKS
+
+REPO = Path(__file__).resolve().parents[1]
+PUBLIC = ("auto_accepted", "approved", "corrected")
+WORDS = [
+    "linen",
+    "cotton",
+    "wool",
+    "silk",
+    "denim",
+    "knit",
+    "summer",
+    "winter",
+    "vintage",
+    "handmade",
+    "organic",
+    "oversized",
+    "slim",
+    "classic",
+    "new",
+    "arrival",
+    "sale",
+    "limited",
+    "edition",
+    "soft",
+    "cosy",
+    "everyday",
+    "weekend",
+    "party",
+    "office",
+    "relaxed",
+    "striped",
+    "floral",
+    "plain",
+    "ribbed",
+    "cropped",
+    "long",
+    "short",
+    "wide",
+]
+# The benchmark's faceted query: two filters plus facet counts and the first page.
+FILTERS = "colour=red&category=Dress"
+
+
+# ---- data ----------------------------------------------------------------------------------
+
+
+def _status(rnd: random.Random) -> str:
+    x = rnd.random()
+    return (
+        "auto_accepted"
+        if x < 0.85
+        else "approved"
+        if x < 0.90
+        else "corrected"
+        if x < 0.93
+        else "needs_review"
+        if x < 0.98
+        else "rejected"
+    )
+
+
+def build_sqlite(path: Path, photos: int, shops: int = 60, seed: int = 7) -> None:
+    """A migrated catalogue with `photos` labelled photos (rows only; the grid reads no files)."""
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    rnd = random.Random(seed)
+    con = sqlite3.connect(path)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    created = now.strftime(fmt)
+    con.executemany(
+        "INSERT INTO shops (id, network, handle, display_name, profile_url, base_url, account_id,"
+        " active, inactive_reason, watermark, crawl_state, created_at)"
+        " VALUES (?, ?, ?, ?, '', '', '', 1, '', '', '{}', ?)",
+        [(i, NETWORKS[i % 4], f"shop{i}", f"Shop {i}", created) for i in range(1, shops + 1)],
+    )
+    posts = photos * 2 // 5
+    con.executemany(
+        "INSERT INTO posts (id, shop_id, network, network_post_id, permalink, caption, title,"
+        " price, vendor, product_type, tags, pinned, posted_at, fetched_at)"
+        " VALUES (?, ?, ?, ?, '', ?, ?, '', '', '', '[]', 0, ?, ?)",
+        [
+            (
+                i,
+                (s := rnd.randint(1, shops)),
+                NETWORKS[s % 4],
+                f"p{i}",
+                " ".join(rnd.choices(WORDS, k=12)) + " " + rnd.choice(CATEGORIES).lower(),
+                " ".join(rnd.choices(WORDS, k=3)) if s % 4 == 3 else "",
+                (now - timedelta(minutes=rnd.randint(0, 365 * 24 * 60))).strftime(fmt),
+                created,
+            )
+            for i in range(1, posts + 1)
+        ],
+    )
+    rows = []
+    for i in range(1, photos + 1):
+        dup = rnd.randint(1, i - 1) if i > 100 and rnd.random() < 0.03 else None
+        cat_conf, col_conf = rnd.uniform(0.3, 1), rnd.uniform(0.3, 1)
+        rows.append(
+            (
+                i,
+                rnd.randint(1, posts),
+                f"{i:064x}",
+                f"{i % 256:02x}/{i:064x}.jpg",
+                f"thumbs/{i % 256:02x}/{i:064x}.webp",
+                dup,
+                rnd.choice(CATEGORIES),
+                cat_conf,
+                rnd.choice(COLOURS),
+                col_conf,
+                _status(rnd),
+                created,
+            )
+        )
+    con.executemany(
+        "INSERT INTO photos (id, post_id, position, source_url, sha256, phash, width, height,"
+        " stored_path, thumb_path, duplicate_of_id, category, category_confidence, colour,"
+        " colour_confidence, status, model_version, reviewed_by, version, created_at)"
+        " VALUES (?, ?, 0, '', ?, '', 480, 600, ?, ?, ?, ?, ?, ?, ?, ?, 'bench', '', 1, ?)",
+        rows,
+    )
+    # Datasette facets one table or view: give it the same rows the catalogue shows.
+    con.execute(
+        "CREATE VIEW catalogue_items AS SELECT photos.id, photos.category, photos.colour,"
+        " photos.status, photos.duplicate_of_id, posts.shop_id, posts.network, posts.posted_at,"
+        " posts.caption FROM photos JOIN posts ON posts.id = photos.post_id"
+    )
+    con.commit()
+    con.execute("ANALYZE")
+    con.close()
+
+
+def build_postgres(url: str, photos: int, shops: int = 300) -> None:
+    """1M-row catalogue generated inside PostgreSQL (generate_series), then ANALYZE."""
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    migrate(engine)
+    posts = photos * 2 // 5
+    with engine.begin() as conn:
+        conn.execute(text("SELECT setseed(0.7)"))
+        conn.execute(
+            text(
+                "INSERT INTO shops (id, network, handle, display_name, profile_url, base_url,"
+                " account_id, active, inactive_reason, watermark, crawl_state, created_at)"
+                " SELECT i, (ARRAY['instagram','mastodon','bluesky','shopify'])[i % 4 + 1],"
+                " 'shop' || i, 'Shop ' || i, '', '', '', true, '', '', '{}', now()"
+                " FROM generate_series(1, :n) i"
+            ),
+            {"n": shops},
+        )
+        words = "ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "]"
+        conn.execute(
+            text(
+                "INSERT INTO posts (id, shop_id, network, network_post_id, permalink, caption,"
+                " title, price, vendor, product_type, tags, pinned, posted_at, fetched_at)"
+                " SELECT i, s, (ARRAY['instagram','mastodon','bluesky','shopify'])[s % 4 + 1],"
+                f" 'p' || i, '', {words}[1 + (i * 7) % :nw] || ' ' || {words}[1 + (i * 13) % :nw]"
+                f" || ' ' || {words}[1 + (i * 31) % :nw] || ' dress shirt', '', '', '', '', '[]',"
+                " false, timestamptz '2026-11-01' - (random() * interval '365 days'), now()"
+                " FROM (SELECT i, 1 + (random() * (:shops - 1))::int AS s"
+                "       FROM generate_series(1, :n) i) g"
+            ),
+            {"n": posts, "shops": shops, "nw": len(WORDS)},
+        )
+        cats = "ARRAY[" + ",".join(f"'{c}'" for c in CATEGORIES) + "]"
+        cols = "ARRAY[" + ",".join(f"'{c}'" for c in COLOURS) + "]"
+        conn.execute(
+            text(
+                "INSERT INTO photos (id, post_id, position, source_url, sha256, phash, width,"
+                " height, stored_path, thumb_path, duplicate_of_id, category,"
+                " category_confidence, colour, colour_confidence, status, model_version,"
+                " reviewed_by, version, created_at)"
+                " SELECT i, 1 + (random() * (:posts - 1))::int, 0, '', lpad(to_hex(i), 64, '0'),"
+                " '', 480, 600, 'x/' || i || '.jpg', '', NULL,"
+                f" {cats}[1 + (random() * 16)::int], 0.3 + random() * 0.7,"
+                f" {cols}[1 + (random() * 12)::int], 0.3 + random() * 0.7,"
+                " CASE WHEN r < 0.85 THEN 'auto_accepted' WHEN r < 0.90 THEN 'approved'"
+                " WHEN r < 0.93 THEN 'corrected' WHEN r < 0.98 THEN 'needs_review'"
+                " ELSE 'rejected' END, 'bench', '', 1, now()"
+                " FROM (SELECT i, random() AS r FROM generate_series(1, :n) i) g"
+            ),
+            {"n": photos, "posts": posts},
+        )
+        conn.execute(
+            text("UPDATE photos SET duplicate_of_id = id - 50 WHERE id > 100 AND id % 33 = 0")
+        )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+
+
+# ---- load ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    name: str
+    latencies: list[float]
+    seconds: float
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def pct(self, p: float) -> float:
+        data = sorted(self.latencies)
+        return data[min(len(data) - 1, int(p / 100 * len(data)))] * 1000 if data else float("nan")
+
+
+async def _client(
+    port: int, path: str, stop: float, record: bool, out: list[float], errs: list[int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n".encode()
+    while time.monotonic() < stop:
+        start = time.perf_counter()
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        headers = {
+            k.strip().lower(): v.strip()
+            for k, _, v in (line.partition(b":") for line in head.split(b"\r\n")[1:] if line)
+        }
+        if b"content-length" in headers:
+            await reader.readexactly(int(headers[b"content-length"]))
+        else:  # chunked
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+                await reader.readexactly(size + 2)
+                if size == 0:
+                    break
+        if record:
+            out.append(time.perf_counter() - start)
+            if status != 200:
+                errs.append(status)
+    writer.close()
+
+
+async def _load(port: int, path: str, clients: int, seconds: float) -> tuple[list[float], int]:
+    out: list[float] = []
+    errs: list[int] = []
+    stop = time.monotonic() + 2  # warm-up: caches, connection pools, first compiles
+    await asyncio.gather(*(_client(port, path, stop, False, out, errs) for _ in range(clients)))
+    stop = time.monotonic() + seconds
+    await asyncio.gather(*(_client(port, path, stop, True, out, errs) for _ in range(clients)))
+    return out, len(errs)
+
+
+def measure(name: str, port: int, path: str, clients: int, seconds: float) -> Result:
+    start = time.monotonic()
+    latencies, errors = asyncio.run(_load(port, path, clients, seconds))
+    return Result(name, latencies, time.monotonic() - start - 2, errors)
+
+
+# ---- servers -------------------------------------------------------------------------------
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(port: int, proc: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{what} did not start")
+
+
+class Server:
+    def __init__(self, args: list[str], port: int, what: str, env: dict[str, str] | None = None):
+        self.port = port
+        self.proc = subprocess.Popen(
+            args,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )
+        _wait(port, self.proc, what)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+def vitrina(db_url: str, tmp: Path, workers: int, cache_seconds: int) -> Server:
+    config = tmp / f"bench-{workers}-{cache_seconds}.toml"
+    config.write_text(
+        f'[database]\nurl = "{db_url}"\n[storage]\nmedia_dir = "{tmp / "media"}"\n'
+        f'[web]\npage_size = 48\nfacet_cache_seconds = {cache_seconds}\nsecret_key = "bench"\n'
+    )
+    port = _port()
+    args = [sys.executable, "-m", "vitrina_cli.main", "--config", str(config), "serve"]
+    args += ["--port", str(port), "--workers", str(workers)]
+    return Server(args, port, "vitrina serve")
+
+
+def datasette(db: Path) -> Server:
+    port = _port()
+    exe = Path(sys.executable).with_name("datasette")
+    # -i: Datasette's fastest mode for a file nobody writes to during the run.
+    args = [str(exe), "serve", "-i", str(db), "--port", str(port)]
+    args += ["--setting", "facet_time_limit_ms", "20000", "--setting", "sql_time_limit_ms", "20000"]
+    args += ["--setting", "default_page_size", "48", "--setting", "num_sql_threads", "3"]
+    return Server(args, port, "datasette")
+
+
+def print_table(results: list[Result], clients: int) -> None:
+    print(f"\n{'scenario':<58} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'errors':>7}")
+    for r in results:
+        print(f"{r.name:<58} {r.pct(50):>8.1f} {r.pct(95):>8.1f} {r.rps:>8.1f} {r.errors:>7}")
+    print(f"({clients} concurrent clients, keep-alive, loopback)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--photos", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--postgres", action="store_true", help="also 1,000,000 photos on PostgreSQL"
+    )
+    parser.add_argument("--pg-photos", type=int, default=1_000_000)
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "VITRINA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="vitrina-bench-"))
+    db = tmp / "catalogue.db"
+    t0 = time.monotonic()
+    build_sqlite(db, args.photos)
+    print(f"built {args.photos:,} photos in SQLite in {time.monotonic() - t0:.0f}s: {db}")
+    public = "status__in=auto_accepted,approved,corrected&duplicate_of_id__isnull=1"
+    facets = "_facet=category&_facet=colour&_facet=shop_id&_facet=network"
+    ds_path = (
+        f"/catalogue/catalogue_items.json?{FILTERS}&{public}&{facets}&_sort_desc=posted_at&_size=48"
+    )
+    results: list[Result] = []
+    url = f"sqlite:///{db}"
+    with vitrina(url, tmp, args.workers, 30) as srv:
+        w = f"{args.workers} workers"
+        results.append(
+            measure(
+                f"vitrina page  /?{FILTERS} ({w})",
+                srv.port,
+                f"/?{FILTERS}",
+                args.clients,
+                args.seconds,
+            )
+        )
+        results.append(
+            measure(
+                f"vitrina API   /api/v1/items?{FILTERS} ({w})",
+                srv.port,
+                f"/api/v1/items?{FILTERS}",
+                args.clients,
+                args.seconds,
+            )
+        )
+        results.append(
+            measure(
+                f"vitrina API   q=linen&colour=blue ({w})",
+                srv.port,
+                "/api/v1/items?q=linen&colour=blue",
+                args.clients,
+                args.seconds,
+            )
+        )
+    with vitrina(url, tmp, args.workers, 0) as srv:
+        results.append(
+            measure(
+                f"vitrina API   same, facet cache off ({args.workers} workers)",
+                srv.port,
+                f"/api/v1/items?{FILTERS}",
+                args.clients,
+                args.seconds,
+            )
+        )
+    with vitrina(url, tmp, 1, 30) as srv:
+        one = measure(
+            "vitrina API   same (1 worker, like Datasette's 1 process)",
+            srv.port,
+            f"/api/v1/items?{FILTERS}",
+            args.clients,
+            args.seconds,
+        )
+        results.append(one)
+    with datasette(db) as srv:
+        ds = measure(
+            "datasette     same faceted query (1 process)",
+            srv.port,
+            ds_path,
+            args.clients,
+            args.seconds,
+        )
+        results.append(ds)
+    print_table(results, args.clients)
+    api = results[1]
+    print(
+        f"\nratio Datasette/Vitrina (API, {args.workers} workers):"
+        f" p95 {ds.pct(95) / api.pct(95):.1f}x,"
+        f" req/s {api.rps / ds.rps:.1f}x;  (1 worker): p95 {ds.pct(95) / one.pct(95):.1f}x,"
+        f" req/s {one.rps / ds.rps:.1f}x"
+    )
+    if args.postgres:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        admin_url = make_url(args.pg_url).set(drivername="postgresql+psycopg")
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        name = "vitrina_bench_1m"
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        pg_url = admin_url.set(database=name).render_as_string(hide_password=False)
+        t0 = time.monotonic()
+        build_postgres(pg_url, args.pg_photos)
+        print(f"\nbuilt {args.pg_photos:,} photos in PostgreSQL in {time.monotonic() - t0:.0f}s")
+        pg_results = []
+        with vitrina(pg_url, tmp, args.workers, 30) as srv:
+            pg_results.append(
+                measure(
+                    f"PostgreSQL 1M: page /?{FILTERS}",
+                    srv.port,
+                    f"/?{FILTERS}",
+                    args.clients,
+                    args.seconds,
+                )
+            )
+            pg_results.append(
+                measure(
+                    f"PostgreSQL 1M: API {FILTERS}",
+                    srv.port,
+                    f"/api/v1/items?{FILTERS}",
+                    args.clients,
+                    args.seconds,
+                )
+            )
+        with vitrina(pg_url, tmp, args.workers, 0) as srv:
+            pg_results.append(
+                measure(
+                    "PostgreSQL 1M: API same, facet cache off",
+                    srv.port,
+                    f"/api/v1/items?{FILTERS}",
+                    args.clients,
+                    args.seconds,
+                )
+            )
+        print_table(pg_results, args.clients)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

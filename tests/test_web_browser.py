@@ -1,0 +1,176 @@
+"""Real browser tests: Debian's chromium driven by Playwright against `vitrina serve`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchmarks.web_seed import top3
+from catalog.taxonomy import COLOURS
+from tests.conftest import IN_CI, REPO
+from tests.web_helpers import PASSWORD, seeded_sqlite_site
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, object]]:
+    """A seeded catalogue served by `vitrina serve` (uvicorn) on a loopback port."""
+    settings, seeded = seeded_sqlite_site(tmp_path, '[web]\nsecret_key = "browser-test-key"\n')
+    port = _free_port()
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vitrina_cli.main", "--config", settings.source, "serve"]
+        + ["--port", str(port)],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("vitrina serve did not start: " + (tmp_path / "server.log").read_text())
+    if proc.poll() is not None:
+        pytest.fail("vitrina serve exited: " + (tmp_path / "server.log").read_text())
+    yield base, seeded
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _grid(page) -> list[tuple[int, str, str]]:
+    return [
+        (
+            int(c.get_attribute("data-id")),
+            c.get_attribute("data-colour"),
+            c.get_attribute("data-category"),
+        )
+        for c in page.locator("#grid li.card").all()
+    ]
+
+
+def _login(browser, base: str, name: str):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{base}/moderate")
+    assert "/moderate/login" in page.url  # sent to log in first
+    page.fill('input[name="name"]', name)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('button[type="submit"]:has-text("Log in")')
+    page.wait_for_selector("article.review")
+    return context, page
+
+
+def test_shopper_filters_by_colour_and_category(server, browser) -> None:
+    base, seeded = server
+    context = browser.new_context(java_script_enabled=False)  # the catalogue needs no JS
+    page = context.new_page()
+    page.goto(base + "/")
+    assert len(_grid(page)) == 5
+    page.click('#facet-colour a[data-value="blue"]')
+    assert "colour=blue" in page.url
+    assert {(c, k) for _, c, k in _grid(page)} == {("blue", "Pants"), ("blue", "Shirt")}
+    page.click('#facet-category a[data-value="Shirt"]')
+    assert [i for i, _, _ in _grid(page)] == [seeded.photos["evil_shirt"]]
+    assert page.locator("#total").inner_text() == "1"
+    # the caption's <script> is text on the page, not a script that ran
+    page.click("#grid a")
+    assert "<script>alert('x')</script> blue shirt" in page.locator(".caption").inner_text()
+    context.close()
+
+
+def test_moderator_works_the_queue_with_the_keyboard(server, browser) -> None:
+    base, seeded = server
+    context, page = _login(browser, base, "ann")
+    dress = seeded.photos["review_dress"]
+    assert page.get_attribute("article.review", "data-photo") == str(dress)
+    assert "2 photos left" in page.locator("#left").inner_text()
+    # key 8 = the model's second colour guess for this photo (seeded deterministically)
+    second = top3("red", 0.55, COLOURS, 5)[1][0]
+    page.keyboard.press("8")
+    page.wait_for_selector("#flash")
+    assert "Corrected photo" in page.locator("#flash").inner_text()
+    assert "1 photo left" in page.locator("#left").inner_text()
+    page.keyboard.press("s")  # skip the tee: it stays in the queue
+    page.wait_for_load_state()
+    page.keyboard.press("a")
+    page.wait_for_selector("#flash")
+    assert "The queue is empty" in page.content()
+    page.keyboard.press("u")  # undo the accept: the tee is back
+    page.wait_for_selector("article.review")
+    assert page.get_attribute("article.review", "data-photo") == str(seeded.photos["review_tee"])
+    # the corrected photo is now in the catalogue under its new colour
+    shopper = browser.new_page()
+    shopper.goto(f"{base}/?colour={second}")
+    assert dress in [i for i, _, _ in _grid(shopper)]
+    shopper.goto(f"{base}/?colour=red")
+    assert dress not in [i for i, _, _ in _grid(shopper)]
+    shopper.close()
+    context.close()
+
+
+def test_two_moderators_conflict_and_one_is_told(server, browser) -> None:
+    base, seeded = server
+    ann_ctx, ann = _login(browser, base, "ann")
+    bob_ctx, bob = _login(browser, base, "bob")
+    photo = ann.get_attribute("article.review", "data-photo")
+    assert bob.get_attribute("article.review", "data-photo") == photo
+    ann.keyboard.press("a")
+    ann.wait_for_selector("#flash")
+    bob.keyboard.press("r")
+    bob.wait_for_selector("#flash")
+    message = bob.locator("#flash").inner_text()
+    assert f"Photo {photo} was changed by ann" in message and "nothing was saved" in message
+    # bob's page now shows the current state; ann's decision stands
+    r = bob.request.get(f"{base}/api/v1/items/{photo}")
+    assert r.status == 200 and r.json()["category"] == "Dress"
+    ann_ctx.close()
+    bob_ctx.close()

@@ -74,28 +74,21 @@ def coverage_precision(
     return c, coverage, precision
 
 
-def threshold_for_precision(
-    conf: np.ndarray, correct: np.ndarray, target: float, *, min_support: int = 20
-) -> float:
-    """The lowest confidence threshold whose accepted labels — and those of every higher
-    threshold with at least `min_support` labels — are at least `target` correct.
+def threshold_for_precision(conf: np.ndarray, correct: np.ndarray, target: float) -> float:
+    """The lowest confidence threshold whose accepted labels are at least `target` correct
+    (the largest coverage at that precision, as in selective classification).
 
-    Requiring it of every higher threshold too keeps one lucky streak from setting a low bar.
     Returns 1.0 (accept nothing automatically) when no threshold reaches the target.
     """
     if len(conf) == 0:
         return 1.0
     thr, _cov, prec = coverage_precision(conf, correct)
-    n = np.arange(1, len(prec) + 1)
-    bad = (prec < target) & (n >= min(min_support, len(prec)))
-    if not bad.any():
-        return float(thr[-1])
-    first_bad = int(np.argmax(bad))
-    if first_bad == 0:
+    # a threshold accepts whole groups of equal confidence: only the last of a group counts
+    group_end = np.append(thr[1:] != thr[:-1], True)
+    candidates = np.flatnonzero((prec >= target) & group_end)
+    if len(candidates) == 0:
         return 1.0
-    # accept the labels before the first failing point; ties with it stay in review
-    t = float(thr[first_bad - 1])
-    return float(np.nextafter(thr[first_bad], 1.0)) if t == thr[first_bad] else t
+    return float(thr[candidates[-1]])
 
 
 def summarise(

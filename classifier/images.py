@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Refuse decompression bombs by pixel count; the limit matches [storage] max_image_pixels.
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -43,8 +43,8 @@ def load_rgb(path: str | Path, size: int, *, max_pixels: int = DEFAULT_MAX_PIXEL
                 img.seek(0)  # animated GIF/WebP: label the first frame
             if img.format == "JPEG":
                 img.draft("RGB", (size, size))  # decode at ≥ size, up to 8x faster
-            # Truncated files must fail here, not yield a half-grey image.
-            ImageFile.LOAD_TRUNCATED_IMAGES = False
+            # Truncated files fail here (ImageFile.LOAD_TRUNCATED_IMAGES stays False), rather
+            # than yielding a half-grey image with a confident label.
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 img.load()

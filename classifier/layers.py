@@ -11,21 +11,40 @@ import tensorflow as tf
 HUE_BINS = 12
 VALUE_BINS = 5
 SAT_BINS = 4
+JOINT_VALUE_BINS = 3  # hue × lightness: navy vs blue vs light blue, burgundy vs red vs pink
 GRID = 32  # the colour statistics are taken on a GRID x GRID thumbnail
-COLOUR_FEATURES = HUE_BINS + VALUE_BINS + SAT_BINS + 3 + 3 + 1
+COLOUR_FEATURES = HUE_BINS + VALUE_BINS + SAT_BINS + 3 + 3 + 1 + HUE_BINS * JOINT_VALUE_BINS + 6
 
 
-def _soft_hist(values: tf.Tensor, weights: tf.Tensor, bins: int, *, circular: bool) -> tf.Tensor:
-    """Triangular-kernel histogram of values in [0, 1] over `bins` centres, weighted per pixel."""
-    centres = (tf.range(bins, dtype=values.dtype) + (0.0 if circular else 0.0)) / (
-        bins if circular else max(bins - 1, 1)
-    )
+def _soft_kernel(values: tf.Tensor, bins: int, *, circular: bool) -> tf.Tensor:
+    """Triangular-kernel membership of values in [0, 1] to `bins` centres: (..., bins)."""
+    step = 1.0 / bins if circular else 1.0 / max(bins - 1, 1)
+    centres = tf.range(bins, dtype=values.dtype) * step
     diff = tf.abs(values[..., None] - centres)
     if circular:
         diff = tf.minimum(diff, 1.0 - diff)
-    width = 1.0 / bins if circular else 1.0 / max(bins - 1, 1)
-    kernel = tf.nn.relu(1.0 - diff / width)
+    return tf.nn.relu(1.0 - diff / step)
+
+
+def _soft_hist(values: tf.Tensor, weights: tf.Tensor, bins: int, *, circular: bool) -> tf.Tensor:
+    """Triangular-kernel histogram of values in [0, 1], weighted per pixel: (B, bins)."""
+    kernel = _soft_kernel(values, bins, circular=circular)
     return tf.reduce_sum(kernel * weights[..., None], axis=[1, 2])
+
+
+def _rgb_to_lab(rgb: tf.Tensor) -> tf.Tensor:
+    """sRGB in [0, 1] → CIE Lab (D65), scaled to roughly [0, 1] / [-1, 1]."""
+    lin = tf.where(rgb <= 0.04045, rgb / 12.92, tf.pow((rgb + 0.055) / 1.055, 2.4))
+    m = tf.constant(
+        [[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192], [0.1805, 0.0722, 0.9505]],
+        dtype=rgb.dtype,
+    )
+    xyz = tf.tensordot(lin, m, axes=1) / tf.constant([0.9505, 1.0, 1.089], dtype=rgb.dtype)
+    f = tf.where(xyz > 0.008856, tf.pow(tf.maximum(xyz, 1e-6), 1 / 3), 7.787 * xyz + 16 / 116)
+    L = 116 * f[..., 1] - 16
+    a = 500 * (f[..., 0] - f[..., 1])
+    b = 200 * (f[..., 1] - f[..., 2])
+    return tf.stack([L / 100.0, a / 100.0, b / 100.0], axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="vitrina")
@@ -36,7 +55,8 @@ class GarmentColourStats(keras.layers.Layer):
     each pixel is weighted by its colour distance from the border's mean colour times a centred
     Gaussian. Returns a hue histogram weighted by saturation (chromatic colours), a lightness
     histogram weighted by unsaturation (black/grey/white), a saturation histogram, the weighted
-    mean RGB, the border's mean RGB and the foreground fraction: 28 numbers per image.
+    mean RGB, the border's mean RGB, the foreground fraction, a joint hue × lightness histogram
+    and the region's mean and spread in CIE Lab: COLOUR_FEATURES numbers per image.
     """
 
     def __init__(self, threshold: float = 0.12, softness: float = 0.04, **kwargs):
@@ -73,7 +93,21 @@ class GarmentColourStats(keras.layers.Layer):
         sat = _soft_hist(s, w, SAT_BINS, circular=False)
         mean_rgb = tf.reduce_sum(x * w[..., None], axis=[1, 2])
         fg_frac = tf.reduce_mean(fg, axis=[1, 2])[:, None]
-        return tf.concat([hue, light, sat, mean_rgb, border_mean, fg_frac], axis=-1)
+        # joint hue × lightness histogram of the chromatic pixels
+        hue_k = _soft_kernel(h, HUE_BINS, circular=True)  # (B, G, G, H)
+        val_k = _soft_kernel(v, JOINT_VALUE_BINS, circular=False)  # (B, G, G, V)
+        joint = tf.einsum("bijh,bijv,bij->bhv", hue_k, val_k, w * chroma)
+        joint = tf.reshape(joint, [-1, HUE_BINS * JOINT_VALUE_BINS])
+        # perceptual (CIE Lab) mean and spread of the garment region
+        lab = _rgb_to_lab(x)
+        lab_mean = tf.reduce_sum(lab * w[..., None], axis=[1, 2])
+        lab_std = tf.sqrt(
+            tf.reduce_sum(tf.square(lab - lab_mean[:, None, None, :]) * w[..., None], axis=[1, 2])
+            + 1e-6
+        )
+        return tf.concat(
+            [hue, light, sat, mean_rgb, border_mean, fg_frac, joint, lab_mean, lab_std], axis=-1
+        )
 
     def compute_output_shape(self, input_shape):  # noqa: ANN001
         return (input_shape[0], COLOUR_FEATURES)

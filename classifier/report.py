@@ -141,6 +141,12 @@ def markdown(metadata: dict[str, Any], baseline: dict[str, Any] | None) -> str:
             f"{_pct(h['coverage'])} | "
             f"{_pct(h['precision_at_threshold'])} |"
         )
+    if "accuracy_incl_runner_up" in m["colour"]:
+        lines += [
+            "",
+            f"Colour top-1 counting the labeller's runner-up colour (`colour_alt`) as right too: "
+            f"{_pct(m['colour']['accuracy_incl_runner_up'])}.",
+        ]
     d = m["decision"]
     lines += [
         "",
@@ -230,6 +236,16 @@ def write_report(
         metadata["thresholds"],
         metadata["target_precision"],
     )
+    baseline = None
+    if (model_dir / BASELINE_FILE).is_file():
+        baseline = json.loads((model_dir / BASELINE_FILE).read_text(encoding="utf-8"))
+    (model_dir / "report.md").write_text(markdown(metadata, baseline), encoding="utf-8")
+
+
+def refresh_markdown(model_dir: Path) -> None:
+    """Re-render report.md from metadata.json (e.g. after the baseline was added)."""
+    model_dir = Path(model_dir)
+    metadata = json.loads((model_dir / "metadata.json").read_text(encoding="utf-8"))
     baseline = None
     if (model_dir / BASELINE_FILE).is_file():
         baseline = json.loads((model_dir / BASELINE_FILE).read_text(encoding="utf-8"))

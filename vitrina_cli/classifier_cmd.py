@@ -341,3 +341,31 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate)
     app.command("predict")(predict)
     app.command("classify")(classify)
+    app.command("baseline")(baseline)
+
+
+def baseline(
+    ctx: typer.Context,
+    data: list[Path] = typer.Option(..., "--data", help="The dataset folder(s) the model used."),
+    model: Path | None = typer.Option(None, "--model", help="Model folder (default: configured)."),
+    epochs: int = typer.Option(30, min=1, help="Max epochs (early stopping)."),
+    limit: int | None = typer.Option(None, min=10, help="Use only N photos (quick trials)."),
+) -> None:
+    """Train the seed paper's CNN (Korobko et al. 2021, Model 2) on the model's split and add it
+    to the model's report, side by side."""
+    from classifier.baseline import train_baseline
+    from classifier.report import refresh_markdown
+
+    vm = _load(ctx, model)
+    val_fraction = float(vm.metadata.get("data", {}).get("val_fraction", 0.2))
+    result = train_baseline(
+        list(data), vm.path, val_fraction=val_fraction, epochs=epochs, limit=limit
+    )
+    refresh_markdown(vm.path)
+    m = result["metrics"]
+    console.print(
+        f"[green]✓[/] baseline: category {_pct(m['category']['accuracy'])}, colour "
+        f"{_pct(m['colour']['accuracy'])} on {result['validation']} validation photos "
+        f"({result['seconds']:.0f} s); written to {vm.path / 'baseline.json'}",
+        highlight=False,
+    )

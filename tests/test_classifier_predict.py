@@ -1,0 +1,173 @@
+"""`vitrina predict` and the Predictor behind it, with the committed default model: real photos
+and every kind of bad input, in one batch that must not crash."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from catalog.taxonomy import CATEGORIES, COLOURS
+from classifier.images import UnreadableImage, load_rgb
+from classifier.inference import Predictor
+from classifier.model import VitrinaModel, default_model_dir, load_model
+from tests.classifier_support import photos
+from tests.conftest import write_config
+from vitrina_cli.main import app
+
+
+@pytest.fixture(scope="module")
+def model() -> VitrinaModel:
+    return load_model(default_model_dir())
+
+
+def make_bad_inputs(folder: Path) -> dict[str, Path]:
+    """One file per kind of awkward input, made from a real photo where it matters."""
+    folder.mkdir(parents=True, exist_ok=True)
+    real = photos("T-Shirt", 1)[0]
+    raw = real.read_bytes()
+    img = Image.open(real).convert("RGB")
+    files = {
+        "corrupt": folder / "corrupt.jpg",
+        "truncated": folder / "truncated.jpg",
+        "not_an_image": folder / "notes.jpg",
+        "empty": folder / "empty.png",
+        "greyscale": folder / "grey.jpg",
+        "cmyk": folder / "cmyk.jpg",
+        "png_alpha": folder / "alpha.png",
+        "animated_gif": folder / "anim.gif",
+        "huge": folder / "huge.png",
+        "missing": folder / "missing.jpg",
+    }
+    files["corrupt"].write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 20)
+    files["truncated"].write_bytes(raw[: len(raw) // 2])
+    files["not_an_image"].write_text("price list: 12 EUR\n", encoding="utf-8")
+    files["empty"].write_bytes(b"")
+    img.convert("L").save(files["greyscale"])
+    img.convert("CMYK").save(files["cmyk"])
+    rgba = img.convert("RGBA")
+    alpha = Image.new("L", img.size, 0)
+    alpha.paste(255, (60, 60, img.size[0] - 60, img.size[1] - 60))
+    rgba.putalpha(alpha)
+    rgba.save(files["png_alpha"])
+    frames = [img.resize((200, 266)), img.resize((200, 266)).rotate(90)]
+    frames[0].save(files["animated_gif"], save_all=True, append_images=frames[1:], duration=100)
+    Image.new("1", (9000, 5000)).save(files["huge"])  # 45 Mpx, a few kB on disk
+    return files
+
+
+READABLE = {"greyscale", "cmyk", "png_alpha", "animated_gif"}
+REASONS = {
+    "corrupt": "corrupt",
+    "truncated": "truncated",
+    "not_an_image": "not an image",
+    "empty": "not an image",
+    "huge": "too large",
+    "missing": "not found",
+}
+
+
+def test_every_bad_input_is_a_row_with_a_reason(model: VitrinaModel, tmp_path: Path) -> None:
+    bad = make_bad_inputs(tmp_path / "in")
+    good = photos(None, 5)
+    paths = [good[0], *bad.values(), *good[1:]]
+    rows = list(Predictor(model, batch_size=4).predict_paths(paths))
+    assert [r.path for r in rows] == [str(p) for p in paths]
+    by_kind = dict(zip(bad, rows[1 : 1 + len(bad)], strict=True))
+    for kind, row in by_kind.items():
+        if kind in READABLE:
+            assert row.decision in ("auto", "review"), (kind, row.error)
+            assert row.category in CATEGORIES and row.colour in COLOURS
+        else:
+            assert row.decision == "error" and REASONS[kind] in row.error, (kind, row.error)
+            assert row.category == "" and row.category_confidence is None
+    for row in [rows[0], *rows[1 + len(bad) :]]:
+        assert row.decision in ("auto", "review") and not row.error
+        assert 0 < row.category_confidence <= 1 and 0 < row.colour_confidence <= 1
+
+
+def test_transparency_is_flattened_on_white(tmp_path: Path) -> None:
+    path = tmp_path / "clear.png"
+    Image.new("RGBA", (200, 200), (0, 0, 0, 0)).save(path)
+    assert load_rgb(path, 32).min() == 255
+    with pytest.raises(UnreadableImage, match="too large"):
+        load_rgb(path, 32, max_pixels=100)
+
+
+def test_batched_and_one_by_one_agree(model: VitrinaModel) -> None:
+    paths = photos(None, 6)
+    predictor = Predictor(model, batch_size=4)
+    batched = list(predictor.predict_paths(paths))
+    single = [predictor.predict_one(p) for p in paths]
+    for a, b in zip(batched, single, strict=True):
+        assert (a.category, a.colour, a.decision) == (b.category, b.colour, b.decision)
+        assert a.category_confidence == pytest.approx(b.category_confidence, abs=1e-4)
+    probs = predictor.predict_arrays(np.stack([load_rgb(p, model.image_size) for p in paths]))
+    assert np.allclose(probs["category"].sum(1), 1, atol=1e-4)
+    assert np.allclose(probs["colour"].sum(1), 1, atol=1e-4)
+
+
+def test_threshold_overrides_change_decisions(model: VitrinaModel) -> None:
+    paths = photos(None, 8)
+    everything = list(
+        Predictor(model, thresholds={"category": 0.0, "colour": 0.0}).predict_paths(paths)
+    )
+    nothing = list(
+        Predictor(model, thresholds={"category": 1.01, "colour": 0.0}).predict_paths(paths)
+    )
+    assert all(r.decision == "auto" for r in everything)
+    assert all(r.decision == "review" for r in nothing)
+
+
+def test_cli_predict_csv_and_json(tmp_path: Path, sqlite_url: str) -> None:
+    cfg = write_config(tmp_path, sqlite_url)
+    bad = make_bad_inputs(tmp_path / "in")
+    folder = tmp_path / "in"
+    good = photos("Shoes", 3)
+    runner = CliRunner()
+    out_csv = tmp_path / "rows.csv"
+    result = runner.invoke(
+        app, ["--config", str(cfg), "predict", str(folder), *map(str, good), "--out", str(out_csv)]
+    )
+    assert result.exit_code == 0, result.output
+    with out_csv.open(newline="", encoding="utf-8") as f:
+        table = list(csv.DictReader(f))
+    assert list(table[0]) == [
+        "path",
+        "category",
+        "category_confidence",
+        "colour",
+        "colour_confidence",
+        "decision",
+        "error",
+    ]
+    by_name = {Path(r["path"]).name: r for r in table}
+    # the folder is expanded to its image files; the text file named .jpg is one of them
+    assert by_name["notes.jpg"]["decision"] == "error"
+    assert by_name["grey.jpg"]["decision"] in ("auto", "review")
+    assert (
+        sum(r["decision"] == "error" for r in table) == 5
+    )  # corrupt, truncated, notes, empty, huge
+    assert {Path(p).name for p in map(str, good)} <= set(by_name)
+    assert "unreadable" in result.output
+
+    out_json = tmp_path / "rows.json"
+    result = runner.invoke(
+        app, ["--config", str(cfg), "predict", str(bad["cmyk"]), "--out", str(out_json)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(out_json.read_text(encoding="utf-8"))
+    assert data[0]["category"] in CATEGORIES and len(data[0]["top"]["colour"]) == 3
+
+
+def test_cli_predict_refuses_unknown_output_format(tmp_path: Path, sqlite_url: str) -> None:
+    cfg = write_config(tmp_path, sqlite_url)
+    result = CliRunner().invoke(
+        app, ["--config", str(cfg), "predict", str(tmp_path), "--out", str(tmp_path / "x.xlsx")]
+    )
+    assert result.exit_code == 2 and ".csv or .json" in result.output

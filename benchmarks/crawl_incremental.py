@@ -43,16 +43,24 @@ def main() -> None:
         emu.reset_counts()
         crawl_subprocess(cfg)
         recrawl = {n: emu.api_requests(n) for n in NETWORKS}
-    print(f"first crawl of {POSTS} posts per shop, page size {PAGE}: {first.seconds:.1f}s; "
-          f"requests {full}")
+    print(
+        f"first crawl of {POSTS} posts per shop, page size {PAGE}: {first.seconds:.1f}s; "
+        f"requests {full}"
+    )
     print(f"\n| new posts k | target ⌈k/{PAGE}⌉+1 | " + " | ".join(NETWORKS) + " |")
     print("|---:|---:|" + "---:|" * len(NETWORKS))
     for k, counts in rows:
-        print(f"| {k} | {math.ceil(k / PAGE) + 1} | "
-              + " | ".join(str(counts[n]) for n in NETWORKS) + " |")
+        print(
+            f"| {k} | {math.ceil(k / PAGE) + 1} | "
+            + " | ".join(str(counts[n]) for n in NETWORKS)
+            + " |"
+        )
     total = POSTS + 55
-    print(f"| full re-crawl ({total} posts) | {math.ceil(total / PAGE) + 1} | "
-          + " | ".join(str(recrawl[n]) for n in NETWORKS) + " |")
+    print(
+        f"| full re-crawl ({total} posts) | {math.ceil(total / PAGE) + 1} | "
+        + " | ".join(str(recrawl[n]) for n in NETWORKS)
+        + " |"
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,9 @@ def naive(emu: EmulatorServer, media: Path, limit: int) -> tuple[int, float]:
                 for m in status["media_attachments"]:
                     with urllib.request.urlopen(m["url"]) as r:
                         body = r.read()
-                    meta, data, thumb = ph.process(body, max_pixels=40_000_000, min_side=120,
-                                                   thumb_size=320)
+                    meta, data, thumb = ph.process(
+                        body, max_pixels=40_000_000, min_side=120, thumb_size=320
+                    )
                     ph.write_once(media, meta.stored_path, data)
                     ph.write_once(media, meta.thumb_path, thumb)
                     done += 1
@@ -63,8 +64,10 @@ def main() -> None:
     for key in cat.photos:  # so that the emulator's drawing time is not measured
         emu.media.render(key)
     with tempfile.TemporaryDirectory() as tmp, emu:
-        crawler = ("concurrent_requests = 64\nconcurrent_requests_per_domain = 64\n"
-                   "autothrottle = false\nmax_posts_per_shop = 100000\n")
+        crawler = (
+            "concurrent_requests = 64\nconcurrent_requests_per_domain = 64\n"
+            "autothrottle = false\nmax_posts_per_shop = 100000\n"
+        )
         cfg = write_config(Path(tmp), emu, crawler, "concurrency = 16\nrequests_per_second = 0.0\n")
         t0 = time.perf_counter()
         summary = crawl_subprocess(cfg)
@@ -75,13 +78,19 @@ def main() -> None:
     naive_rate = n / naive_s
     print("\n| client | photos | seconds | photos/s | vs naive |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| vitrina crawl (Scrapy, in-process time) | {stored} | {summary.seconds:.1f} | "
-          f"{crawl_rate:.0f} | {crawl_rate / naive_rate:.1f}× |")
-    print(f"| vitrina crawl incl. process start | {stored} | {wall:.1f} | {stored / wall:.0f} | "
-          f"{stored / wall / naive_rate:.1f}× |")
+    print(
+        f"| vitrina crawl (Scrapy, in-process time) | {stored} | {summary.seconds:.1f} | "
+        f"{crawl_rate:.0f} | {crawl_rate / naive_rate:.1f}× |"
+    )
+    print(
+        f"| vitrina crawl incl. process start | {stored} | {wall:.1f} | {stored / wall:.0f} | "
+        f"{stored / wall / naive_rate:.1f}× |"
+    )
     print(f"| naive sequential client | {n} | {naive_s:.1f} | {naive_rate:.0f} | 1.0× |")
-    print(f"\n(20 ms latency per request, {len(cat.shops)} shops, {SIZE[0]}×{SIZE[1]} JPEGs, "
-          f"IG user {IG_USER_ID})")
+    print(
+        f"\n(20 ms latency per request, {len(cat.shops)} shops, {SIZE[0]}×{SIZE[1]} JPEGs, "
+        f"IG user {IG_USER_ID})"
+    )
 
 
 if __name__ == "__main__":

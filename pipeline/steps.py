@@ -86,14 +86,23 @@ def run_child(
     *,
     timeout: float | None = None,
     env: dict[str, str] | None = None,
-    tail_lines: int = 30,
 ) -> ChildResult:
     """Run `argv` with stdout+stderr into `log_path`; return its status and the log's last lines.
 
     The child gets its own process group so that stopping it also stops whatever it started;
     if we are interrupted (Ctrl-C, SIGTERM) the child is stopped before the exception goes on.
     """
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    return run_children([(argv, log_path)], timeout=timeout, env=env)[0]
+
+
+def run_children(
+    jobs: list[tuple[list[str], Path]],
+    *,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+    tail_lines: int = 30,
+) -> list[ChildResult]:
+    """Run several children side by side (e.g. crawl processes sharing a Redis frontier)."""
     child_env = dict(os.environ if env is None else env)
     # Plain, wide output in the log; rich would otherwise wrap at 80 columns.
     child_env.setdefault("COLUMNS", "160")
@@ -101,37 +110,60 @@ def run_child(
     # TensorFlow's C++ start-up chatter would bury the lines that explain a failure.
     child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    procs: list[subprocess.Popen[bytes]] = []
+    ended: list[float | None] = [None] * len(jobs)
     timed_out = False
-    with log_path.open("ab") as log:
-        log.write(f"$ {' '.join(argv)}\n".encode())
-        log.flush()
-        proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=child_env, preexec_fn=_child_setup
-        )
-        deadline = None if timeout is None else started + timeout
-        try:
-            while proc.poll() is None:
-                if STOP.is_set():
-                    raise Interrupted("shutting down")
-                if deadline is not None and time.monotonic() >= deadline:
-                    timed_out = True
-                    _stop(proc)
-                    break
+    try:
+        for argv, log_path in jobs:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with log_path.open("ab") as log:
+                log.write(f"$ {' '.join(argv)}\n".encode())
+                log.flush()
+                procs.append(
+                    subprocess.Popen(
+                        argv,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=child_env,
+                        preexec_fn=_child_setup,
+                    )
+                )
+        while any(p.poll() is None for p in procs):
+            if STOP.is_set():
+                raise Interrupted("shutting down")
+            if deadline is not None and time.monotonic() >= deadline:
+                timed_out = True
+                for p in procs:
+                    _stop(p)
+                break
+            for i, p in enumerate(procs):
+                if ended[i] is None and p.poll() is not None:
+                    ended[i] = time.monotonic()
+            alive = [p for p in procs if p.poll() is None]
+            if alive:
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=0.5)
-        except BaseException:
-            _stop(proc)
-            raise
-    seconds = time.monotonic() - started
-    tail: deque[str] = deque(maxlen=tail_lines)
-    with log_path.open("r", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if line.strip() and not _NOISE.match(line):
-                tail.append(line.rstrip())
-    return ChildResult(
-        returncode=None if timed_out else proc.returncode,
-        seconds=seconds,
-        log_path=log_path,
-        tail=list(tail),
-        timed_out=timed_out,
-    )
+                    alive[0].wait(timeout=0.5)
+    except BaseException:
+        for p in procs:
+            _stop(p)
+        raise
+    now = time.monotonic()
+    results = []
+    for i, ((_argv, log_path), p) in enumerate(zip(jobs, procs, strict=True)):
+        tail: deque[str] = deque(maxlen=tail_lines)
+        with log_path.open("r", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.strip() and not _NOISE.match(line):
+                    tail.append(line.rstrip())
+        killed = timed_out and (ended[i] is None)
+        results.append(
+            ChildResult(
+                returncode=None if killed else p.returncode,
+                seconds=(ended[i] or now) - started,
+                log_path=log_path,
+                tail=list(tail),
+                timed_out=killed,
+            )
+        )
+    return results

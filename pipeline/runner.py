@@ -173,6 +173,10 @@ class _Run:
             note = "crawl_processes > 1 needs [crawler] frontier (Redis); ran one process"
             n = 1
         self.progress("crawl", f"crawling {len(shops) if shops else active} shop(s)")
+        if self.settings.crawler.frontier:
+            from pipeline.frontier import reset_frontier
+
+            reset_frontier(self.settings.crawler.frontier)
         argv = vitrina_argv(self.settings, *args)
         logs = [self.log_dir / ("crawl.log" if n == 1 else f"crawl-{i + 1}.log") for i in range(n)]
         results = run_children([(argv, log) for log in logs], timeout=self.timeout)

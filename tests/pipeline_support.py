@@ -10,11 +10,15 @@ from catalog.db import make_engine
 from crawler.emulator.server import EmulatorServer
 
 
-def pipeline_toml(emu: EmulatorServer, model: str, tmp_path: Path, extra: str = "") -> str:
-    """The config (after [database]/[storage]) that points a catalogue at the emulator."""
+def pipeline_toml(
+    emu: EmulatorServer, model: str, tmp_path: Path, *, schedule: str = "", crawler: str = ""
+) -> str:
+    """The config (after [database]/[storage]) that points a catalogue at the emulator;
+    `schedule` and `crawler` are extra lines for those tables."""
+    emulator = emu.config_toml().replace("[crawler]\n", f"[crawler]\n{crawler}", 1)
     return (
         f'[classifier]\nmodel_dir = "{model}"\n\n'
-        f'[schedule]\nlog_dir = "{tmp_path / "logs"}"\n\n' + extra + emu.config_toml() + "\n"
+        f'[schedule]\nlog_dir = "{tmp_path / "logs"}"\n{schedule}\n' + emulator + "\n"
     )
 
 

@@ -24,8 +24,9 @@ BATCH = 200
 
 
 def thumb_relpath(sha256: str) -> str:
-    """Where a photo's thumbnail lives under media_dir (content-addressed like the photo)."""
-    return f"thumbs/{sha256[:2]}/{sha256[2:4]}/{sha256}.webp"
+    """Where a photo's thumbnail lives under media_dir: the crawler's own layout
+    (crawler/photos.py), so a rebuilt thumbnail is the one the crawler would have written."""
+    return f"thumbs/{sha256[:2]}/{sha256}.webp"
 
 
 def _make_thumb(src: Path, dst: Path, size: int) -> None:

@@ -32,6 +32,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from pipeline.steps import child_setup
+
 console = Console()
 
 DEMO_USER = "demo"
@@ -116,7 +118,7 @@ class Demo:
             stdout=subprocess.PIPE if quiet else None,
             stderr=subprocess.STDOUT if quiet else None,
             env=self.env(),
-            start_new_session=True,  # Ctrl-C is ours to handle
+            preexec_fn=child_setup,  # own session (Ctrl-C is ours to handle), dies with us
         )
         return out.returncode
 
@@ -125,7 +127,7 @@ class Demo:
         log = (self.logs / f"{name}.log").open("ab")
         argv = [sys.executable, "-m", "vitrina_cli.main", "--config", str(self.cfg), *args]
         proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=self.env(), start_new_session=True
+            argv, stdout=log, stderr=subprocess.STDOUT, env=self.env(), preexec_fn=child_setup
         )
         log.close()
         self.children.append((name, proc))

@@ -68,7 +68,7 @@ def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
             continue
 
 
-def _child_setup() -> None:
+def child_setup() -> None:
     """In the child, before exec: its own process group (so stopping it stops what it started),
     and on Linux a SIGTERM when its parent dies, so a killed pipeline leaves no orphan crawl
     writing to the catalogue after the lock is gone."""
@@ -126,7 +126,7 @@ def run_children(
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         env=child_env,
-                        preexec_fn=_child_setup,
+                        preexec_fn=child_setup,
                     )
                 )
         while any(p.poll() is None for p in procs):

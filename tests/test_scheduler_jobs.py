@@ -151,11 +151,11 @@ def test_config_changes_update_the_stored_jobs(sqlite_url: str, tmp_path: Path) 
         sched.stop()
 
 
-def _start_schedule(cfg: str) -> subprocess.Popen[str]:
+def _start_schedule(cfg: str, *extra: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VITRINA_")}
     env.update(COLUMNS="200", NO_COLOR="1")
     return subprocess.Popen(
-        [sys.executable, "-m", "vitrina_cli.main", "--config", cfg, "schedule"],
+        [sys.executable, "-m", "vitrina_cli.main", "--config", cfg, "schedule", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -181,10 +181,15 @@ def test_vitrina_schedule_refuses_a_second_scheduler_and_stops_cleanly(
     db_url: str, tmp_path: Path
 ) -> None:
     _, cfg = _config(tmp_path, db_url)
-    first = _start_schedule(cfg)
+    first = _start_schedule(cfg, "--run-now")
     try:
         out = _read_until(first, "scheduler running")
         assert "next nightly run: " in out and "03:00 CET" in out
+        # --run-now: one run at once, then the schedule goes on from the stored trigger.
+        out = _read_until(first, "next nightly run: ")
+        assert "job nightly done: {'run_id': 1, 'status': 'ok'}" in out
+        assert "03:00 CET" in out
+        assert [r.status for r in _schedule_runs(db_url)] == ["ok"]
         second = _start_schedule(cfg)
         rest, _ = second.communicate(timeout=60)
         assert second.returncode == 3, rest

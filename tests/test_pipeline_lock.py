@@ -74,6 +74,8 @@ def test_run_left_running_by_a_killed_process_is_marked_interrupted(
     with session_scope(engine) as s:
         s.add(PipelineRun(trigger="schedule", status="running"))
     cfg = write_config(tmp_path, sqlite_url, f'[schedule]\nlog_dir = "{tmp_path / "logs"}"\n')
+    typo = vitrina("--config", str(cfg), "run-nightly", "--shop", "mastodon:nobody")
+    assert typo.returncode == 2 and "no such shop" in typo.stderr  # refused before any run
     result = vitrina("--config", str(cfg), "run-nightly")
     assert result.returncode == 0, result.stdout + result.stderr
     with session_scope(engine) as s:

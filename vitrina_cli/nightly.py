@@ -8,8 +8,10 @@ from types import FrameType
 import typer
 from rich.table import Table
 
+from catalog import crud
+from catalog.db import session_scope
 from pipeline.runner import LockHeld, RunOutcome, run_pipeline
-from vitrina_cli.common import console, engine_from, settings_from
+from vitrina_cli.common import console, engine_from, fail, settings_from
 
 # Another run holds the lock: nothing was started.
 EXIT_BUSY = 3
@@ -56,9 +58,17 @@ def run_nightly(
     """Run the pipeline once now: crawl → classify → publish, recorded in `vitrina runs`."""
     settings = settings_from(ctx)
     engine = engine_from(ctx)
-    for s in shop or []:
-        if ":" not in s:
-            raise typer.BadParameter(f"{s!r}: expected NETWORK:HANDLE", param_hint="--shop")
+    if shop:
+        # Named shops must exist (config.toml's count, as after `vitrina init`): a typo should
+        # stop here, not show up as a failed crawl in tonight's history.
+        with session_scope(engine) as session:
+            crud.sync_shops_from_config(session, settings.shops)
+            for s in shop:
+                network, _, handle = s.partition(":")
+                if not handle:
+                    fail(f"--shop {s!r}: expected NETWORK:HANDLE, e.g. mastodon:atelier_lina")
+                if crud.get_shop(session, network, handle) is None:
+                    fail(f"--shop {s!r}: no such shop (see `vitrina shops list`)")
     previous = signal.signal(signal.SIGTERM, _sigterm)
     status = console.status("starting the pipeline…")
 

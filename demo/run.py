@@ -134,6 +134,24 @@ class Demo:
         return proc
 
     # ---- steps ------------------------------------------------------------------------------
+    def demo_model(self) -> Path:
+        """No model is committed: train a small one on synthetic garments (once, then reused)."""
+        from demo.synthetic import train_tiny_model, write_dataset
+
+        out = self.work / "models" / "demo-synthetic"
+        if (out / "model.keras").is_file():
+            return out
+        with console.status(
+            f"no trained model under {DEFAULT_MODELS}: training a small demo model on synthetic "
+            "garments (about a minute, once)…"
+        ):
+            data = self.work / "models" / "synthetic-garments"
+            write_dataset(data, per_category=20)
+            log = self.logs / "train-demo-model.log"
+            train_tiny_model(out, data, epochs=30, pretrained=True, log=log)
+        console.print(f"[green]✓[/] demo model trained: {out}", highlight=False)
+        return out
+
     def write_config(self) -> None:
         assert self.emulator is not None
         db = self.work / "vitrina.db"
@@ -216,14 +234,15 @@ class Demo:
         if self.opts.model and not (Path(self.opts.model) / "model.keras").is_file():
             console.print(f"[bold red]error:[/] --model {self.opts.model}: no model.keras there")
             return 2
-        if not self.opts.model and not list(DEFAULT_MODELS.glob("*/model.keras")):
-            console.print(
-                f"[yellow]warning:[/] no model under {DEFAULT_MODELS}: photos will be crawled but "
-                "stay unlabelled (train one with `vitrina train`, then pass --model DIR)"
-            )
         if self.opts.fresh and self.work.exists():
             shutil.rmtree(self.work)
         self.work.mkdir(parents=True, exist_ok=True)
+        if not self.opts.model and not list(DEFAULT_MODELS.glob("*/model.keras")):
+            try:
+                self.opts.model = str(self.demo_model())
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+                console.print(f"[bold red]error:[/] {exc}", highlight=False)
+                return 1
         self.web_port = free_port(self.opts.web_port)
         interrupted = threading.Event()
 

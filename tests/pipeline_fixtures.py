@@ -5,15 +5,10 @@ Loaded with `pytest_plugins = ["tests.pipeline_fixtures"]` by the modules that n
 
 from __future__ import annotations
 
-import csv
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from catalog.taxonomy import CATEGORIES, COLOURS
 from crawler.emulator.catalogue import Catalogue
 from crawler.emulator.server import EmulatorServer
 from tests.conftest import REPO
@@ -35,22 +30,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     committed = sorted((REPO / "classifier" / "models").glob("*/model.keras"))
     if committed:
         return str(committed[0].parent)
-    from crawler.emulator.synth import garment_jpeg
+    from demo.synthetic import train_tiny_model, write_dataset
 
     data = tmp_path_factory.mktemp("synth")
-    with (data / "labels.csv").open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["image", "category", "colour"])
-        for i in range(60):
-            cat, col = CATEGORIES[i % len(CATEGORIES)], COLOURS[(i * 7) % len(COLOURS)]
-            (data / f"{i}.jpg").write_bytes(garment_jpeg(cat, col, i, (160, 200)))
-            writer.writerow([f"{i}.jpg", cat, col])
-    out = tmp_path_factory.mktemp("model") / "tiny"
-    argv = [sys.executable, "-m", "vitrina_cli.main", "train", "--data", str(data)]
-    argv += ["--out", str(out), "--backbone", "scratch", "--from-scratch", "--image-size", "64"]
-    argv += ["--head-epochs", "2", "--fine-tune-epochs", "0", "--no-compare"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VITRINA_")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return str(out)
+    write_dataset(data, per_category=4)
+    return str(train_tiny_model(tmp_path_factory.mktemp("model") / "tiny", data))

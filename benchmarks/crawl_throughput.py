@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import tempfile
 import time
 import urllib.request
@@ -72,6 +74,8 @@ def main() -> None:
         t0 = time.perf_counter()
         summary = crawl_subprocess(cfg)
         wall = time.perf_counter() - t0
+        child = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = child.ru_utime + child.ru_stime
         stored = summary.totals["new_photos"] + summary.totals["near_duplicates"]
         n, naive_s = naive(emu, Path(tmp) / "naive", args.naive_photos)
     crawl_rate = stored / summary.seconds
@@ -87,8 +91,13 @@ def main() -> None:
         f"{stored / wall / naive_rate:.1f}× |"
     )
     print(f"| naive sequential client | {n} | {naive_s:.1f} | {naive_rate:.0f} | 1.0× |")
+    load = os.getloadavg()[0]
     print(
-        f"\n(20 ms latency per request, {len(cat.shops)} shops, {SIZE[0]}×{SIZE[1]} JPEGs, "
+        f"\ncrawl process CPU: {cpu:.1f}s = {1000 * cpu / stored:.1f} ms per photo, start-up "
+        f"included; load average {load:.1f} on {os.cpu_count()} cores while measuring"
+    )
+    print(
+        f"(20 ms latency per request, {len(cat.shops)} shops, {SIZE[0]}×{SIZE[1]} JPEGs, "
         f"IG user {IG_USER_ID})"
     )
 

@@ -63,7 +63,7 @@ class PhotoPipeline(FilesPipeline):
         return cls(crawler.settings["FILES_STORE"], crawler=crawler)
 
     def open_spider(self, spider: Spider | None = None) -> None:
-        super().open_spider(spider)
+        super().open_spider()
         # URLs already stored need no second download (a resumed or overlapping page).
         engine = make_engine(self.db_url)
         with engine.connect() as conn:

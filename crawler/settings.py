@@ -5,6 +5,7 @@ adds what comes from the operator's configuration."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from catalog.config import Settings
@@ -14,6 +15,7 @@ SPIDER_MODULES = ["crawler.spiders"]
 ROBOTSTXT_OBEY = False  # documented APIs, not web pages; politeness is enforced below
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+EXTENSIONS = {"scrapy.extensions.remote_control.RemoteControl": None}
 LOG_LEVEL = "WARNING"
 LOG_INSTALL_ROOT_HANDLER = True
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
@@ -54,7 +56,7 @@ def _api_slots(settings: Settings, shops: list[Any]) -> dict[str, dict[str, Any]
         slots[f"{shop.network}:{netloc}"] = {
             "concurrency": cfg.concurrency,
             "delay": 1.0 / cfg.requests_per_second if cfg.requests_per_second else 0.0,
-            "randomize_delay": False,
+            "jitter": 0,
         }
     return slots
 
@@ -87,14 +89,20 @@ def for_crawl(settings: Settings, shops: list[Any], **extra: Any) -> dict[str, A
         "VITRINA_NEAR_DUPLICATE_DISTANCE": settings.storage.near_duplicate_distance,
     }
     if c.frontier:
-        # scrapy-redis: processes sharing this Redis share one request queue and one dupefilter.
+        # scrapy-redis: crawl processes on the same catalogue share one request queue and one
+        # duplicate filter (keys named after the catalogue, so two installs never mix). The
+        # filter is dropped when a crawl ends: tomorrow's first pages must be fetched again.
+        ns = "vitrina:" + hashlib.sha1(settings.database_url.encode()).hexdigest()[:10]
         out |= {
             "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
-            "SCHEDULER_PERSIST": True,
+            "SCHEDULER_PERSIST": False,
             "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+            "SCHEDULER_QUEUE_KEY": ns + ":%(spider)s:requests",
+            "SCHEDULER_DUPEFILTER_KEY": ns + ":%(spider)s:dupefilter",
+            "DUPEFILTER_KEY": ns + ":%(spider)s:dupefilter",
             "REDIS_URL": c.frontier,
-            "SCHEDULER_IDLE_BEFORE_CLOSE": 2,
+            "SCHEDULER_IDLE_BEFORE_CLOSE": 1,
         }
     out |= extra
     return out

@@ -23,7 +23,7 @@ def _internal(addr: str) -> str | None:
     ip = ipaddress.ip_address(addr.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    for what in ("loopback", "link_local", "private", "reserved", "multicast", "unspecified"):
+    for what in ("unspecified", "loopback", "link_local", "private", "reserved", "multicast"):
         if getattr(ip, f"is_{what}"):
             return what.replace("_", "-")
     return None

@@ -18,7 +18,7 @@ HEADERS = ("posts", "photos", "dups", "near", "rejected", "errors")
 
 def _table(shops: dict[str, dict[str, Any]], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    table.add_column("shop")
+    table.add_column("shop", overflow="fold")  # never cut a shop's name short
     table.add_column("pages", justify="right")
     for col in HEADERS:
         table.add_column(col, justify="right")

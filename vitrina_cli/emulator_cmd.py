@@ -67,14 +67,16 @@ def emulator(
         malformed_rate=malformed_rate,
         seed=seed,
     )
+    if print_config:
+        # Printing the config must work while the emulator itself already holds the port.
+        probe = EmulatorServer(catalogue, faults, host=host, port=0)
+        print(probe.config_toml(port=port or probe.port))
+        probe.httpd.server_close()
+        return
     try:
         server = EmulatorServer(catalogue, faults, host=host, port=port)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror}")
-    if print_config:
-        print(server.config_toml())
-        server.httpd.server_close()
-        return
     if new_posts_every > 0:
 
         def grow() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import scrapy
-from scrapy.exceptions import CloseSpider
+from scrapy import signals
+from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import Response
 
 from catalog import crud
@@ -61,6 +63,28 @@ class ShopSpider(scrapy.Spider):
         self.report = report or CrawlReport()
         self.stopped_shops: set[int] = set()
 
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ShopSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if crawler.settings.get("REDIS_URL"):
+            # A shared frontier can be empty for a moment while another process is mid-page:
+            # stay a while before closing, so that work it queues next is shared too.
+            crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+            crawler.signals.connect(spider._busy, signal=signals.response_received)
+        return spider
+
+    _idle_since: float | None = None
+
+    def _busy(self, *args: Any, **kwargs: Any) -> None:
+        self._idle_since = None
+
+    def _idle(self, *args: Any, **kwargs: Any) -> None:
+        now = time.monotonic()
+        if self._idle_since is None:
+            self._idle_since = now
+        if now - self._idle_since < self.settings.getfloat("VITRINA_FRONTIER_IDLE", 6.0):
+            raise DontCloseSpider
+
     @property
     def cfg(self) -> Any:
         """This network's settings section (catalog.config), passed through the crawler."""
@@ -85,6 +109,9 @@ class ShopSpider(scrapy.Spider):
         """An API request: every status reaches the callback (which knows the network's errors);
         one download slot per network and host carries that network's concurrency and rate."""
         slot = f"{self.network}:{url.split('/')[2]}"
+        if self.cfg.requests_per_second:
+            # A configured rate ceiling is kept as is; AutoThrottle would lower it to latency.
+            meta["autothrottle_dont_adjust_delay"] = True
         return scrapy.Request(
             url,
             callback=callback,
@@ -115,13 +142,19 @@ class ShopSpider(scrapy.Spider):
         self.stopped_shops.add(task.shop_id)
         self.report.error(task.key, f"shop marked inactive: {reason}", status="inactive")
 
-    def auth_failed(self, task: ShopTask, message: str) -> None:
+    def auth_failed(self, task: ShopTask, message: str, *, close: bool = True) -> None:
         """Credentials rejected: nothing on this network can work, so its spider stops."""
+        if self._auth_error:
+            return
+        self._auth_error = message
         text = f"{self.network}: {message} — every {self.network} shop is skipped this run"
         for t in self.tasks:
             self.report.error(t.key, text, status="auth")
         self.report.error(None, text, status="auth")
-        raise CloseSpider(f"auth_error: {message}")
+        if close:
+            raise CloseSpider(f"auth_error: {message}")
+
+    _auth_error = ""
 
     def remember_account(self, task: ShopTask, account_id: str, **fields: str) -> None:
         task.account_id = account_id

@@ -29,7 +29,10 @@ class InstagramSpider(ShopSpider):
     def first_requests(self, task: ShopTask) -> Iterator[Any]:
         cfg = self.cfg
         if not cfg.access_token or not cfg.ig_user_id:
-            self.auth_failed(task, "networks.instagram.access_token and ig_user_id are not set")
+            self.auth_failed(
+                task, "networks.instagram.access_token and ig_user_id are not set", close=False
+            )
+            return
         yield self.media_request(task, task.cursor, task.seq)
 
     def media_request(self, task: ShopTask, after: str | None, seq: int) -> Any:

@@ -179,7 +179,7 @@ def build_postgres(url: str, photos: int, shops: int = 300) -> None:
             ),
             {"n": shops},
         )
-        words = "ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "]"
+        words = "(ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "])"
         conn.execute(
             text(
                 "INSERT INTO posts (id, shop_id, network, network_post_id, permalink, caption,"
@@ -193,8 +193,8 @@ def build_postgres(url: str, photos: int, shops: int = 300) -> None:
             ),
             {"n": posts, "shops": shops, "nw": len(WORDS)},
         )
-        cats = "ARRAY[" + ",".join(f"'{c}'" for c in CATEGORIES) + "]"
-        cols = "ARRAY[" + ",".join(f"'{c}'" for c in COLOURS) + "]"
+        cats = "(ARRAY[" + ",".join(f"'{c}'" for c in CATEGORIES) + "])"
+        cols = "(ARRAY[" + ",".join(f"'{c}'" for c in COLOURS) + "])"
         conn.execute(
             text(
                 "INSERT INTO photos (id, post_id, position, source_url, sha256, phash, width,"
@@ -271,7 +271,7 @@ async def _client(
 async def _load(port: int, path: str, clients: int, seconds: float) -> tuple[list[float], int]:
     out: list[float] = []
     errs: list[int] = []
-    stop = time.monotonic() + 2  # warm-up: caches, connection pools, first compiles
+    stop = time.monotonic() + 3  # warm-up: caches, connection pools, first compiles
     await asyncio.gather(*(_client(port, path, stop, False, out, errs) for _ in range(clients)))
     stop = time.monotonic() + seconds
     await asyncio.gather(*(_client(port, path, stop, True, out, errs) for _ in range(clients)))
@@ -281,7 +281,7 @@ async def _load(port: int, path: str, clients: int, seconds: float) -> tuple[lis
 def measure(name: str, port: int, path: str, clients: int, seconds: float) -> Result:
     start = time.monotonic()
     latencies, errors = asyncio.run(_load(port, path, clients, seconds))
-    return Result(name, latencies, time.monotonic() - start - 2, errors)
+    return Result(name, latencies, time.monotonic() - start - 3, errors)
 
 
 # ---- servers -------------------------------------------------------------------------------
@@ -355,26 +355,7 @@ def print_table(results: list[Result], clients: int) -> None:
     print(f"({clients} concurrent clients, keep-alive, loopback)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--photos", type=int, default=100_000)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument(
-        "--postgres", action="store_true", help="also 1,000,000 photos on PostgreSQL"
-    )
-    parser.add_argument("--pg-photos", type=int, default=1_000_000)
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get(
-            "VITRINA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-        ),
-    )
-    args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="vitrina-bench-"))
+def run_sqlite(args: argparse.Namespace, tmp: Path) -> None:
     db = tmp / "catalogue.db"
     t0 = time.monotonic()
     build_sqlite(db, args.photos)
@@ -451,6 +432,31 @@ def main() -> None:
         f" req/s {api.rps / ds.rps:.1f}x;  (1 worker): p95 {ds.pct(95) / one.pct(95):.1f}x,"
         f" req/s {one.rps / ds.rps:.1f}x"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--photos", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--postgres", action="store_true", help="also 1,000,000 photos on PostgreSQL"
+    )
+    parser.add_argument("--pg-photos", type=int, default=1_000_000)
+    parser.add_argument("--skip-sqlite", action="store_true", help="only the PostgreSQL part")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "VITRINA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="vitrina-bench-"))
+    if not args.skip_sqlite:
+        run_sqlite(args, tmp)
     if args.postgres:
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url

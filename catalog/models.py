@@ -78,7 +78,13 @@ class Photo(SQLModel, table=True):
     # read only the index (status + duplicate_of_id select the public, folded photos).
     __table_args__ = (
         Index(
-            "ix_photos_public_colour", "status", "duplicate_of_id", "colour", "category", "post_id"
+            "ix_photos_public_colour",
+            "status",
+            "duplicate_of_id",
+            "colour",
+            "category",
+            "post_id",
+            "id",
         ),
         Index(
             "ix_photos_public_category",
@@ -87,6 +93,7 @@ class Photo(SQLModel, table=True):
             "category",
             "colour",
             "post_id",
+            "id",
         ),
     )
 

@@ -273,6 +273,12 @@ def decide(
             changes.update(colour=colour, colour_confidence=1.0)
         if len(changes) == 1:
             raise ModerationError("a correction needs a category or a colour")
+        photo = session.get(Photo, photo_id) if 0 < photo_id <= MAX_ID else None
+        if photo is not None and all(
+            getattr(photo, k) == changes[k] for k in ("category", "colour") if k in changes
+        ):
+            # Choosing the label the model already gave is a confirmation, not a correction.
+            changes["status"] = ReviewStatus.approved
     else:
         raise ModerationError(f"unknown action {action!r}")
     return _write(session, photo_id, version, moderator, audit_action or action, changes)

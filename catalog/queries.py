@@ -296,7 +296,14 @@ def list_items(
     # walk posts newest first and stop after one page.
     posts_first = bool(filters.q) or not (filters.category or filters.colour)
     conds, _ = _conditions(filters, dialect, posts_first=posts_first)
-    order = Post.posted_at.desc().nulls_last() if dialect == "postgresql" else Post.posted_at.desc()
+    order: Any = Post.posted_at.desc()
+    if dialect == "postgresql":
+        posted: Any = Post.posted_at
+        if not posts_first:
+            # Same order, but an expression: PostgreSQL then starts from the few photos that
+            # match the labels instead of walking every post newest first hoping to meet them.
+            posted = Post.posted_at + literal_column("interval '0 s'")
+        order = posted.desc().nulls_last()
 
     def run(extra: list[ColumnElement[bool]], n: int) -> list[Item]:
         query = _items_select().where(*conds, *extra).order_by(order, Photo.id.desc()).limit(n)

@@ -36,14 +36,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, object]]:
-    """A seeded catalogue served by `vitrina serve` (uvicorn) on a loopback port."""
-    settings, seeded = seeded_sqlite_site(tmp_path, '[web]\nsecret_key = "browser-test-key"\n')
+def _serve(tmp_path: Path, config: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vitrina_cli.main", "--config", settings.source, "serve"]
+        [sys.executable, "-m", "vitrina_cli.main", "--config", config, "serve"]
         + ["--port", str(port)],
         cwd=REPO,
         stdout=log,
@@ -65,10 +62,37 @@ def server(tmp_path: Path) -> Iterator[tuple[str, object]]:
         pytest.fail("vitrina serve did not start: " + (tmp_path / "server.log").read_text())
     if proc.poll() is not None:
         pytest.fail("vitrina serve exited: " + (tmp_path / "server.log").read_text())
+    log.close()
+    return proc, base
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, object]]:
+    """A seeded catalogue served by `vitrina serve` (uvicorn) on a loopback port."""
+    settings, seeded = seeded_sqlite_site(tmp_path, '[web]\nsecret_key = "browser-test-key"\n')
+    proc, base = _serve(tmp_path, settings.source)
     yield base, seeded
     proc.terminate()
     proc.wait(timeout=10)
-    log.close()
+
+
+def test_serve_on_a_fresh_database(tmp_path: Path) -> None:
+    """No catalogue yet: `vitrina serve` creates the schema and shows an empty catalogue."""
+    from tests.conftest import write_config
+
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'new' / 'catalogue.db'}")
+    proc, base = _serve(tmp_path, str(config))
+    try:
+        import httpx
+
+        page = httpx.get(base + "/", timeout=10)
+        assert page.status_code == 200 and "No photos match" in page.text
+        assert httpx.get(base + "/api/v1/items", timeout=10).json()["total"] == 0
+        r = httpx.get(base + "/moderate", timeout=10, follow_redirects=True)
+        assert r.url.path == "/moderate/login"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -147,12 +171,20 @@ def test_moderator_works_the_queue_with_the_keyboard(server, browser) -> None:
     page.keyboard.press("u")  # undo the accept: the tee is back
     page.wait_for_selector("article.review")
     assert page.get_attribute("article.review", "data-photo") == str(seeded.photos["review_tee"])
+    # any category, keyboard only: c focuses the full list, arrows choose, Enter applies
+    page.keyboard.press("c")
+    page.keyboard.press("ArrowDown")  # T-Shirt → Longsleeve
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#flash")
+    assert "Corrected photo" in page.locator("#flash").inner_text()
     # the corrected photo is now in the catalogue under its new colour
     shopper = browser.new_page()
     shopper.goto(f"{base}/?colour={second}")
     assert dress in [i for i, _, _ in _grid(shopper)]
     shopper.goto(f"{base}/?colour=red")
     assert dress not in [i for i, _, _ in _grid(shopper)]
+    shopper.goto(f"{base}/?category=Longsleeve")
+    assert [i for i, _, _ in _grid(shopper)] == [seeded.photos["review_tee"]]
     shopper.close()
     context.close()
 

@@ -184,6 +184,11 @@ def test_openapi_documents_the_api(site) -> None:
     assert {"/api/v1/items", "/api/v1/items/{photo_id}", "/api/v1/shops"} <= set(spec["paths"])
     assert "/api/v1/moderation/photos/{photo_id}" in spec["paths"]
     assert client.get("/api/v1/docs").status_code == 200
+    from web.routers.api import ItemsOut
+
+    # the fast hand-built JSON matches the documented schema exactly
+    body = client.get("/api/v1/items?limit=3").json()
+    assert ItemsOut.model_validate(body).model_dump(mode="json") == body
 
 
 def test_keyset_pages_reach_undated_posts_last(db_url, settings_for) -> None:

@@ -240,3 +240,13 @@ def test_cli_added_moderator_can_log_in(mod_site) -> None:
         "/moderate/login", data={"name": "eve", "password": "pass-for-eve", "csrf_token": token}
     )
     assert r.status_code == 200 and "left to review" in r.text
+
+
+def test_choosing_the_models_own_label_counts_as_approval(mod_site) -> None:
+    app, seeded, engine, *_ = mod_site
+    client = logged_in(app)
+    html = client.get("/moderate").text
+    r = _act(client, html, action="correct", category="Dress")  # what the model said
+    assert r.status_code == 200
+    photo = _photo(engine, seeded.photos["review_dress"])
+    assert (photo.status, photo.category, photo.version) == ("approved", "Dress", 2)

@@ -105,7 +105,9 @@ def test_session_cookie_flags(site, sqlite_url, settings_for) -> None:
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
     settings, _ = settings_for(sqlite_url, '[web]\nbase_url = "https://shop.example"\n')
     secure = TestClient(make_app(settings), base_url="https://testserver")
-    assert "secure" in secure.get("/moderate/login").headers["set-cookie"].lower()
+    r = secure.get("/moderate/login")
+    assert "secure" in r.headers["set-cookie"].lower()
+    assert r.headers["strict-transport-security"].startswith("max-age=")
 
 
 def test_script_in_caption_and_shop_name_is_escaped(site) -> None:

@@ -7,10 +7,11 @@ Routers live in web/routers/, one per area; another package adds its own with
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -78,7 +79,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(request, 500, "Something went wrong on our side.")
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, engine: Engine | None = None, routers: Sequence[APIRouter] = ()
+) -> FastAPI:
+    """The whole site. `routers` are included after the built-in ones (e.g. health, admin)."""
     app = FastAPI(
         title="Vitrina",
         summary="Clothing from small shops' social accounts, labelled by category and colour.",
@@ -105,10 +109,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.web.base_url.startswith("https://"),  # Secure cookie under https
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, https=settings.web.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (catalogue, media, moderate, api):
-        app.include_router(module.router)
+    for router in (catalogue.router, media.router, moderate.router, api.router, *routers):
+        app.include_router(router)
     app.include_router(ops.router)  # /healthz, /metrics, /admin/runs (pipeline, issue 6)
     _install_error_handlers(app)
 

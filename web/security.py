@@ -18,8 +18,10 @@ DOCS_CSP = (
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, https: bool = False) -> None:
         self.app = app
+        # Behind https, tell browsers to never try plain http again.
+        self.extra = [(b"strict-transport-security", b"max-age=31536000")] if https else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,6 +38,7 @@ class SecurityHeaders:
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"same-origin"),
+                    *self.extra,
                 ):
                     if key not in names:
                         headers.append((key, value))

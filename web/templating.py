@@ -27,8 +27,11 @@ def safe_url(url: str | None) -> str:
 
 
 def _suffix(path: str, default: str) -> str:
-    suffix = Path(path).suffix.lower()
-    return suffix if suffix and suffix[1:].isalnum() and len(suffix) <= 6 else default
+    # Plain string work: this runs twice per grid item on every page.
+    name = path.rpartition("/")[2]
+    stem, dot, ext = name.rpartition(".")
+    ext = ext.lower()
+    return f".{ext}" if dot and stem and ext.isalnum() and len(ext) <= 5 else default
 
 
 def image_url(item: Item) -> str:

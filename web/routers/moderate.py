@@ -20,7 +20,7 @@ from web.routers.common import parse_id, query_lists, render
 router = APIRouter(
     prefix="/moderate", include_in_schema=False, dependencies=[Depends(csrf_protect)]
 )
-MAX_SKIPPED = 500
+MAX_SKIPPED = 100  # kept in the signed cookie: bounded well under 4 KB
 GRID_SIZE = 60
 
 

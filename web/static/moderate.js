@@ -7,6 +7,10 @@
     var target = event.target;
     if (target && /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName) && target.type !== "checkbox") {
       if (event.key === "Escape") target.blur();
+      if (event.key === "Enter" && target.tagName === "SELECT" && target.form) {
+        event.preventDefault();
+        target.form.submit(); // c/o, arrow keys, Enter: any label without the mouse
+      }
       return;
     }
     var key = event.key.toLowerCase();

@@ -19,12 +19,12 @@ def upgrade() -> None:
     with op.batch_alter_table("photos", schema=None) as batch_op:
         batch_op.create_index(
             "ix_photos_public_colour",
-            ["status", "duplicate_of_id", "colour", "category", "post_id"],
+            ["status", "duplicate_of_id", "colour", "category", "post_id", "id"],
             unique=False,
         )
         batch_op.create_index(
             "ix_photos_public_category",
-            ["status", "duplicate_of_id", "category", "colour", "post_id"],
+            ["status", "duplicate_of_id", "category", "colour", "post_id", "id"],
             unique=False,
         )
     with op.batch_alter_table("posts", schema=None) as batch_op:

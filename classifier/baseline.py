@@ -22,7 +22,7 @@ from classifier import calibration, data
 from classifier.data import Sample
 from classifier.images import UnreadableImage, load_rgb
 from classifier.report import BASELINE_FILE
-from classifier.train import class_weights, targets
+from classifier.train import TrainConfig, class_weights, load_samples, targets
 
 SIZE = 150
 
@@ -68,7 +68,8 @@ def train_baseline(
     """Train on the training part of the split the model in `model_dir` used; write
     `baseline.json` there with validation figures; return them."""
     started = time.perf_counter()
-    samples = [s for d in data_dirs for s in data.read_labels(d)][: limit or None]
+    # the same photos (and so the same split) as `vitrina train` with the same --data/--limit
+    samples = load_samples(TrainConfig(out=model_dir, data_dirs=list(data_dirs), limit=limit))
     train_s, val_s = data.split(samples, val_fraction)
     fit_s, stop_s = data.split(train_s, 0.1, seed="vitrina-early-stopping")
     (x_fit, fit_s), (x_stop, stop_s), (x_val, val_s) = map(_pixels, (fit_s, stop_s, val_s))

@@ -64,7 +64,7 @@ def load_rgb(path: str | Path, size: int, *, max_pixels: int = DEFAULT_MAX_PIXEL
     except PermissionError as exc:
         raise UnreadableImage("permission denied") from exc
     except UnidentifiedImageError as exc:
-        raise UnreadableImage("not an image (unknown format)") from exc
+        raise UnreadableImage("not an image, or its header is corrupt") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise UnreadableImage(f"image too large: {exc}") from exc
     except OSError as exc:

@@ -508,6 +508,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
             },
         },
     }
+    metadata["throughput"] = measure_throughput(model, metadata, val_e.samples)
     save_model(model, metadata, cfg.out)
     metadata["training"]["seconds_total"] = round(time.perf_counter() - started, 1)
     from classifier.report import write_report
@@ -535,3 +536,24 @@ def check_end_to_end(
         # the cache holds float16 stem outputs, hence the tolerance
         if not np.allclose(direct[head], cached[head], atol=0.05):
             raise RuntimeError(f"assembled model disagrees with the trained heads on {head}")
+
+
+def measure_throughput(
+    model: keras.Model, metadata: dict[str, Any], samples: Sequence[Sample], n: int = 256
+) -> dict[str, Any]:
+    """Photos/s of batched prediction from files (decode + resize + model) on this device."""
+    from classifier.inference import Predictor
+    from classifier.model import VitrinaModel
+
+    predictor = Predictor(VitrinaModel(Path("."), model, metadata), batch_size=64)
+    paths = [s.path for s in samples[:n]]
+    list(predictor.predict_paths(paths[:64]))  # trace once
+    t0 = time.perf_counter()
+    list(predictor.predict_paths(paths))
+    seconds = time.perf_counter() - t0
+    return {
+        "photos_per_second": round(len(paths) / seconds, 1),
+        "photos": len(paths),
+        "batch_size": 64,
+        "device": device_description(),
+    }

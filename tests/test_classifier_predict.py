@@ -16,7 +16,7 @@ from catalog.taxonomy import CATEGORIES, COLOURS
 from classifier.images import UnreadableImage, load_rgb
 from classifier.inference import Predictor
 from classifier.model import VitrinaModel, default_model_dir, load_model
-from tests.classifier_support import photos
+from tests.classifier_support import dataset, photos, rows
 from tests.conftest import write_config
 from vitrina_cli.main import app
 
@@ -59,6 +59,10 @@ def make_bad_inputs(folder: Path) -> dict[str, Path]:
     frames[0].save(files["animated_gif"], save_all=True, append_images=frames[1:], duration=100)
     Image.new("1", (9000, 5000)).save(files["huge"])  # 45 Mpx, a few kB on disk
     return files
+
+
+def rows_of(categories: list[str], n: int) -> list[dict[str, str]]:
+    return [r for c in categories for r in rows(c, n)]
 
 
 READABLE = {"greyscale", "cmyk", "png_alpha", "animated_gif"}
@@ -171,3 +175,38 @@ def test_cli_predict_refuses_unknown_output_format(tmp_path: Path, sqlite_url: s
         app, ["--config", str(cfg), "predict", str(tmp_path), "--out", str(tmp_path / "x.xlsx")]
     )
     assert result.exit_code == 2 and ".csv or .json" in result.output
+
+
+def test_cli_evaluate_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> None:
+    cfg = write_config(tmp_path, sqlite_url)
+    folder = tmp_path / "mini"
+    folder.mkdir()
+    picked = rows_of(["T-Shirt", "Shoes", "Pants", "Not sure"], 4)
+    lines = ["image,category,colour,colour_alt"]
+    lines += [
+        f"{dataset() / r['image']},{r['category']},{r['colour']},{r['colour_alt']}" for r in picked
+    ]
+    lines.append(f"{folder / 'gone.jpg'},Dress,red,")  # a listed photo that is missing
+    (folder / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    json_out = tmp_path / "eval.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(cfg),
+            "evaluate",
+            "--data",
+            str(folder),
+            "--split",
+            "all",
+            "--json",
+            str(json_out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(json_out.read_text(encoding="utf-8"))
+    assert figures["n"] == 16 and len(figures["unreadable"]) == 1
+    assert figures["category"]["n"] == 12 and figures["colour"]["n"] == 16
+    assert figures["decision"]["unsure_photos"] == 4
+    assert 0 <= figures["category"]["ece"] <= 1
+    assert "macro-F1" in result.output and "sent to review" in result.output

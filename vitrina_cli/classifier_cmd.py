@@ -9,7 +9,6 @@ import csv
 import json
 import os
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +75,23 @@ def _head_table(result: dict[str, Any], title: str) -> Table:
             _pct(h["precision_at_threshold"]),
         )
     return table
+
+
+def _command_line(ctx: typer.Context) -> str:
+    """The invocation as a shell command (options left at their defaults omitted), for the
+    model's metadata: `vitrina train --data … --out …`."""
+    words = ["vitrina", ctx.info_name or "train"]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value == param.default or value in (None, [], ()):
+            continue
+        if getattr(param, "is_flag", False) or isinstance(value, bool):
+            opts = param.opts if value else (param.secondary_opts or param.opts)
+            words.append(opts[0])
+            continue
+        for v in value if isinstance(value, list | tuple) else [value]:
+            words += [param.opts[0], shlex.quote(str(v))]
+    return " ".join(words)
 
 
 def train(
@@ -146,7 +162,7 @@ def train(
         compare_colour_stats=compare,
         target_precision=target_precision or settings.classifier.target_precision,
         limit=limit,
-        command="vitrina " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        command=_command_line(ctx),
     )
     try:
         result = run_training(cfg)

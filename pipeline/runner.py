@@ -176,7 +176,7 @@ class _Run:
         if self.settings.crawler.frontier:
             from pipeline.frontier import reset_frontier
 
-            reset_frontier(self.settings.crawler.frontier)
+            reset_frontier(self.settings)
         argv = vitrina_argv(self.settings, *args)
         logs = [self.log_dir / ("crawl.log" if n == 1 else f"crawl-{i + 1}.log") for i in range(n)]
         results = run_children([(argv, log) for log in logs], timeout=self.timeout)

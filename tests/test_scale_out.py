@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from catalog.config import load_settings
 from pipeline.frontier import reset_frontier
 from tests.conftest import REDIS_URL, _unavailable, fresh_postgres_url, write_config
 from tests.pipeline_support import pipeline_toml, rows, scalar
@@ -98,7 +99,7 @@ def test_scale_out_as_separate_processes(
 
         # 1. Separate processes, as on separate machines: two crawlers sharing the Redis
         # frontier, then one classifier, all on the PostgreSQL catalogue.
-        reset_frontier(redis_url)  # a fresh frontier, as each pipeline run starts with
+        reset_frontier(load_settings(cfg, environ={}))  # as each pipeline run starts with
         crawlers = [_start(cfg, "crawl", log=tmp_path / f"crawl{i}.log") for i in range(2)]
         for i, c in enumerate(crawlers):
             assert c.wait(timeout=300) == 0, (tmp_path / f"crawl{i}.log").read_text()
@@ -168,3 +169,23 @@ def test_scale_out_as_separate_processes(
                 p.kill()
                 p.wait()
         drop()
+
+
+def test_pipeline_run_starts_from_an_empty_frontier(redis_url: str, tmp_path: Path) -> None:
+    """A killed crawl leaves its queue and duplicate filter in Redis; the next run drops them."""
+    import redis
+
+    from pipeline.frontier import frontier_keys
+
+    cfg = write_config(
+        tmp_path, f"sqlite:///{tmp_path}/c.db", f'[crawler]\nfrontier = "{redis_url}"\n'
+    )
+    settings = load_settings(cfg, environ={})
+    keys = frontier_keys(settings)
+    assert len(keys) == 8 and all(k.startswith("vitrina:") for k in keys)  # this catalogue's own
+    client = redis.Redis.from_url(redis_url)
+    client.sadd(keys[1], "fingerprint-of-last-nights-first-page")
+    client.zadd(keys[0], {"queued-request": 0})
+    assert reset_frontier(settings) == 2
+    assert client.exists(*keys) == 0
+    client.close()

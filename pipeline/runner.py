@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -77,6 +77,32 @@ def _labelled_since(engine: Engine, since: datetime) -> dict[str, int]:
             .group_by(Photo.status)
         ).all()
     return dict(rows)
+
+
+def _promoted_since_last_classify(engine: Engine, current_run: int) -> bool:
+    """Did retraining promote a model after the last pipeline run whose classify step ran?"""
+    with session_scope(engine) as s:
+        promoted = s.exec(
+            select(func.max(PipelineRun.finished_at)).where(
+                PipelineRun.trigger == "retrain", PipelineRun.status == "promoted"
+            )
+        ).one()
+        if promoted is None:
+            return False
+        runs = s.exec(
+            select(PipelineRun)
+            .where(PipelineRun.trigger != "retrain", PipelineRun.id != current_run)
+            .order_by(PipelineRun.id.desc())  # type: ignore[union-attr]
+            .limit(50)
+        ).all()
+    last = next(
+        (r for r in runs if (r.steps or {}).get("classify", {}).get("status") == "ok"), None
+    )
+    return last is None or _utc(last.started_at) < _utc(promoted)
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)  # SQLite hands back naive UTC
 
 
 def close_stale_runs(engine: Engine, *, retrain: bool = False) -> int:
@@ -163,7 +189,10 @@ class _Run:
         if not active:
             return {"status": "skipped", "reason": "no active shops"}
         before = _shop_counts(self.engine)
-        started = utcnow()
+        with session_scope(self.engine) as s:
+            # Crawl runs recorded after this id are this step's (ids, not clocks: a crawl
+            # process may run on a machine whose clock differs).
+            last_crawl = s.exec(select(func.max(CrawlRun.id))).one() or 0
         args = ["crawl"]
         for shop in shops or []:
             args += ["--shop", shop]
@@ -194,7 +223,7 @@ class _Run:
         with session_scope(self.engine) as s:
             crawls = s.exec(
                 select(CrawlRun)
-                .where(CrawlRun.started_at >= started - timedelta(seconds=1))
+                .where(CrawlRun.id > last_crawl)  # type: ignore[operator]
                 .order_by(CrawlRun.id)  # type: ignore[arg-type]
             ).all()
             crawl_ids = [c.id for c in crawls]
@@ -233,12 +262,18 @@ class _Run:
 
     def classify(self) -> dict[str, Any]:
         pending = _status_counts(self.engine).get("pending", 0)
-        if not pending:
+        # A model promoted by retraining relabels what no moderator has touched (`classify`
+        # does that by itself), so the step runs then even with no new photos.
+        promoted = _promoted_since_last_classify(self.engine, self.id)
+        if not pending and not promoted:
             self.stats.setdefault("auto_accepted", 0)
             self.stats.setdefault("needs_review", 0)
             return {"status": "skipped", "reason": "no new photos to label"}
         started = utcnow()
-        self.progress("classify", f"labelling {pending} new photo(s)")
+        what = f"{pending} new photo(s)" + (
+            " and relabelling for the new model" if promoted else ""
+        )
+        self.progress("classify", f"labelling {what}")
         args = ["classify"]
         from pipeline.retrain import current_model
 

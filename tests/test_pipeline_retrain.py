@@ -69,3 +69,44 @@ def test_retrain_waits_for_enough_decisions(db_url: str, tmp_path: Path) -> None
     forced = vitrina("--config", str(cfg), "retrain", "--force")
     assert forced.returncode == 0 and "approved/corrected photo(s) on disk" in forced.stdout
     engine.dispose()
+
+
+def test_a_promotion_makes_the_next_run_classify_again(sqlite_url: str) -> None:
+    from datetime import timedelta
+
+    from catalog.models import utcnow
+    from pipeline.runner import _promoted_since_last_classify
+
+    engine = make_engine(sqlite_url)
+    now = utcnow()
+    with session_scope(engine) as s:
+        s.add(
+            PipelineRun(
+                trigger="schedule",
+                status="ok",
+                started_at=now - timedelta(days=2),
+                steps={"classify": {"status": "ok"}},
+            )
+        )
+    assert not _promoted_since_last_classify(engine, current_run=0)  # nothing promoted
+    with session_scope(engine) as s:
+        s.add(
+            PipelineRun(
+                trigger="retrain",
+                status="promoted",
+                started_at=now - timedelta(days=1, hours=1),
+                finished_at=now - timedelta(days=1),
+            )
+        )
+    assert _promoted_since_last_classify(engine, current_run=0)
+    with session_scope(engine) as s:
+        s.add(
+            PipelineRun(
+                trigger="schedule",
+                status="ok",
+                started_at=now - timedelta(hours=1),
+                steps={"classify": {"status": "ok"}},
+            )
+        )
+    assert not _promoted_since_last_classify(engine, current_run=0)  # relabelled since
+    engine.dispose()

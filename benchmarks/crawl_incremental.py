@@ -11,7 +11,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from benchmarks._common import NETWORKS, catalogue, write_config
+from benchmarks.crawl_common import NETWORKS, catalogue, write_config
 from crawler.emulator.server import EmulatorServer
 from crawler.run import crawl_subprocess
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import catalogue, write_config
+from benchmarks.crawl_common import catalogue, write_config
 from crawler.emulator.server import EmulatorServer
 from crawler.run import crawl_subprocess
 

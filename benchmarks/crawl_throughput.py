@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks._common import catalogue, write_config
+from benchmarks.crawl_common import catalogue, write_config
 from crawler import photos as ph
 from crawler.emulator.faults import Faults
 from crawler.emulator.server import IG_USER_ID, EmulatorServer

@@ -223,3 +223,90 @@ def counts(session: Session) -> dict[str, int]:
     for status, n in session.exec(select(Photo.status, func.count()).group_by(Photo.status)):
         result[f"photos_{status}"] = n
     return result
+
+
+# ---- bulk forms, one statement per page (the crawler stores a page at a time) -------------
+
+
+def _insert_many(
+    session: Session, model: Any, rows: list[dict[str, Any]], key: str, scope: dict[str, Any]
+) -> list[Upserted]:
+    """Insert rows once by their natural `key` (INSERT … ON CONFLICT DO NOTHING RETURNING, one
+    statement); one Upserted per row, in order. A key repeated within `rows` counts once."""
+    if not rows:
+        return []
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault(row[key], row)
+    col = getattr(model, key)
+    stmt = _insert(session, model).on_conflict_do_nothing().returning(model.id, col)
+    created = {k: i for i, k in session.execute(stmt, list(first.values()))}
+    missing = [k for k in first if k not in created]
+    existing: dict[str, int] = {}
+    if missing:
+        query = select(col, model.id).where(col.in_(missing))
+        for name, value in scope.items():
+            query = query.where(getattr(model, name) == value)
+        existing = {k: i for k, i in session.execute(query)}
+    out, seen = [], set()
+    for row in rows:
+        k = row[key]
+        if k in created and k not in seen:
+            out.append(Upserted(created[k], True))
+        else:
+            out.append(Upserted(created.get(k) or existing[k], False))
+        seen.add(k)
+    return out
+
+
+def upsert_posts(
+    session: Session, shop_id: int, network: str, posts: Sequence[dict[str, Any]]
+) -> list[Upserted]:
+    """`upsert_post` for many posts of one shop in one statement; results in input order."""
+    rows = []
+    for fields in posts:
+        values = {
+            "shop_id": shop_id,
+            "network": network,
+            "permalink": "",
+            "caption": "",
+            "title": "",
+            "price": "",
+            "vendor": "",
+            "product_type": "",
+            "tags": [],
+            "pinned": False,
+            "posted_at": None,
+            "fetched_at": utcnow(),
+        }
+        unknown = set(fields) - set(values) - {"network_post_id"}
+        if unknown:
+            raise TypeError(f"unknown post fields: {', '.join(sorted(unknown))}")
+        rows.append(values | dict(fields))
+    return _insert_many(session, Post, rows, "network_post_id", {"network": network})
+
+
+def add_photos(session: Session, photos: Sequence[dict[str, Any]]) -> list[Upserted]:
+    """`add_photo` for many photos in one statement (each dict has post_id and sha256)."""
+    rows = []
+    for fields in photos:
+        values = {
+            "position": 0,
+            "source_url": "",
+            "phash": "",
+            "width": 0,
+            "height": 0,
+            "stored_path": "",
+            "thumb_path": "",
+            "duplicate_of_id": None,
+            "status": "pending",
+            "version": 1,
+            "model_version": "",
+            "reviewed_by": "",
+            "created_at": utcnow(),
+        }
+        unknown = set(fields) - set(values) - {"post_id", "sha256"}
+        if unknown:
+            raise TypeError(f"unknown photo fields: {', '.join(sorted(unknown))}")
+        rows.append(values | dict(fields))
+    return _insert_many(session, Photo, rows, "sha256", {})

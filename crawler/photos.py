@@ -62,7 +62,7 @@ def _open(body: bytes, max_pixels: int, draft: int = 0) -> Image.Image:
             f"decompression bomb: {w}×{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
             "(storage.max_image_pixels)"
         )
-    if draft and img.format == "JPEG":
+    if draft and img.format == "JPEG" and min(img.size) >= 2 * draft:
         exif = img.getexif()
         if (
             exif.get(ORIENTATION, 1) == 1
@@ -112,11 +112,13 @@ def process(
         else:
             img.save(out, "PNG" if ext == "png" else "WEBP", **params)
         data = out.getvalue()
-    # The thumbnail (box-reduce then bilinear: fast, and sharp enough at grid size) also feeds
-    # the perceptual hash, which only looks at a 32×32 reduction anyway.
+    # The thumbnail (box filter: fast, and sharp enough at grid size) also feeds the perceptual
+    # hash, which only looks at a 32×32 reduction anyway.
     thumb = img.convert("RGB")
-    thumb.thumbnail((thumb_size, thumb_size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    phash = str(imagehash.phash(thumb))
+    thumb.thumbnail((thumb_size, thumb_size), Image.Resampling.BOX, reducing_gap=2.0)
+    grey = thumb.convert("L")
+    factor = min(grey.size) // 64  # box-reduce to ≥ 64 px first: the hash only needs 32×32
+    phash = str(imagehash.phash(grey.reduce(factor) if factor > 1 else grey))
     tbuf = io.BytesIO()
     thumb.save(tbuf, "WEBP", quality=80, method=1)
     meta = StoredPhoto(

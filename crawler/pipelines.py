@@ -104,18 +104,20 @@ class PhotoPipeline(FilesPipeline):
             raise PhotoFailed("download failed: empty body")
         loop = asyncio.get_running_loop()
         try:
-            meta, data, thumb = await loop.run_in_executor(self.pool, self._store, body)
+            meta = await loop.run_in_executor(self.pool, self._store, body)
         except ph.PhotoRejected as exc:
             raise PhotoFailed(exc.reason) from None
         self.known_urls.add(_url_key(request.url))
         return {"ok": True, **meta.__dict__}
 
-    def _store(self, body: bytes) -> tuple[ph.StoredPhoto, bytes, bytes]:
+    def _store(self, body: bytes) -> ph.StoredPhoto:
+        """Validate, normalise and write one photo (worker thread). Files go to disk before the
+        page's rows: a crash in between leaves a file that the re-crawl finds already there."""
         meta, data, thumb = ph.process(body, **self.limits)
         # Content-addressed: a file that exists already holds these very bytes.
         ph.write_once(self.root, meta.stored_path, data)
         ph.write_once(self.root, meta.thumb_path, thumb)
-        return meta, b"", b""
+        return meta
 
     def item_completed(self, results: list[Any], item: Any, info: Any) -> Any:
         if isinstance(item, PageItem):
@@ -181,7 +183,6 @@ class CatalogPipeline:
             "rejected": 0,
         }
         added: list[tuple[int, str]] = []
-        pending = ph.PhashIndex(self.index.max_distance)  # this page's photos, not yet committed
         with session_scope(self.engine) as session:
             # Take the shop row's write lock first: crawl state is read-modify-write, and another
             # crawl process may be storing another page of the same shop.
@@ -192,23 +193,35 @@ class CatalogPipeline:
                     id=item.shop_id
                 )
             )
-            for post in item.posts:
-                stored = crud.upsert_post(
-                    session,
-                    item.shop_id,
-                    item.network,
-                    post.network_post_id,
-                    permalink=post.permalink[:2048],
-                    caption=post.caption,
-                    title=post.title[:1024],
-                    price=post.price[:64],
-                    vendor=post.vendor[:255],
-                    product_type=post.product_type[:255],
-                    tags=post.tags,
-                    pinned=post.pinned,
-                    posted_at=_parse_time(post.posted_at),
-                )
-                counts["new_posts"] += stored.created
+            stored_posts = crud.upsert_posts(
+                session,
+                item.shop_id,
+                item.network,
+                [
+                    {
+                        "network_post_id": post.network_post_id,
+                        "permalink": post.permalink[:2048],
+                        "caption": post.caption,
+                        "title": post.title[:1024],
+                        "price": post.price[:64],
+                        "vendor": post.vendor[:255],
+                        "product_type": post.product_type[:255],
+                        "tags": post.tags,
+                        "pinned": post.pinned,
+                        "posted_at": _parse_time(post.posted_at),
+                    }
+                    for post in item.posts
+                ],
+            )
+            counts["new_posts"] = sum(p.created for p in stored_posts)
+            # Sort the page's photos: originals, near-duplicates of a stored photo or of an
+            # original on this page, refused ones. Then two statements: originals, then the
+            # near-duplicates that point at them.
+            originals: list[dict[str, Any]] = []
+            nears: list[tuple[dict[str, Any], int | str]] = []  # (row, photo id or sha256)
+            local = ph.PhashIndex(self.index.max_distance)  # position in `originals`
+            seen: set[str] = set()
+            for post, stored in zip(item.posts, stored_posts, strict=True):
                 for position, url in enumerate(post.photo_urls):
                     result = item.photos.get(url, {"error": "not downloaded"})
                     if "error" in result:
@@ -217,30 +230,42 @@ class CatalogPipeline:
                         continue
                     if result.get("known"):
                         continue  # stored by an earlier crawl
-                    near = self.index.nearest(result["phash"])
-                    if near is None:
-                        near = pending.nearest(result["phash"])
-                    photo = crud.add_photo(
-                        session,
-                        stored.id,
-                        result["sha256"],
-                        position=position,
-                        source_url=url,
-                        phash=result["phash"],
-                        width=result["width"],
-                        height=result["height"],
-                        stored_path=result["stored_path"],
-                        thumb_path=result["thumb_path"],
-                        duplicate_of_id=near,
-                    )
-                    if not photo.created:
-                        counts["duplicates"] += 1
-                    elif near is not None:
-                        counts["near_duplicates"] += 1
+                    if result["sha256"] in seen:
+                        counts["duplicates"] += 1  # the same file twice on this page
+                        continue
+                    seen.add(result["sha256"])
+                    row = {
+                        "post_id": stored.id,
+                        "sha256": result["sha256"],
+                        "position": position,
+                        "source_url": url,
+                        "phash": result["phash"],
+                        "width": result["width"],
+                        "height": result["height"],
+                        "stored_path": result["stored_path"],
+                        "thumb_path": result["thumb_path"],
+                    }
+                    if (near := self.index.nearest(result["phash"])) is not None:
+                        nears.append((row, near))
+                    elif (i := local.nearest(result["phash"])) is not None:
+                        nears.append((row, originals[i]["sha256"]))
                     else:
-                        counts["new_photos"] += 1
-                        added.append((photo.id, result["phash"]))
-                        pending.add(photo.id, result["phash"])
+                        local.add(len(originals), result["phash"])
+                        originals.append(row)
+            photo_ids: dict[str, int] = {}
+            for row, up in zip(originals, crud.add_photos(session, originals), strict=True):
+                photo_ids[row["sha256"]] = up.id
+                if up.created:
+                    counts["new_photos"] += 1
+                    added.append((up.id, row["phash"]))
+                else:
+                    counts["duplicates"] += 1  # an exact copy of a stored photo
+            near_rows = [
+                row | {"duplicate_of_id": t if isinstance(t, int) else photo_ids[t]}
+                for row, t in nears
+            ]
+            for up in crud.add_photos(session, near_rows):
+                counts["near_duplicates" if up.created else "duplicates"] += 1
             shop = session.get(Shop, item.shop_id)
             assert shop is not None
             result = commit_page(

@@ -31,6 +31,7 @@ class CrawlReport:
     def __init__(self, on_change: Callable[[CrawlReport], None] | None = None):
         self.shops: dict[str, ShopReport] = {}
         self.errors: list[str] = []  # problems not tied to one shop (e.g. a network's auth)
+        self.interrupted = False  # stopped by a signal before the spiders finished
         self.on_change = on_change
         self._lock = threading.Lock()
 

@@ -32,7 +32,7 @@ SPIDERS = {
 @dataclass
 class CrawlSummary:
     run_id: int
-    status: str  # ok | partial
+    status: str  # ok | partial (some shops failed) | interrupted (stopped by a signal)
     seconds: float
     shops: dict[str, dict[str, Any]] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
@@ -132,7 +132,11 @@ def crawl(
     finished = datetime.now(UTC)
     summary = CrawlSummary(
         run_id=run_id,
-        status="partial" if report.totals()["errors"] else "ok",
+        status="interrupted"
+        if report.interrupted
+        else "partial"
+        if report.totals()["errors"]
+        else "ok",
         seconds=round((finished - started).total_seconds(), 3),
         shops={k: r.as_dict() for k, r in report.shops.items()},
         totals=report.totals(),

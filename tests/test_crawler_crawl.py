@@ -193,7 +193,11 @@ def test_retries_5xx_and_429_with_and_without_retry_after(tmp_path: Path, sqlite
 
 def test_unknown_account_auth_error_and_malformed_page(tmp_path: Path, sqlite_url: str):
     with EmulatorServer(small_catalogue(3), Faults(malformed_handles={"store"})) as emu:
-        shops = SHOPS[1:] + [("mastodon", "gone_shop"), ("bluesky", "gone.bsky.social")]
+        shops = SHOPS[1:] + [
+            ("mastodon", "gone_shop"),
+            ("bluesky", "gone.bsky.social"),
+            ("shopify", "gone-store"),
+        ]
         cfg = setup(tmp_path, sqlite_url, emu, shops=[*shops, ("instagram", "ig_shop")])
         text = cfg.read_text().replace('access_token = "emulator-token"', 'access_token = "bad"')
         cfg.write_text(text)
@@ -209,6 +213,7 @@ def test_unknown_account_auth_error_and_malformed_page(tmp_path: Path, sqlite_ur
     assert not shops_db[("mastodon", "gone_shop")].active
     assert "not found" in shops_db[("mastodon", "gone_shop")].inactive_reason
     assert not shops_db[("bluesky", "gone.bsky.social")].active
+    assert "store not found" in shops_db[("shopify", "gone-store")].inactive_reason
     assert shops_db[("instagram", "ig_shop")].active  # a bad token is not the shop's fault
     posts = rows(sqlite_url, Post)
     assert {p.network for p in posts} == {"mastodon", "bluesky"}  # others stored nothing
@@ -363,3 +368,29 @@ def test_instagram_without_a_token_is_reported_not_fatal(tmp_path: Path, sqlite_
     assert summary.shops["instagram:ig_shop"]["status"] == "auth"
     assert "access_token and ig_user_id are not set" in " ".join(summary.errors)
     assert summary.shops["shopify:store"]["new_posts"] == 2
+
+
+def test_ctrl_c_stops_gracefully_and_is_recorded(tmp_path: Path, sqlite_url: str):
+    cat = Catalogue(seed=4)
+    cat.add_shop("mastodon", "big_shop")
+    cat.add_posts("mastodon", "big_shop", 60, 1)
+    with EmulatorServer(cat, Faults(latency_ms=60), image_size=(200, 250)) as emu:
+        cfg = setup(tmp_path, sqlite_url, emu, shops=[("mastodon", "big_shop")])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vitrina_cli.main", "--config", str(cfg), "crawl", "--json"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline and len(rows(sqlite_url, Post)) < 10:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err[-2000:]
+        summary = __import__("json").loads(out)
+        assert summary["status"] == "interrupted"
+        assert [r.status for r in rows(sqlite_url, CrawlRun)] == ["interrupted"]
+        rest = crawl_subprocess(cfg)
+    assert rest.status == "ok" and len(rows(sqlite_url, Post)) == 60

@@ -101,3 +101,36 @@ def test_photo_processing_of_each_variant():
     ]:
         with pytest.raises(PhotoRejected, match=reason):
             process(by_variant[variant], **LIMITS)
+
+
+def test_bulk_upserts_are_idempotent_and_report_what_was_new(engine):  # type: ignore[no-untyped-def]
+    from catalog import crud
+    from catalog.db import session_scope
+
+    with session_scope(engine) as s:
+        shop = crud.upsert_shop(s, "mastodon", "bulk")
+        first = crud.upsert_posts(
+            s,
+            shop.id,
+            "mastodon",
+            [{"network_post_id": "1"}, {"network_post_id": "2"}, {"network_post_id": "1"}],
+        )
+        assert [u.created for u in first] == [True, True, False] and first[0].id == first[2].id
+        again = crud.upsert_posts(
+            s, shop.id, "mastodon", [{"network_post_id": "2", "caption": "changed"}]
+        )
+        assert again == [crud.Upserted(first[1].id, False)]
+        photos = crud.add_photos(
+            s,
+            [
+                {"post_id": first[0].id, "sha256": "a" * 64},
+                {"post_id": first[1].id, "sha256": "a" * 64},
+            ],
+        )
+        assert [u.created for u in photos] == [True, False]
+        near = crud.add_photos(
+            s, [{"post_id": first[1].id, "sha256": "b" * 64, "duplicate_of_id": photos[0].id}]
+        )
+        assert near[0].created
+        with pytest.raises(TypeError, match="unknown photo fields"):
+            crud.add_photos(s, [{"post_id": 1, "sha256": "c", "colour": "red"}])

@@ -169,3 +169,20 @@ def test_post_ids_are_unique_per_network():
             if not (cursor := body.get("cursor")):
                 break
     assert len(uris) == len(set(uris)) == 1500
+
+
+def test_broken_photo_faults_are_fixed_per_photo():
+    cat = Catalogue.demo(6, 1, quirks=False)
+    with EmulatorServer(cat, Faults(truncated_rate=0.3, corrupt_rate=0.3)) as emu:
+        kinds = {}
+        for key in list(cat.photos)[:40]:
+            url = emu.photo_url("mastodon", key)
+            body = httpx.get(url).content
+            assert httpx.get(url).content == body  # a broken upload stays broken
+            try:
+                with Image.open(io.BytesIO(body)) as img:
+                    img.load()
+                kinds[key] = "ok"
+            except OSError as exc:
+                kinds[key] = "corrupt" if "identify" in str(exc) else "truncated"
+    assert {"ok", "truncated", "corrupt"} == set(kinds.values())

@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from catalog.db import DatabaseUnavailable
-from vitrina_cli.common import console, fail, settings_from
+from vitrina_cli.common import console, engine_from, fail, settings_from
 
 COLUMNS = ("new_posts", "new_photos", "duplicates", "near_duplicates", "rejected", "errors")
 HEADERS = ("posts", "photos", "dups", "near", "rejected", "errors")
@@ -47,6 +47,7 @@ def crawl(
     from crawler.run import crawl as run_crawl
 
     settings = settings_from(ctx)
+    engine_from(ctx)  # an unusable catalogue stops here, exit 2, before anything starts
     live: Live | None = None
 
     def on_change(report: CrawlReport) -> None:
@@ -58,9 +59,12 @@ def crawl(
         if as_json:
             summary = run_crawl(settings, shop or None)
         else:
-            with Live(_table({}, "starting…"), console=console, refresh_per_second=4) as live:
+            with Live(
+                _table({}, "starting…"), console=console, refresh_per_second=4, transient=True
+            ) as live:
                 summary = run_crawl(settings, shop or None, on_change=on_change)
-                live.update(_table(summary.shops, f"crawl #{summary.run_id}"))
+            if summary.shops:
+                console.print(_table(summary.shops, f"crawl #{summary.run_id}"))
     except UnknownShop as exc:
         fail(str(exc))
     except DatabaseUnavailable as exc:
@@ -69,6 +73,13 @@ def crawl(
         print(json.dumps(summary.__dict__))
         return
     t = summary.totals
+    if not summary.shops:
+        console.print(
+            "no active shops to crawl: add one with `vitrina shops add NETWORK HANDLE` "
+            "or a [[shops]] entry in config.toml",
+            highlight=False,
+            markup=False,
+        )
     for message in summary.errors:
         console.print(f"  [red]✗[/] {message}", highlight=False, soft_wrap=True)
     mark = "[green]✓[/]" if summary.status == "ok" else "[yellow]![/]"

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
@@ -66,6 +67,7 @@ class ShopSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ShopSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         if crawler.settings.get("REDIS_URL"):
             # A shared frontier can be empty for a moment while another process is mid-page:
             # stay a while before closing, so that work it queues next is shared too.
@@ -74,6 +76,10 @@ class ShopSpider(scrapy.Spider):
         return spider
 
     _idle_since: float | None = None
+
+    def _closed(self, spider: Any = None, reason: str = "") -> None:
+        if reason == "shutdown":  # Ctrl-C / SIGTERM: stored pages stay, the rest waits
+            self.report.interrupted = True
 
     def _busy(self, *args: Any, **kwargs: Any) -> None:
         self._idle_since = None
@@ -226,8 +232,8 @@ class ShopSpider(scrapy.Spider):
                 stop = True  # first crawl: bounded by crawler.max_posts_per_shop
                 break
         final = stop or next_cursor is None
-        candidates = [p for p in kept if not p.pinned] or []
-        newest = max(candidates, key=lambda p: p.key, default=None)
+        # Pinned posts are shown out of order: they never set the watermark.
+        newest = max((p for p in kept if not p.pinned), key=lambda p: p.key, default=None)
         top = (
             {"id": newest.network_post_id, "key": newest.key, "at": newest.posted_at}
             if newest
@@ -249,8 +255,6 @@ class ShopSpider(scrapy.Spider):
 
 def iso_key(timestamp: str, post_id: str) -> str:
     """A sortable key from an ISO timestamp (normalised to UTC) and an id breaking ties."""
-    from datetime import UTC, datetime
-
     try:
         dt = datetime.fromisoformat(timestamp.replace("Z", "+00:00").replace("+0000", "+00:00"))
         if dt.tzinfo is None:

@@ -49,8 +49,8 @@ class Conflict(Exception):
 
 def add_moderator(session: Session, name: str, password: str) -> Moderator:
     name = name.strip()
-    if not name or len(name) > 255 or any(c.isspace() for c in name):
-        raise ModerationError("a moderator name is 1–255 characters without spaces")
+    if not name or len(name) > 255 or not name.isprintable() or any(c.isspace() for c in name):
+        raise ModerationError("a moderator name is 1–255 printable characters without spaces")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ModerationError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
     if session.execute(select(Moderator).where(Moderator.name == name)).first():
@@ -81,7 +81,8 @@ def active_moderator(session: Session, name: str) -> Moderator | None:
 
 
 def authenticate(session: Session, name: str, password: str) -> Moderator | None:
-    mod = active_moderator(session, name[:255])
+    # A NUL cannot be in a stored name and PostgreSQL refuses it in a query: no lookup.
+    mod = None if "\x00" in name else active_moderator(session, name[:255])
     try:
         _hasher.verify(mod.password_hash if mod else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -341,6 +342,19 @@ def bulk_decide(
 def recent_events(session: Session, limit: int = 20) -> Sequence[ModerationEvent]:
     return (
         session.execute(select(ModerationEvent).order_by(ModerationEvent.id.desc()).limit(limit))
+        .scalars()
+        .all()
+    )
+
+
+def photo_events(session: Session, photo_id: int) -> Sequence[ModerationEvent]:
+    """One photo's audit trail, newest first."""
+    return (
+        session.execute(
+            select(ModerationEvent)
+            .where(ModerationEvent.photo_id == photo_id)
+            .order_by(ModerationEvent.id.desc())
+        )
         .scalars()
         .all()
     )

@@ -4,6 +4,10 @@ SQLite: an FTS5 external-content table `posts_fts` kept in step with `posts` by 
 PostgreSQL: a GIN index on an expression tsvector (the query repeats the same expression so the
 planner uses the index). Both are raw-SQL objects created by migration w001; `include_object`
 hides them from Alembic's models-vs-database comparison.
+
+Caution for later migrations: on SQLite, Alembic's batch mode rebuilds a table by copying it,
+which drops its triggers. A migration that batch-alters `posts` must run SQLITE_DDL again
+(it is idempotent and ends with a 'rebuild' of the index).
 """
 
 from __future__ import annotations

@@ -151,40 +151,43 @@ def test_shopper_filters_by_colour_and_category(server, browser) -> None:
     context.close()
 
 
+def _key(page, *keys: str) -> None:
+    """Press keys; the last one submits a form: wait for the page it leads to."""
+    for k in keys[:-1]:
+        page.keyboard.press(k)
+    with page.expect_navigation():
+        page.keyboard.press(keys[-1])
+
+
 def test_moderator_works_the_queue_with_the_keyboard(server, browser) -> None:
     base, seeded = server
     context, page = _login(browser, base, "ann")
-    dress = seeded.photos["review_dress"]
+    dress, tee = seeded.photos["review_dress"], seeded.photos["review_tee"]
     assert page.get_attribute("article.review", "data-photo") == str(dress)
     assert "2 photos left" in page.locator("#left").inner_text()
     # key 8 = the model's second colour guess for this photo (seeded deterministically)
     second = top3("red", 0.55, COLOURS, 5)[1][0]
-    page.keyboard.press("8")
-    page.wait_for_selector("#flash")
+    _key(page, "8")
     assert "Corrected photo" in page.locator("#flash").inner_text()
     assert "1 photo left" in page.locator("#left").inner_text()
-    page.keyboard.press("s")  # skip the tee: it stays in the queue
-    page.wait_for_load_state()
-    page.keyboard.press("a")
-    page.wait_for_selector("#flash")
+    assert page.get_attribute("article.review", "data-photo") == str(tee)
+    _key(page, "s")  # skip: the tee is the only one left, so the queue starts over with it
+    assert page.get_attribute("article.review", "data-photo") == str(tee)
+    _key(page, "a")
     assert "The queue is empty" in page.content()
-    page.keyboard.press("u")  # undo the accept: the tee is back
-    page.wait_for_selector("article.review")
-    assert page.get_attribute("article.review", "data-photo") == str(seeded.photos["review_tee"])
+    _key(page, "u")  # undo the accept: the tee is back
+    assert page.get_attribute("article.review", "data-photo") == str(tee)
     # any category, keyboard only: c focuses the full list, arrows choose, Enter applies
-    page.keyboard.press("c")
-    page.keyboard.press("ArrowDown")  # T-Shirt → Longsleeve
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#flash")
+    _key(page, "c", "ArrowDown", "Enter")  # T-Shirt → Longsleeve
     assert "Corrected photo" in page.locator("#flash").inner_text()
-    # the corrected photo is now in the catalogue under its new colour
+    # the corrected photos are now in the catalogue under their new labels
     shopper = browser.new_page()
     shopper.goto(f"{base}/?colour={second}")
     assert dress in [i for i, _, _ in _grid(shopper)]
     shopper.goto(f"{base}/?colour=red")
     assert dress not in [i for i, _, _ in _grid(shopper)]
     shopper.goto(f"{base}/?category=Longsleeve")
-    assert [i for i, _, _ in _grid(shopper)] == [seeded.photos["review_tee"]]
+    assert [i for i, _, _ in _grid(shopper)] == [tee]
     shopper.close()
     context.close()
 
@@ -195,10 +198,8 @@ def test_two_moderators_conflict_and_one_is_told(server, browser) -> None:
     bob_ctx, bob = _login(browser, base, "bob")
     photo = ann.get_attribute("article.review", "data-photo")
     assert bob.get_attribute("article.review", "data-photo") == photo
-    ann.keyboard.press("a")
-    ann.wait_for_selector("#flash")
-    bob.keyboard.press("r")
-    bob.wait_for_selector("#flash")
+    _key(ann, "a")
+    _key(bob, "r")
     message = bob.locator("#flash").inner_text()
     assert f"Photo {photo} was changed by ann" in message and "nothing was saved" in message
     # bob's page now shows the current state; ann's decision stands

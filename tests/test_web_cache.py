@@ -51,3 +51,26 @@ def test_value_computed_across_a_clear_is_not_kept() -> None:
 
     assert cache.get_or_compute("k", racing) == "stale"
     assert cache.get_or_compute("k", lambda: "fresh") == "fresh"
+
+
+def test_expired_value_is_served_while_one_request_recomputes() -> None:
+    cache = TTLCache(0.1)
+    assert cache.get_or_compute("k", lambda: "old") == "old"
+    time.sleep(0.15)
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        started.set()
+        release.wait(5)
+        return "new"
+
+    worker = threading.Thread(target=lambda: cache.get_or_compute("k", slow))
+    worker.start()
+    started.wait(5)
+    # meanwhile other requests are answered at once with the previous counts
+    assert cache.get_or_compute("k", lambda: "unexpected") == "old"
+    release.set()
+    worker.join()
+    assert cache.get_or_compute("k", lambda: "unexpected") == "new"
+    cache.clear()  # after a moderator's decision: no stale value, a fresh computation
+    assert cache.get_or_compute("k", lambda: "fresh") == "fresh"

@@ -168,6 +168,14 @@ def test_history_lists_the_audit_trail(mod_site) -> None:
     _act(client, client.get("/moderate").text, action="accept")
     html = client.get("/moderate/history").text
     assert "ann" in html and "accept" in html and "needs_review" in html and "approved" in html
+    # a photo's own page, published or not, shows its trail; shoppers cannot open it
+    rejected = seeded.photos["rejected"]
+    page = client.get(f"/moderate/photos/{rejected}")
+    assert page.status_code == 200 and 'id="status">rejected<' in page.text
+    detail = client.get(f"/moderate/photos/{seeded.photos['review_dress']}").text
+    assert "approved" in detail and "ann" in detail
+    anonymous = TestClient(app).get(f"/moderate/photos/{rejected}", follow_redirects=False)
+    assert anonymous.status_code == 303
 
 
 def test_api_moderation_with_token_and_with_session(mod_site) -> None:
@@ -250,3 +258,12 @@ def test_choosing_the_models_own_label_counts_as_approval(mod_site) -> None:
     assert r.status_code == 200
     photo = _photo(engine, seeded.photos["review_dress"])
     assert (photo.status, photo.category, photo.version) == ("approved", "Dress", 2)
+
+
+def test_serve_refuses_a_public_address_with_the_default_secret(tmp_path, sqlite_url) -> None:
+    from tests.conftest import write_config
+    from vitrina_cli.main import app as cli
+
+    config = write_config(tmp_path, sqlite_url)
+    r = CliRunner().invoke(cli, ["--config", str(config), "serve", "--host", "0.0.0.0"])
+    assert r.exit_code == 2 and "default web.secret_key" in r.output

@@ -293,3 +293,31 @@ def test_removed_moderator_loses_access_at_once(fresh) -> None:
         moderation.remove_moderator(s, "bob")
     engine.dispose()
     assert client.get("/moderate", follow_redirects=False).status_code == 303
+
+
+def test_hostile_filter_values_on_both_databases(db_url, settings_for) -> None:
+    """The same hostile values against SQLite and PostgreSQL (types and FTS syntax differ)."""
+    settings, _ = settings_for(db_url)
+    seed(settings)
+    client = TestClient(make_app(settings), raise_server_exceptions=False)
+    for query in [*HOSTILE, "q=_", "q=%C7%85%CC%81", "q=a%3A*%20%26%20!b", "q=%00"]:
+        for base in ("/", "/api/v1/items"):
+            r = client.get(f"{base}?{query}")
+            assert r.status_code < 500, (db_url, base, query, r.text[:300])
+    r = client.get("/api/v1/items?colour=mauve")
+    assert r.status_code == 400 and "unknown colour" in r.json()["detail"]
+    assert client.get("/api/v1/items?q=%27%3B%20DROP%20TABLE%20posts%3B--").json()["total"] == 0
+    assert client.get("/api/v1/items").json()["total"] == 5  # nothing was dropped
+
+
+def test_hostile_login_names_on_both_databases(db_url, settings_for) -> None:
+    settings, _ = settings_for(db_url)
+    seed(settings)
+    client = TestClient(make_app(settings), raise_server_exceptions=False)
+    token = csrf_of(client.get("/moderate/login").text)
+    for name in ("ann\x00", "' OR '1'='1", "ann'--", "x" * 300, "<script>"):
+        r = client.post(
+            "/moderate/login", data={"name": name, "password": PASSWORD, "csrf_token": token}
+        )
+        assert r.status_code in (401, 400, 422), (name, r.status_code)
+        assert "<script>" not in r.text.split("<footer")[0].split("</header>")[1]

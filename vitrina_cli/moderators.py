@@ -64,7 +64,7 @@ def remove(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
 
 @app.command("token")
 def token(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
-    """Print an API token for NAME (Authorization: Bearer …), valid [web].api_token_days."""
+    """Print an API token for NAME (Authorization: Bearer …), valid web.api_token_days days."""
     from web.auth import issue_token
 
     settings = settings_from(ctx)

@@ -6,13 +6,20 @@ import os
 
 import typer
 
-from vitrina_cli.common import console, engine_from, settings_from
+from vitrina_cli.common import console, engine_from, fail, settings_from
+
+DEFAULT_SECRET = "change-me-in-production"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def serve(
     ctx: typer.Context,
-    host: str | None = typer.Option(None, help="Address to listen on (default: [web].host)."),
-    port: int | None = typer.Option(None, help="Port (default: [web].port).", min=1, max=65535),
+    host: str | None = typer.Option(
+        None, help="Address to listen on (default: web.host in config.toml)."
+    ),
+    port: int | None = typer.Option(
+        None, help="Port (default: web.port in config.toml).", min=1, max=65535
+    ),
     workers: int = typer.Option(1, help="Worker processes (about one per CPU core).", min=1),
     reload: bool = typer.Option(False, help="Restart on code changes (development)."),
 ) -> None:
@@ -27,6 +34,12 @@ def serve(
         os.environ["VITRINA_CONFIG"] = os.path.abspath(settings.source)
     host = host or settings.web.host
     port = port or settings.web.port
+    if settings.web.secret_key == DEFAULT_SECRET and host not in LOOPBACK:
+        # Anyone knowing the public default could forge a moderator's session cookie.
+        fail(
+            f"refusing to listen on {host} with the default web.secret_key: set a long random "
+            "value (VITRINA_WEB__SECRET_KEY) first"
+        )
     console.print(f"Vitrina on http://{host}:{port}/  (moderators: /moderate, API: /api/v1/docs)")
     uvicorn.run(
         "web.asgi:make_app",

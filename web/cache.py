@@ -1,7 +1,10 @@
 """A small in-process TTL cache for facet counts, cleared when a moderator changes a label.
 
 Single-flight: when many requests miss the same key at once, one computes and the others wait
-for its result instead of all running the same expensive query (a thundering herd).
+for its result instead of all running the same expensive query (a thundering herd). Once a
+value has expired, requests arriving while it is being recomputed get the previous value
+(stale-while-revalidate), so an expiry never stalls every client; `clear()` drops stale values
+too, so after a moderator's decision nobody is served old counts.
 """
 
 from __future__ import annotations
@@ -22,26 +25,24 @@ class TTLCache:
         self._inflight: dict[Hashable, threading.Lock] = {}
         self._generation = 0
 
-    def _fresh(self, key: Hashable) -> tuple[bool, Any]:
-        hit = self._data.get(key)
-        if hit is not None and hit[0] > time.monotonic():
-            self._data.move_to_end(key)
-            return True, hit[1]
-        return False, None
-
     def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         if self.seconds <= 0:
             return compute()
         with self._lock:
-            found, value = self._fresh(key)
-            if found:
-                return value
+            entry = self._data.get(key)
+            if entry is not None and entry[0] > time.monotonic():
+                self._data.move_to_end(key)
+                return entry[1]
             flight = self._inflight.setdefault(key, threading.Lock())
-        with flight:  # one computation per key at a time; latecomers reuse its result
+        if entry is not None and not flight.acquire(blocking=False):
+            return entry[1]  # expired, and someone is already recomputing it
+        if entry is None:
+            flight.acquire()
+        try:
             with self._lock:
-                found, value = self._fresh(key)
-                if found:
-                    return value
+                fresh = self._data.get(key)
+                if fresh is not None and fresh[0] > time.monotonic():
+                    return fresh[1]
                 generation = self._generation
             value = compute()
             with self._lock:
@@ -51,8 +52,12 @@ class TTLCache:
                     self._data.move_to_end(key)
                     while len(self._data) > self.max_entries:
                         self._data.popitem(last=False)
-                self._inflight.pop(key, None)
-        return value
+            return value
+        finally:
+            with self._lock:
+                if self._inflight.get(key) is flight:
+                    del self._inflight[key]
+            flight.release()
 
     def clear(self) -> None:
         with self._lock:

@@ -63,6 +63,7 @@ def date(value: datetime | None) -> str:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     env = templates.env
+    env.auto_reload = False  # templates ship with the code: no stat() per render
     env.filters.update(safe_url=safe_url, date=date)
     env.globals.update(
         image_url=image_url,

@@ -37,6 +37,8 @@ def _safe_next(target: str) -> str:
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/moderate") -> Response:
+    if request.session.get("moderator"):
+        return RedirectResponse(_safe_next(next), status_code=303)
     return render(
         request, "moderate/login.html", {"next": _safe_next(next), "csrf": csrf_token(request)}
     )
@@ -238,6 +240,19 @@ def history(
 
 
 @router.get("/photos/{photo_id}")
-def photo_detail(photo_id: str, name: str = Depends(require_moderator)) -> Response:
-    # Moderators open a photo from the history: the public page when it is public.
-    return RedirectResponse(f"/photos/{parse_id(photo_id)}", status_code=303)
+def photo_detail(
+    photo_id: str,
+    request: Request,
+    name: str = Depends(require_moderator),
+    session: Session = Depends(get_session),
+) -> Response:
+    """Any photo, published or not, with its current labels and its audit trail."""
+    item = queries.get_item(session, parse_id(photo_id), public_only=False)
+    if item is None:
+        raise HTTPException(404, "There is no such photo.")
+    context = {
+        "item": item,
+        "events": moderation.photo_events(session, item.id),
+        "top": moderation.top_labels(session, item.id),
+    }
+    return render(request, "moderate/photo.html", context)

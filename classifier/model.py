@@ -44,16 +44,21 @@ class BackboneParts:
 
 
 def backbone_parts(
-    name: str, image_size: int, *, pretrained: bool = True, fine_tune: bool = True
+    name: str,
+    image_size: int,
+    *,
+    pretrained: bool = True,
+    fine_tune: bool = True,
+    split_block: int = LITE0_SPLIT_BLOCK,
 ) -> BackboneParts:
     shape = (image_size, image_size, 3)
     scaling = backbones.pixel_scaling(name)
     if name == "efficientnet_lite0" and fine_tune:
         from classifier.torch_weights import load_state_dict
 
-        stem = backbones.efficientnet_lite0(shape, last_block=LITE0_SPLIT_BLOCK, name="lite0_stem")
+        stem = backbones.efficientnet_lite0(shape, last_block=split_block, name="lite0_stem")
         top = backbones.efficientnet_lite0(
-            stem.output_shape[1:], first_block=LITE0_SPLIT_BLOCK, name="lite0_top"
+            stem.output_shape[1:], first_block=split_block, name="lite0_top"
         )
         if pretrained:
             state = load_state_dict(backbones.lite0_weights_path())

@@ -69,6 +69,7 @@ class TrainConfig:
     command: str = ""  # the command line, recorded in the metadata
     workers: int = 2
     views: int = 3  # augmented views per training photo: original, mirrored, zoomed
+    fine_tune_from: int = 11  # Lite0 block where fine-tuning starts (of 16; 11 = last 2 stages)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,7 +380,9 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
     )
 
     # 2. Backbone and cached features.
-    parts = backbone_parts(cfg.backbone, cfg.image_size, pretrained=cfg.pretrained)
+    parts = backbone_parts(
+        cfg.backbone, cfg.image_size, pretrained=cfg.pretrained, split_block=cfg.fine_tune_from
+    )
     parts.stem.trainable = False
     fit_e = encode(parts, fit_s, views=cfg.views, what="training photos", workers=cfg.workers)
     stop_e = encode(parts, stop_s, views=1, what="early-stopping photos", workers=cfg.workers)

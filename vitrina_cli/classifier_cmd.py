@@ -119,6 +119,9 @@ def train(
     fine_tune_epochs: int = typer.Option(
         12, min=0, help="Max epochs fine-tuning the backbone's last stage (0: heads only)."
     ),
+    fine_tune_from: int = typer.Option(
+        11, min=1, max=15, help="EfficientNet-Lite0 block (of 16) from which to fine-tune."
+    ),
     colour_stats: bool = typer.Option(
         True, "--colour-stats/--no-colour-stats", help="Garment colour statistics input."
     ),
@@ -158,6 +161,7 @@ def train(
         val_fraction=val_fraction,
         head_epochs=head_epochs,
         fine_tune_epochs=fine_tune_epochs,
+        fine_tune_from=fine_tune_from,
         colour_stats=colour_stats,
         compare_colour_stats=compare,
         target_precision=target_precision or settings.classifier.target_precision,

@@ -135,20 +135,20 @@ class Demo:
 
     # ---- steps ------------------------------------------------------------------------------
     def demo_model(self) -> Path:
-        """No model is committed: train a small one on synthetic garments (once, then reused)."""
+        """A model for the emulator's synthetic garments, trained once and then reused."""
         from demo.synthetic import train_tiny_model, write_dataset
 
-        out = self.work / "models" / "demo-synthetic"
+        out = self.work / "models" / "synthetic-lite0-128"
         if (out / "model.keras").is_file():
             return out
         with console.status(
-            f"no trained model under {DEFAULT_MODELS}: training a small demo model on synthetic "
-            "garments (about a minute, once)…"
+            "training the demo's model for the emulator's synthetic garments "
+            "(about a minute, once; real photos via VITRINA_DEMO_IMAGES use the committed model)…"
         ):
             data = self.work / "models" / "synthetic-garments"
-            write_dataset(data, per_category=20)
+            write_dataset(data, per_category=40)
             log = self.logs / "train-demo-model.log"
-            train_tiny_model(out, data, epochs=30, pretrained=True, log=log)
+            train_tiny_model(out, data, epochs=60, pretrained=True, image_size=128, log=log)
         console.print(f"[green]✓[/] demo model trained: {out}", highlight=False)
         return out
 
@@ -231,13 +231,25 @@ class Demo:
 
     # ---- the whole thing --------------------------------------------------------------------
     def run(self) -> int:
-        if self.opts.model and not (Path(self.opts.model) / "model.keras").is_file():
+        if (
+            self.opts.model not in ("", "default")
+            and not (Path(self.opts.model) / "model.keras").is_file()
+        ):
             console.print(f"[bold red]error:[/] --model {self.opts.model}: no model.keras there")
             return 2
         if self.opts.fresh and self.work.exists():
             shutil.rmtree(self.work)
         self.work.mkdir(parents=True, exist_ok=True)
-        if not self.opts.model and not list(DEFAULT_MODELS.glob("*/model.keras")):
+        committed = sorted(DEFAULT_MODELS.glob("*/model.keras"))
+        if self.opts.model == "default":
+            if not committed:
+                console.print(
+                    f"[bold red]error:[/] --model default: no model under {DEFAULT_MODELS}"
+                )
+                return 2
+            self.opts.model = ""  # [classifier] model_dir empty: the committed model
+        elif not self.opts.model and (not self.opts.images or not committed):
+            # Synthetic garments: a model trained on the same renderer (see demo/synthetic.py).
             try:
                 self.opts.model = str(self.demo_model())
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:

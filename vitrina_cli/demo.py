@@ -24,8 +24,10 @@ def demo(
     ),
     scheduler: bool = typer.Option(True, help="Also start `vitrina schedule`."),
     fresh: bool = typer.Option(False, help="Delete the demo's catalogue and photos first."),
-    model: Path | None = typer.Option(
-        None, help="Label with this model folder instead of the committed default."
+    model: str = typer.Option(
+        "",
+        help="Model folder to label with, or 'default' for the committed model. Unset: a model "
+        "trained once on the emulator's synthetic garments (the committed model for real photos).",
     ),
     exit_after: float = typer.Option(
         0.0, hidden=True, help="Stop after this many seconds once running (tests)."
@@ -51,7 +53,7 @@ def demo(
         new_post_every=new_post_every,
         scheduler=scheduler,
         fresh=fresh,
-        model=str(model.resolve()) if model else "",
+        model=model if model in ("", "default") else str(Path(model).resolve()),
         images=os.environ.get("VITRINA_DEMO_IMAGES", ""),
         labels=os.environ.get("VITRINA_DEMO_LABELS", ""),
         exit_after=exit_after,

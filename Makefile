@@ -22,8 +22,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# The demo: emulator with demo shops, SQLite catalogue under var/demo, one pipeline run, then the
+# web app and the scheduler until Ctrl-C. Offline; VITRINA_DEMO_IMAGES=DIR uses real photos.
 run: $(VENV)/.installed
-	$(BIN)/vitrina init
+	$(BIN)/vitrina demo $(DEMO_ARGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -151,6 +151,15 @@ class ScheduleSettings(_Section):
     retrain_enabled: bool = False
     retrain_cron: str = "0 4 * * sun"
     retrain_min_decisions: int = Field(200, ge=1)
+    # Dataset folders (labels.csv + images) the model was first trained on, added to retraining.
+    retrain_data: list[str] = []
+    # With [crawler] frontier set: crawl processes the nightly run starts side by side, sharing
+    # the Redis frontier (more machines: run `vitrina crawl` there too).
+    crawl_processes: int = Field(1, ge=1, le=64)
+    # Each step's child process (crawl, classify, train) is stopped after this many seconds.
+    step_timeout_seconds: int = Field(4 * 3600, ge=10)
+    # One folder per pipeline run with each step's output (crawl.log, classify.log, ...).
+    log_dir: str = "var/logs"
 
     @field_validator("timezone")
     @classmethod

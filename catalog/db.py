@@ -67,6 +67,19 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+# Tables other libraries keep in the catalogue database (APScheduler's SQLAlchemy job store).
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+    """Alembic filter: skip other libraries' tables and the raw-SQL full-text search objects."""
+    from catalog.search import include_object as search_objects
+
+    if type_ == "table" and name in FOREIGN_TABLES:
+        return False
+    return search_objects(obj, name, type_, reflected, compare_to)
+
+
 def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
     from alembic.config import Config
 

@@ -10,9 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
 from catalog import crud
-from catalog.db import current_revision, migrate, session_scope
+from catalog.db import current_revision, include_object, migrate, session_scope
 from catalog.models import ModerationEvent, Photo, Post, Prediction, Shop
-from catalog.search import include_object
 
 
 def test_migrations_create_every_table_and_match_models(engine) -> None:

@@ -8,7 +8,19 @@ import typer
 
 from catalog import crud
 from catalog.db import current_revision, mask_url, session_scope
-from vitrina_cli import classifier_cmd, config_cmd, crawl, emulator_cmd, moderators, serve, shops
+from vitrina_cli import (
+    classifier_cmd,
+    config_cmd,
+    crawl,
+    demo,
+    emulator_cmd,
+    moderators,
+    nightly,
+    runs,
+    schedule,
+    serve,
+    shops,
+)
 from vitrina_cli.common import console, engine_from, settings_from
 
 app = typer.Typer(
@@ -53,11 +65,17 @@ def init(ctx: typer.Context) -> None:
 
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(shops.app, name="shops")
-app.command(name="crawl")(crawl.crawl)
-app.command(name="emulator")(emulator_cmd.emulator)
 app.add_typer(moderators.app, name="moderators")
 app.command("serve")(serve.serve)
 classifier_cmd.register(app)
+app.command(name="crawl")(crawl.crawl)
+app.command(name="emulator")(emulator_cmd.emulator)
+
+app.command("run-nightly")(nightly.run_nightly)
+app.command("runs")(runs.runs)
+app.command("schedule")(schedule.schedule)
+app.command("demo")(demo.demo)
+app.command("retrain")(nightly.retrain_now)
 
 
 if __name__ == "__main__":

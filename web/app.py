@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from catalog.config import Settings
 from catalog.db import make_engine
+from web import ops
 from web.auth import LoginRequired, LoginThrottle
 from web.cache import TTLCache
 from web.routers import api, catalogue, media, moderate
@@ -112,6 +113,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (catalogue.router, media.router, moderate.router, api.router, *routers):
         app.include_router(router)
+    app.include_router(ops.router)  # /healthz, /metrics, /admin/runs (pipeline, issue 6)
     _install_error_handlers(app)
 
     @app.get("/robots.txt", include_in_schema=False)

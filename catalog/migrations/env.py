@@ -6,8 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import catalog.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from catalog.db import make_engine
-from catalog.search import include_object
+from catalog.db import include_object, make_engine
 
 config = context.config
 if config.config_file_name:  # run from the alembic CLI: use its logging settings

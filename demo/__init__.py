@@ -1,0 +1,1 @@
+"""The `make run` demo: emulator, catalogue, pipeline, web and scheduler on one machine."""

@@ -1,0 +1,76 @@
+"""Reading the run history, shared by `vitrina runs`, /admin/runs and /metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from catalog.db import session_scope
+from catalog.models import PipelineRun, utcnow
+
+
+@dataclass
+class RunView:
+    id: int
+    trigger: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    seconds: float | None
+    steps: dict[str, Any]
+    stats: dict[str, Any]
+    errors: list[Any]
+
+    @property
+    def duration(self) -> str:
+        if self.seconds is None:
+            return "running"
+        m, s = divmod(int(self.seconds), 60)
+        h, m = divmod(m, 60)
+        return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC.
+    if dt is not None and dt.tzinfo is None:
+        from datetime import UTC
+
+        return dt.replace(tzinfo=UTC)
+    return dt
+
+
+def view(run: PipelineRun) -> RunView:
+    started = _aware(run.started_at)
+    finished = _aware(run.finished_at)
+    assert run.id is not None and started is not None
+    seconds = (finished - started).total_seconds() if finished else None
+    if finished is None and run.status == "running":
+        seconds = None
+    return RunView(
+        run.id, run.trigger, run.status, started, finished, seconds,
+        run.steps or {}, run.stats or {}, run.errors or [],
+    )  # fmt: skip
+
+
+def recent_runs(
+    engine: Engine, *, limit: int = 20, trigger: str | None = None, offset: int = 0
+) -> list[RunView]:
+    with session_scope(engine) as s:
+        query = select(PipelineRun).order_by(PipelineRun.id.desc())  # type: ignore[union-attr]
+        if trigger:
+            query = query.where(PipelineRun.trigger == trigger)
+        return [view(r) for r in s.exec(query.offset(offset).limit(limit)).all()]
+
+
+def get_run(engine: Engine, run_id: int) -> RunView | None:
+    with session_scope(engine) as s:
+        run = s.get(PipelineRun, run_id)
+        return view(run) if run else None
+
+
+def age_seconds(dt: datetime) -> float:
+    return (utcnow() - _aware(dt)).total_seconds()  # type: ignore[operator]

@@ -1,0 +1,38 @@
+"""Helpers shared by the pipeline, demo and scale-out tests (fixtures: pipeline_fixtures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+
+from catalog.db import make_engine
+from crawler.emulator.server import EmulatorServer
+
+
+def pipeline_toml(
+    emu: EmulatorServer, model: str, tmp_path: Path, *, schedule: str = "", crawler: str = ""
+) -> str:
+    """The config (after [database]/[storage]) that points a catalogue at the emulator;
+    `schedule` and `crawler` are extra lines for those tables."""
+    emulator = emu.config_toml().replace("[crawler]\n", f"[crawler]\n{crawler}", 1)
+    return (
+        f'[classifier]\nmodel_dir = "{model}"\n\n'
+        f'[schedule]\nlog_dir = "{tmp_path / "logs"}"\n{schedule}\n' + emulator + "\n"
+    )
+
+
+def scalar(db_url: str, sql: str) -> object:
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        value = conn.execute(text(sql)).scalar()
+    engine.dispose()
+    return value
+
+
+def rows(db_url: str, sql: str) -> list[tuple]:
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        out = [tuple(r) for r in conn.execute(text(sql))]
+    engine.dispose()
+    return out

@@ -1,0 +1,10 @@
+"""Loaded before test collection (pyproject: addopts = "-p tests.sqlite_first").
+
+TensorFlow ships its own SQLite without FTS5; when a test module imports TensorFlow before
+Python's sqlite3 extension is loaded, every later SQLite connection in the test process gets
+TensorFlow's copy and the catalogue's full-text search migration fails with "no such module:
+fts5". Loading sqlite3 first binds Python to the system library. (The `vitrina` commands open
+and migrate the catalogue before they load TensorFlow.)
+"""
+
+import sqlite3  # noqa: F401

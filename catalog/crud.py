@@ -207,6 +207,7 @@ def add_photo(session: Session, post_id: int, sha256: str, **fields: Any) -> Ups
     return _insert_once(session, Photo, values, ["sha256"])
 
 
+# Bulk forms: one statement per page (the crawler stores a page at a time).
 def _insert_many(
     session: Session, model: Any, rows: list[dict[str, Any]], key: str, scope: dict[str, Any]
 ) -> list[Upserted]:
@@ -274,37 +275,3 @@ def counts(session: Session) -> dict[str, int]:
     for status, n in session.exec(select(Photo.status, func.count()).group_by(Photo.status)):
         result[f"photos_{status}"] = n
     return result
-
-
-# ---- bulk forms, one statement per page (the crawler stores a page at a time) -------------
-
-
-def _insert_many(
-    session: Session, model: Any, rows: list[dict[str, Any]], key: str, scope: dict[str, Any]
-) -> list[Upserted]:
-    """Insert rows once by their natural `key` (INSERT … ON CONFLICT DO NOTHING RETURNING, one
-    statement); one Upserted per row, in order. A key repeated within `rows` counts once."""
-    if not rows:
-        return []
-    first: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        first.setdefault(row[key], row)
-    col = getattr(model, key)
-    stmt = _insert(session, model).on_conflict_do_nothing().returning(model.id, col)
-    created = {k: i for i, k in session.execute(stmt, list(first.values()))}
-    missing = [k for k in first if k not in created]
-    existing: dict[str, int] = {}
-    if missing:
-        query = select(col, model.id).where(col.in_(missing))
-        for name, value in scope.items():
-            query = query.where(getattr(model, name) == value)
-        existing = {k: i for k, i in session.execute(query)}
-    out, seen = [], set()
-    for row in rows:
-        k = row[key]
-        if k in created and k not in seen:
-            out.append(Upserted(created[k], True))
-        else:
-            out.append(Upserted(created.get(k) or existing[k], False))
-        seen.add(k)
-    return out

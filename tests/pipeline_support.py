@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 from sqlalchemy import text
@@ -36,3 +38,19 @@ def rows(db_url: str, sql: str) -> list[tuple]:
         out = [tuple(r) for r in conn.execute(text(sql))]
     engine.dispose()
     return out
+
+
+def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 60) -> str:
+    """A child's stdout up to and including the first line holding `needle`; fails with all
+    that was printed if the line does not come within `timeout` seconds or the child exits."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return "".join(seen)
+    raise AssertionError(f"{needle!r} not seen in:\n{''.join(seen)}")

@@ -8,13 +8,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import httpx
 
-from tests.pipeline_support import scalar
+from tests.pipeline_support import read_until, scalar
 
 pytest_plugins = ["tests.pipeline_fixtures"]
 
@@ -34,20 +33,6 @@ def _vitrina_processes(marker: str) -> list[str]:
     return found
 
 
-def _read_until(proc: subprocess.Popen[str], needle: str, timeout: float) -> str:
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if needle in line:
-            return "".join(seen)
-    raise AssertionError(f"{needle!r} not seen in:\n{''.join(seen)}")
-
-
 def test_demo_fills_the_catalogue_and_stops_cleanly(tmp_path: Path, model_dir: str) -> None:
     work = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if not k.startswith("VITRINA_")}
@@ -59,7 +44,7 @@ def test_demo_fills_the_catalogue_and_stops_cleanly(tmp_path: Path, model_dir: s
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path
     )
     try:
-        out = _read_until(demo, "Ctrl-C stops everything", timeout=240)
+        out = read_until(demo, "Ctrl-C stops everything", timeout=240)
         base = re.search(r"catalogue\s+(http://127\.0\.0\.1:\d+)/", out).group(1)  # type: ignore[union-attr]
         login = re.search(r"login: (\S+) / (\S+)", out)
         assert login, out

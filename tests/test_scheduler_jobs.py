@@ -19,6 +19,7 @@ from catalog.db import make_engine, session_scope
 from catalog.models import PipelineRun
 from scheduler import JOBSTORE_TABLE, NIGHTLY, RETRAIN, Scheduler
 from tests.conftest import write_config
+from tests.pipeline_support import read_until
 
 
 def _config(tmp_path: Path, db_url: str, schedule: str = "") -> tuple[Settings, str]:
@@ -163,30 +164,16 @@ def _start_schedule(cfg: str, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-def _read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 60) -> str:
-    seen = []
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if needle in line:
-            return "".join(seen)
-    raise AssertionError(f"{needle!r} not seen in:\n{''.join(seen)}")
-
-
 def test_vitrina_schedule_refuses_a_second_scheduler_and_stops_cleanly(
     db_url: str, tmp_path: Path
 ) -> None:
     _, cfg = _config(tmp_path, db_url)
     first = _start_schedule(cfg, "--run-now")
     try:
-        out = _read_until(first, "scheduler running")
+        out = read_until(first, "scheduler running")
         assert "next nightly run: " in out and "03:00 CET" in out
         # --run-now: one run at once, then the schedule goes on from the stored trigger.
-        out = _read_until(first, "next nightly run: ")
+        out = read_until(first, "next nightly run: ")
         assert "job nightly done: {'run_id': 1, 'status': 'ok'}" in out
         assert "03:00 CET" in out
         assert [r.status for r in _schedule_runs(db_url)] == ["ok"]

@@ -217,20 +217,23 @@ def _rate_limited(emu: EmulatorServer, network: str) -> ApiError:
         headers["X-App-Usage"] = json.dumps(
             {"call_count": 100, "total_cputime": 12, "total_time": 20}
         )
-        return ApiError(
+        return _graph_error(
             403,
-            {
-                "error": {
-                    "message": "(#4) Application request limit reached",
-                    "type": "OAuthException",
-                    "is_transient": True,
-                    "code": 4,
-                    "fbtrace_id": "EmuTrace4",
-                }
-            },
-            headers,
+            "(#4) Application request limit reached",
+            4,
+            is_transient=True,
+            fbtrace_id="EmuTrace4",
+            headers=headers,
         )
     return ApiError(429, "<html><body>Too Many Requests</body></html>", headers)
+
+
+def _graph_error(
+    status: int, message: str, code: int, headers: dict[str, str] | None = None, **extra: Any
+) -> ApiError:
+    """A Graph API error body: {"error": {"message", "type": "OAuthException", "code", …}}."""
+    body = {"message": message, "type": "OAuthException", "code": code, **extra}
+    return ApiError(status, {"error": body}, headers)
 
 
 def _server_error(network: str) -> ApiError:
@@ -239,17 +242,12 @@ def _server_error(network: str) -> ApiError:
     if network == "bluesky":
         return ApiError(500, {"error": "InternalServerError", "message": "Internal Server Error"})
     if network == "instagram":
-        return ApiError(
+        return _graph_error(
             500,
-            {
-                "error": {
-                    "message": "An unexpected error has occurred. Please retry your request later.",
-                    "type": "OAuthException",
-                    "is_transient": True,
-                    "code": 2,
-                    "fbtrace_id": "EmuTrace2",
-                }
-            },
+            "An unexpected error has occurred. Please retry your request later.",
+            2,
+            is_transient=True,
+            fbtrace_id="EmuTrace2",
         )
     return ApiError(503, "<html><body>Service Unavailable</body></html>")
 
@@ -668,70 +666,32 @@ class _Handler(BaseHTTPRequestHandler):
         emu = self.emu
         m = re.fullmatch(r"/(v\d+\.\d+)/(\d+)", path)
         if not m:
-            raise ApiError(
-                400,
-                {
-                    "error": {
-                        "message": "Unknown path components",
-                        "type": "OAuthException",
-                        "code": 2500,
-                    }
-                },
-            )
+            raise _graph_error(400, "Unknown path components", 2500)
         if q.get("access_token") != emu.access_token:
-            raise ApiError(
+            raise _graph_error(
                 400,
-                {
-                    "error": {
-                        "message": "Error validating access token: Session has expired.",
-                        "type": "OAuthException",
-                        "code": 190,
-                        "error_subcode": 463,
-                        "fbtrace_id": "EmuTrace190",
-                    }
-                },
+                "Error validating access token: Session has expired.",
+                190,
+                error_subcode=463,
+                fbtrace_id="EmuTrace190",
             )
         if m.group(2) != IG_USER_ID:
-            raise ApiError(
-                400,
-                {
-                    "error": {
-                        "message": "Invalid user id",
-                        "type": "OAuthException",
-                        "code": 110,
-                        "error_subcode": 2207013,
-                    }
-                },
-            )
+            raise _graph_error(400, "Invalid user id", 110, error_subcode=2207013)
         fields = q.get("fields", "")
         um = re.search(r"business_discovery\.username\(([^)]*)\)", fields)
         if not um:
-            raise ApiError(
-                400,
-                {
-                    "error": {
-                        "message": "(#100) Tried accessing nonexisting field",
-                        "type": "OAuthException",
-                        "code": 100,
-                    }
-                },
-            )
+            raise _graph_error(400, "(#100) Tried accessing nonexisting field", 100)
         shop = emu.catalogue.shop("instagram", um.group(1))
         if shop is None:
-            raise ApiError(
+            raise _graph_error(
                 400,
-                {
-                    "error": {
-                        "message": "Invalid user id",
-                        "type": "OAuthException",
-                        "code": 110,
-                        "error_subcode": 2207013,
-                        "is_transient": False,
-                        "error_user_title": "Cannot find User",
-                        "error_user_msg": f"The user with username: {um.group(1)} cannot be found.",
-                        "fbtrace_id": "EmuTrace110",
-                    }
-                },
+                "Invalid user id",
+                110,
+                error_subcode=2207013,
+                is_transient=False,
+                error_user_title="Cannot find User",
+                error_user_msg=f"The user with username: {um.group(1)} cannot be found.",
+                fbtrace_id="EmuTrace110",
             )
         bd: dict[str, Any] = {
             "id": shop.account_id,

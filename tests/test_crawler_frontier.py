@@ -19,9 +19,9 @@ from crawler.emulator.server import EmulatorServer
 from tests.conftest import IN_CI, REDIS_URL, REPO
 
 POSTS = 24  # in pages of 4: six full pages and an empty one per shop
-# Slow pages keep the crawl going for a few seconds, so that the second process (which may start
+# Slow pages keep the crawl going for tens of seconds, so that the second process (which may start
 # seconds later on a busy machine) still finds work in the shared queue.
-LATENCY_MS = 150
+LATENCY_MS = 400
 SHOPS = [("mastodon", f"m{i}") for i in range(3)] + [
     ("bluesky", f"b{i}.bsky.social") for i in range(3)
 ]

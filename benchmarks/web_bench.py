@@ -367,45 +367,22 @@ def run_sqlite(args: argparse.Namespace, tmp: Path) -> None:
     )
     results: list[Result] = []
     url = f"sqlite:///{db}"
+    w = f"{args.workers} workers"
+    page, api_path = f"/?{FILTERS}", f"/api/v1/items?{FILTERS}"
     with vitrina(url, tmp, args.workers, 30) as srv:
-        w = f"{args.workers} workers"
-        results.append(
-            measure(
-                f"vitrina page  /?{FILTERS} ({w})",
-                srv.port,
-                f"/?{FILTERS}",
-                args.clients,
-                args.seconds,
-            )
-        )
-        results.append(
-            measure(
-                f"vitrina API   /api/v1/items?{FILTERS} ({w})",
-                srv.port,
-                f"/api/v1/items?{FILTERS}",
-                args.clients,
-                args.seconds,
-            )
-        )
-        results.append(
-            measure(
-                f"vitrina API   q=linen&colour=blue ({w})",
-                srv.port,
-                "/api/v1/items?q=linen&colour=blue",
-                args.clients,
-                args.seconds,
-            )
-        )
+        for name, path in (
+            (f"vitrina page  {page} ({w})", page),
+            (f"vitrina API   {api_path} ({w})", api_path),
+            (f"vitrina API   q=linen&colour=blue ({w})", "/api/v1/items?q=linen&colour=blue"),
+        ):
+            results.append(measure(name, srv.port, path, args.clients, args.seconds))
+    # Cache off: every request queries, counts every facet and renders the whole page.
     with vitrina(url, tmp, args.workers, 0) as srv:
-        results.append(
-            measure(
-                f"vitrina API   same, facet cache off ({args.workers} workers)",
-                srv.port,
-                f"/api/v1/items?{FILTERS}",
-                args.clients,
-                args.seconds,
-            )
-        )
+        for name, path in (
+            (f"vitrina page  same, cache off ({w})", page),
+            (f"vitrina API   same, cache off ({w})", api_path),
+        ):
+            results.append(measure(name, srv.port, path, args.clients, args.seconds))
     with vitrina(url, tmp, 1, 30) as srv:
         one = measure(
             "vitrina API   same (1 worker, like Datasette's 1 process)",
@@ -472,35 +449,14 @@ def main() -> None:
         build_postgres(pg_url, args.pg_photos)
         print(f"\nbuilt {args.pg_photos:,} photos in PostgreSQL in {time.monotonic() - t0:.0f}s")
         pg_results = []
-        with vitrina(pg_url, tmp, args.workers, 30) as srv:
-            pg_results.append(
-                measure(
-                    f"PostgreSQL 1M: page /?{FILTERS}",
-                    srv.port,
-                    f"/?{FILTERS}",
-                    args.clients,
-                    args.seconds,
-                )
-            )
-            pg_results.append(
-                measure(
-                    f"PostgreSQL 1M: API {FILTERS}",
-                    srv.port,
-                    f"/api/v1/items?{FILTERS}",
-                    args.clients,
-                    args.seconds,
-                )
-            )
-        with vitrina(pg_url, tmp, args.workers, 0) as srv:
-            pg_results.append(
-                measure(
-                    "PostgreSQL 1M: API same, facet cache off",
-                    srv.port,
-                    f"/api/v1/items?{FILTERS}",
-                    args.clients,
-                    args.seconds,
-                )
-            )
+        page, api_path = f"/?{FILTERS}", f"/api/v1/items?{FILTERS}"
+        for seconds, label in ((30, ""), (0, ", cache off")):
+            with vitrina(pg_url, tmp, args.workers, seconds) as srv:
+                for name, path in ((f"page /?{FILTERS}", page), (f"API {FILTERS}", api_path)):
+                    result = measure(
+                        f"PostgreSQL 1M: {name}{label}", srv.port, path, args.clients, args.seconds
+                    )
+                    pg_results.append(result)
         print_table(pg_results, args.clients)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 from sqlmodel import Session
 
 from catalog import search
-from catalog.models import Photo, Post, Shop
+from catalog.models import ModerationEvent, Photo, Post, Prediction, Shop
 from catalog.taxonomy import CATEGORIES, COLOURS, NETWORKS, PUBLIC_STATUSES
 
 # Ids are 32-bit on PostgreSQL: anything larger cannot exist and must not reach the database.
@@ -327,6 +327,23 @@ def list_items(
         posted = last.posted_at.replace(tzinfo=None) if last.posted_at else None
         next_cursor = Cursor(posted, last.id).encode()
     return Page(rows, next_cursor)
+
+
+def catalogue_version(session: Session) -> tuple[Any, ...]:
+    """A stamp that changes whenever what the public catalogue shows may have changed.
+
+    New photos, new predictions (classify sets a photo's status with each), moderators' events
+    (undo included) and added or removed shops all take a new id or change a count; each part is
+    one primary-key lookup, so web processes can check it on every request and share no state.
+    """
+    parts = (
+        func.max(Photo.id),
+        func.max(Prediction.id),
+        func.max(ModerationEvent.id),
+        func.max(Shop.id),
+        func.count(Shop.id),
+    )
+    return tuple(session.execute(select(*(select(p).scalar_subquery() for p in parts))).one())
 
 
 # ---- facets ------------------------------------------------------------------------------

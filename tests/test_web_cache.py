@@ -74,3 +74,13 @@ def test_expired_value_is_served_while_one_request_recomputes() -> None:
     assert cache.get_or_compute("k", lambda: "unexpected") == "new"
     cache.clear()  # after a moderator's decision: no stale value, a fresh computation
     assert cache.get_or_compute("k", lambda: "fresh") == "fresh"
+
+
+def test_sync_keeps_values_for_the_same_version_and_drops_them_for_a_new_one() -> None:
+    cache = TTLCache(60)
+    cache.sync((1, 2))
+    assert cache.get_or_compute("k", lambda: "a") == "a"
+    cache.sync((1, 2))
+    assert cache.get_or_compute("k", lambda: "unexpected") == "a"
+    cache.sync((1, 3))  # e.g. a moderator's event in another process
+    assert cache.get_or_compute("k", lambda: "b") == "b"

@@ -94,7 +94,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url, echo=settings.database.echo)
     app.state.templates = make_templates()
-    app.state.facets = TTLCache(settings.web.facet_cache_seconds)
+    app.state.catalogue_cache = TTLCache(settings.web.facet_cache_seconds)
     app.state.throttle = LoginThrottle(
         settings.web.login_max_failures, settings.web.login_lockout_seconds
     )
@@ -123,9 +123,4 @@ def create_app(
     return app
 
 
-def invalidate_catalogue(request: Request) -> None:
-    """Labels changed: facet counts cached by this process are stale."""
-    request.app.state.facets.clear()
-
-
-__all__ = ["HTTPException", "create_app", "invalidate_catalogue"]
+__all__ = ["HTTPException", "create_app"]

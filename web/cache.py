@@ -1,10 +1,12 @@
-"""A small in-process TTL cache for facet counts, cleared when a moderator changes a label.
+"""A small in-process TTL cache for facet counts and first pages, dropped on catalogue changes.
 
 Single-flight: when many requests miss the same key at once, one computes and the others wait
 for its result instead of all running the same expensive query (a thundering herd). Once a
 value has expired, requests arriving while it is being recomputed get the previous value
 (stale-while-revalidate), so an expiry never stalls every client; `clear()` drops stale values
-too, so after a moderator's decision nobody is served old counts.
+too, so after a moderator's decision nobody is served old counts. `sync(version)` clears it
+when the catalogue's version stamp differs from the one its values were computed under, which is
+how a decision taken in one web process reaches the caches of the others.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class TTLCache:
         self._lock = threading.Lock()
         self._inflight: dict[Hashable, threading.Lock] = {}
         self._generation = 0
+        self._version: Hashable = None
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         if self.seconds <= 0:
@@ -63,3 +66,11 @@ class TTLCache:
         with self._lock:
             self._data.clear()
             self._generation += 1
+
+    def sync(self, version: Hashable) -> None:
+        """Drop every value if the data they came from has changed since (see module doc)."""
+        with self._lock:
+            if version == self._version:
+                return
+            self._version = version
+        self.clear()

@@ -17,7 +17,7 @@ from catalog.moderation import Conflict, ModerationError
 from catalog.queries import FilterError, Item
 from web.auth import api_moderator
 from web.deps import get_session
-from web.routers.common import cached_facets, page_size, parse_id, read_filters
+from web.routers.common import browse, page_size, parse_id, read_filters
 from web.templating import image_url, safe_url, thumb_url
 
 router = APIRouter(prefix="/api/v1")
@@ -180,8 +180,7 @@ def items(
         filters, cursor = read_filters(request)
     except FilterError as exc:
         raise HTTPException(400, str(exc)) from exc
-    page = queries.list_items(session, filters, cursor=cursor, limit=page_size(request, limit))
-    facets = cached_facets(request, session, filters)
+    page, facets = browse(request, session, filters, cursor, page_size(request, limit))
     next_url = None
     if page.next_cursor:
         pairs = filters.to_params() + [("after", page.next_cursor)]
@@ -307,7 +306,6 @@ def decide(
         )
     except ModerationError as exc:
         raise HTTPException(400, str(exc)) from exc
-    request.app.state.facets.clear()
     return _event_out(event)
 
 
@@ -322,5 +320,4 @@ def undo(
         return JSONResponse({"detail": str(exc)}, status_code=409)
     except ModerationError as exc:
         raise HTTPException(400, str(exc)) from exc
-    request.app.state.facets.clear()
     return _event_out(event)

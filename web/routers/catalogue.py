@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 from sqlmodel import Session
 
 from catalog import queries
 from catalog.queries import FilterError, Filters
 from catalog.taxonomy import COLOUR_SWATCHES
 from web.deps import get_session
-from web.routers.common import cached_facets, page_size, parse_id, read_filters, render
+from web.routers.common import browse, page_size, parse_id, read_filters, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -22,8 +25,8 @@ def _grid(request: Request, session: Session, template: str, base: str, **contex
     except FilterError as exc:
         context.update(filters=Filters(), page=None, facets=None, error=str(exc), base=base)
         return render(request, template, context, status=400)
-    page = queries.list_items(session, filters, cursor=cursor, limit=page_size(request))
-    facets = cached_facets(request, session, filters)
+    limit = page_size(request)
+    page, facets = browse(request, session, filters, cursor, limit)
     shown = filters.without("shop") if shop else filters
     context.update(
         filters=shown,
@@ -34,7 +37,22 @@ def _grid(request: Request, session: Session, template: str, base: str, **contex
         error=None,
         base=base,
     )
+    # The sidebar and the first page's grid are most of the rendering; they depend only on the
+    # (cached) data and the filters, so they are cached with it.
+    context["sidebar"] = _fragment(request, "_facets.html", context, (base, filters))
+    grid_key = (base, filters, limit) if cursor is None else None
+    context["grid"] = _fragment(request, "_grid.html", context, grid_key)
     return render(request, template, context)
+
+
+def _fragment(request: Request, name: str, context: dict, key: Hashable | None) -> Markup:
+    """An included template rendered once per key while the catalogue cache holds its data."""
+    template = request.app.state.templates.get_template(name)
+    if key is None:
+        return Markup(template.render(context))
+    return request.app.state.catalogue_cache.get_or_compute(
+        ("html", name, key), lambda: Markup(template.render(context))
+    )
 
 
 @router.get("/")

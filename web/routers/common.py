@@ -31,10 +31,28 @@ def read_filters(
     return filters, cursor
 
 
-def cached_facets(request: Request, session: Session, filters: Filters) -> queries.Facets:
-    return request.app.state.facets.get_or_compute(
+def browse(
+    request: Request, session: Session, filters: Filters, cursor: Cursor | None, limit: int
+) -> tuple[queries.Page, queries.Facets]:
+    """One page of the grid and the facet counts, as the HTML page and the API both show them.
+
+    The counts, and the first page of each filter set (what most visitors ask for), come from
+    the cache while the catalogue's version stamp is unchanged and for at most
+    `web.facet_cache_seconds`; deeper pages are cheap keyset queries and always run.
+    """
+    cache = request.app.state.catalogue_cache
+    if cache.seconds > 0:
+        cache.sync(queries.catalogue_version(session))
+    if cursor is None:
+        page = cache.get_or_compute(
+            ("page", filters, limit), lambda: queries.list_items(session, filters, limit=limit)
+        )
+    else:
+        page = queries.list_items(session, filters, cursor=cursor, limit=limit)
+    facets = cache.get_or_compute(
         ("facets", filters), lambda: queries.facet_counts(session, filters)
     )
+    return page, facets
 
 
 def page_size(request: Request, requested: int | None = None) -> int:
@@ -61,4 +79,4 @@ def parse_id(value: str) -> int:
     return number
 
 
-__all__ = ["FilterError", "cached_facets", "parse_id", "read_filters", "render"]
+__all__ = ["FilterError", "browse", "parse_id", "read_filters", "render"]

@@ -136,7 +136,6 @@ def decide(
         return _queue_page(request, session, name, 409, str(exc))
     except ModerationError as exc:
         return _queue_page(request, session, name, 400, str(exc))
-    request.app.state.facets.clear()
     verb = {"accept": "Accepted", "reject": "Rejected", "correct": "Corrected"}.get(action, action)
     _flash(request, "ok", f"{verb} photo {pid}. Press U to undo.")
     return RedirectResponse("/moderate/grid" if back == "grid" else "/moderate", status_code=303)
@@ -163,7 +162,6 @@ def undo(
     except ModerationError as exc:
         _flash(request, "error", str(exc).capitalize() + ".")
         return RedirectResponse("/moderate", status_code=303)
-    request.app.state.facets.clear()
     # The undone photo is back in the queue; show it next even if it had been skipped.
     request.session["skipped"] = [
         i for i in request.session.get("skipped", []) if i != event.photo_id
@@ -217,7 +215,6 @@ async def bulk(
         _flash(request, "error", "Select at least one photo.")
     else:
         result = moderation.bulk_decide(session, name, action, pairs)
-        request.app.state.facets.clear()
         message = f"{action.capitalize()}ed {len(result.done)} photo(s)."
         if result.conflicts:
             ids = ", ".join(str(c.photo_id) for c in result.conflicts[:10])

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
+import pytest
 from sqlalchemy import text
 
 from catalog.db import make_engine
@@ -114,3 +119,36 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "topsecret" not in result.stdout and ":pw@" not in result.stdout
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_exits_0_on_sigterm(sqlite_url: str, tmp_path: Path, workers: int) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = write_config(tmp_path, sqlite_url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VITRINA_")}
+    argv = ["-c", str(cfg), "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vitrina_cli.main", *argv],
+        env={**env, "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=10)
+    finally:
+        server.kill()
+    out = server.communicate()[0]
+    assert code == 0, out
+    assert "Traceback" not in out

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+from types import FrameType
 
 import typer
 
@@ -10,6 +12,10 @@ from vitrina_cli.common import console, engine_from, fail, settings_from
 
 DEFAULT_SECRET = "change-me-in-production"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _stopped(_sig: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def serve(
@@ -41,6 +47,10 @@ def serve(
             "value (VITRINA_WEB__SECRET_KEY) first"
         )
     console.print(f"Vitrina on http://{host}:{port}/  (moderators: /moderate, API: /api/v1/docs)")
+    # A single-process uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal
+    # to the handler it found: with the default one SIGTERM would end us with status -15.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stopped)
     uvicorn.run(
         "web.asgi:make_app",
         factory=True,

@@ -217,3 +217,16 @@ class Moderator(SQLModel, table=True):
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     last_login_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class LoginFailure(SQLModel, table=True):
+    """Failed moderator logins from one client address: the login throttle every web process
+    shares (catalog.logins)."""
+
+    __tablename__ = "login_failures"
+
+    client: str = Field(primary_key=True, max_length=255)
+    failures: int = 0  # since the first failure (back to 0 when a lockout starts)
+    first_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    last_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    locked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

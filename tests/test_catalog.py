@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
-from catalog import crud
+from catalog import crud, logins
 from catalog.db import current_revision, include_object, migrate, session_scope
-from catalog.models import ModerationEvent, Photo, Post, Prediction, Shop
+from catalog.models import (
+    LoginFailure,
+    ModerationEvent,
+    Photo,
+    Post,
+    Prediction,
+    Shop,
+    utcnow,
+)
 
 
 def test_migrations_create_every_table_and_match_models(engine) -> None:
@@ -27,6 +38,7 @@ def test_migrations_create_every_table_and_match_models(engine) -> None:
         "pipeline_runs",
         "moderators",
         "rejected_media",
+        "login_failures",
     } <= tables
     with engine.connect() as conn:
         diff = compare_metadata(
@@ -176,3 +188,41 @@ def test_sqlite_runs_in_wal_with_foreign_keys(sqlite_url) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     eng.dispose()
+
+
+def test_login_failures_lock_out_then_expire_and_success_clears(engine) -> None:
+    with session_scope(engine) as s:
+        for _ in range(2):
+            logins.failed(s, "10.0.0.1", 3, 60)
+        logins.failed(s, "10.0.0.2", 3, 60)
+        assert logins.retry_after(s, "10.0.0.1") == 0
+        logins.failed(s, "10.0.0.1", 3, 60)
+        assert 59 <= logins.retry_after(s, "10.0.0.1") <= 61
+        assert logins.retry_after(s, "10.0.0.2") == 0
+        logins.failed(s, "10.0.0.3", 1, 60)  # a limit of one locks at the first failure
+        assert logins.retry_after(s, "10.0.0.3") > 0
+    with session_scope(engine) as s:  # the lockout ends; a day-old count is forgotten
+        s.execute(
+            update(LoginFailure).values(
+                locked_until=utcnow() - timedelta(seconds=1),
+                last_at=utcnow() - logins.FORGET_AFTER - timedelta(minutes=1),
+            )
+        )
+        assert logins.retry_after(s, "10.0.0.1") == 0
+        logins.failed(s, "10.0.0.2", 3, 60)
+        row = s.get(LoginFailure, "10.0.0.2", populate_existing=True)
+        assert row.failures == 1
+    with session_scope(engine) as s:
+        logins.succeeded(s, "10.0.0.2")  # clears its own count and the forgotten ones
+        assert s.execute(select(LoginFailure.client)).scalars().all() == []
+
+
+def test_concurrent_login_failures_are_all_counted(engine) -> None:
+    def fail(_: int) -> None:
+        with session_scope(engine) as s:
+            logins.failed(s, "10.0.0.9", 1000, 60)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(fail, range(40)))
+    with session_scope(engine) as s:
+        assert s.get(LoginFailure, "10.0.0.9").failures == 40

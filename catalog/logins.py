@@ -1,0 +1,79 @@
+"""Login throttling: failed moderator logins per client address, kept in the catalogue so that
+every web process (and a restarted one) sees the same count.
+
+After `max_failures` failures an address is locked out for `lockout_seconds`; a successful
+login clears its count, and failures a day old are forgotten. Each failure is one atomic
+INSERT … ON CONFLICT DO UPDATE, so concurrent failures from several workers are all counted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+
+from sqlalchemy import case, delete, or_, select
+from sqlmodel import Session
+
+from catalog.crud import _insert
+from catalog.models import LoginFailure, utcnow
+
+FORGET_AFTER = timedelta(days=1)
+
+
+def _key(client: str) -> str:
+    return client[:255]
+
+
+def retry_after(session: Session, client: str) -> int:
+    """Seconds this address must still wait before it may try to log in again (0: now)."""
+    until = session.execute(
+        select(LoginFailure.locked_until).where(LoginFailure.client == _key(client))
+    ).scalar_one_or_none()
+    if until is None:
+        return 0
+    left = (until if until.tzinfo else until.replace(tzinfo=UTC)) - utcnow()  # SQLite: naive
+    return int(left.total_seconds()) + 1 if left > timedelta(0) else 0
+
+
+def failed(session: Session, client: str, max_failures: int, lockout_seconds: int) -> None:
+    """Count one failed login; the `max_failures`-th locks the address out."""
+    now = utcnow()
+    lock_end = now + timedelta(seconds=lockout_seconds)
+    row = LoginFailure.__table__.c
+    stale = row.last_at < now - FORGET_AFTER
+    count = case((stale, 0), else_=row.failures) + 1
+    locks = count >= max_failures
+    first = max_failures <= 1
+    stmt = (
+        _insert(session, LoginFailure)
+        .values(
+            client=_key(client),
+            failures=0 if first else 1,
+            first_at=now,
+            last_at=now,
+            locked_until=lock_end if first else None,
+        )
+        .on_conflict_do_update(
+            index_elements=["client"],
+            set_={
+                "failures": case((locks, 0), else_=count),
+                "locked_until": case((locks, lock_end), else_=row.locked_until),
+                "first_at": case((stale, now), else_=row.first_at),
+                "last_at": now,
+            },
+        )
+    )
+    session.execute(stmt)
+
+
+def succeeded(session: Session, client: str) -> None:
+    """Clear this address's count (and drop other addresses' counts that are forgotten anyway)."""
+    now = utcnow()
+    session.execute(
+        delete(LoginFailure).where(
+            or_(
+                LoginFailure.client == _key(client),
+                (LoginFailure.last_at < now - FORGET_AFTER)
+                & or_(LoginFailure.locked_until.is_(None), LoginFailure.locked_until < now),
+            )
+        )
+    )

@@ -255,6 +255,36 @@ def test_login_is_throttled_after_repeated_failures(fresh) -> None:
     assert "Too many failed logins" in r.text
 
 
+def _try_login(app, password: str) -> int:
+    client = TestClient(app)
+    token = csrf_of(client.get("/moderate/login").text)
+    data = {"name": "ann", "password": password, "csrf_token": token}
+    return client.post("/moderate/login", data=data, follow_redirects=False).status_code
+
+
+def test_login_throttle_is_shared_by_every_worker(db_url, settings_for) -> None:
+    """Two apps on one catalogue stand for two worker processes: they count failures together."""
+    from catalog import moderation
+    from catalog.db import make_engine, session_scope
+
+    settings, _ = settings_for(db_url, "[web]\nlogin_max_failures = 3\n")
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        moderation.add_moderator(s, "ann", PASSWORD)
+    engine.dispose()
+    one, two = make_app(settings), make_app(settings)
+    assert [_try_login(one, "nope"), _try_login(two, "nope")] == [401, 401]
+    assert _try_login(one, PASSWORD) == 303  # a success clears the count for both
+    assert [_try_login(two, "nope"), _try_login(one, "nope"), _try_login(two, "nope")] == [401] * 3
+    assert _try_login(one, PASSWORD) == 429  # locked out by failures made through both
+    client = TestClient(make_app(settings))  # and a restarted server still knows
+    token = csrf_of(client.get("/moderate/login").text)
+    data = {"name": "ann", "password": PASSWORD, "csrf_token": token}
+    r = client.post("/moderate/login", data=data)
+    assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 300
+    assert "Too many failed logins" in r.text
+
+
 def test_login_redirect_stays_on_this_site(site) -> None:
     _, _, app, _ = site
     client = TestClient(app)

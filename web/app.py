@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from catalog.config import Settings
 from catalog.db import make_engine
 from web import ops
-from web.auth import LoginRequired, LoginThrottle
+from web.auth import LoginRequired
 from web.cache import TTLCache
 from web.routers import api, catalogue, media, moderate
 from web.security import SecurityHeaders
@@ -95,9 +95,6 @@ def create_app(
     app.state.engine = engine or make_engine(settings.database_url, echo=settings.database.echo)
     app.state.templates = make_templates()
     app.state.catalogue_cache = TTLCache(settings.web.facet_cache_seconds)
-    app.state.throttle = LoginThrottle(
-        settings.web.login_max_failures, settings.web.login_lockout_seconds
-    )
     if settings.web.secret_key == "change-me-in-production":
         log.warning("web.secret_key is the default: set VITRINA_WEB__SECRET_KEY in production")
 

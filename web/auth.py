@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
 import time
-from dataclasses import dataclass
 
 from fastapi import Depends, HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlmodel import Session
 
-from catalog import moderation
+from catalog import logins, moderation
 from catalog.config import Settings
 from web.deps import get_session, get_settings
 
@@ -143,43 +141,27 @@ async def api_moderator(
 
 
 # ---- login throttling --------------------------------------------------------------------
+# Failures are counted per client address in the catalogue (catalog.logins): every web worker,
+# and a restarted server, sees the same count.
 
 
-@dataclass
-class _Attempts:
-    failures: int = 0
-    locked_until: float = 0.0
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
-class LoginThrottle:
-    """Counts failed logins per client address; locks the address out after too many.
+def login_retry_after(request: Request, session: Session) -> int:
+    """Seconds this client is still locked out after too many failed logins (0: may try)."""
+    return logins.retry_after(session, client_address(request))
 
-    Kept in process memory: with several workers each keeps its own count (a stricter limit
-    per worker, not a looser one overall).
-    """
 
-    def __init__(self, max_failures: int, lockout_seconds: int) -> None:
-        self.max_failures, self.lockout_seconds = max_failures, lockout_seconds
-        self._by_client: dict[str, _Attempts] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, client: str) -> int:
-        with self._lock:
-            entry = self._by_client.get(client)
-            if entry and entry.locked_until > time.monotonic():
-                return int(entry.locked_until - time.monotonic()) + 1
-        return 0
-
-    def failed(self, client: str) -> None:
-        with self._lock:
-            if len(self._by_client) > 100_000:  # bounded memory under a spray of addresses
-                self._by_client.clear()
-            entry = self._by_client.setdefault(client, _Attempts())
-            entry.failures += 1
-            if entry.failures >= self.max_failures:
-                entry.locked_until = time.monotonic() + self.lockout_seconds
-                entry.failures = 0
-
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._by_client.pop(client, None)
+def check_login(
+    request: Request, session: Session, settings: Settings, name: str, password: str
+) -> bool:
+    """Verify a name and password; a failure counts against the client, a success clears it."""
+    client = client_address(request)
+    if moderation.authenticate(session, name, password) is None:
+        web = settings.web
+        logins.failed(session, client, web.login_max_failures, web.login_lockout_seconds)
+        return False
+    logins.succeeded(session, client)
+    return True

@@ -10,11 +10,20 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from catalog import moderation, queries
+from catalog.config import Settings
 from catalog.moderation import Conflict, ModerationError
 from catalog.queries import FilterError, Filters
 from catalog.taxonomy import CATEGORIES, COLOURS
-from web.auth import csrf_protect, csrf_token, login, logout, require_moderator
-from web.deps import get_session
+from web.auth import (
+    check_login,
+    csrf_protect,
+    csrf_token,
+    login,
+    login_retry_after,
+    logout,
+    require_moderator,
+)
+from web.deps import get_session, get_settings
 from web.routers.common import parse_id, query_lists, render
 
 router = APIRouter(
@@ -22,10 +31,6 @@ router = APIRouter(
 )
 MAX_SKIPPED = 100  # kept in the signed cookie: bounded well under 4 KB
 GRID_SIZE = 60
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _safe_next(target: str) -> str:
@@ -51,10 +56,9 @@ def login_submit(
     password: str = Form(..., max_length=1024),
     next: str = Form("/moderate"),
     session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
 ) -> Response:
-    throttle = request.app.state.throttle
-    client = _client(request)
-    wait = throttle.retry_after(client)
+    wait = login_retry_after(request, session)
     context = {"next": _safe_next(next), "name": name}
     if wait:
         context.update(error=f"Too many failed logins. Try again in {wait} seconds.")
@@ -63,11 +67,9 @@ def login_submit(
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    if moderation.authenticate(session, name, password) is None:
-        throttle.failed(client)
+    if not check_login(request, session, settings, name, password):
         context.update(error="Wrong name or password.")
         return render(request, "moderate/login.html", {**context, "csrf": csrf_token(request)}, 401)
-    throttle.succeeded(client)
     login(request, name)
     return RedirectResponse(_safe_next(next), status_code=303)
 

@@ -6,6 +6,7 @@ adds what comes from the operator's configuration."""
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 from catalog.config import Settings
@@ -19,6 +20,8 @@ EXTENSIONS = {"scrapy.extensions.remote_control.RemoteControl": None}
 LOG_LEVEL = "WARNING"
 LOG_INSTALL_ROOT_HANDLER = True
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+# Scrapy's downloader with the per-slot concurrency limit kept (see crawler/downloader.py).
+DOWNLOADER = "crawler.downloader.Downloader"
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.SSRFGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
@@ -86,6 +89,7 @@ def for_crawl(settings: Settings, shops: list[Any], **extra: Any) -> dict[str, A
         "VITRINA_MAX_IMAGE_PIXELS": settings.storage.max_image_pixels,
         "VITRINA_MIN_IMAGE_SIDE": settings.storage.min_image_side,
         "VITRINA_THUMBNAIL_SIZE": settings.storage.thumbnail_size,
+        "VITRINA_IMAGE_WORKERS": c.image_workers or os.cpu_count() or 1,
         "VITRINA_NEAR_DUPLICATE_DISTANCE": settings.storage.near_duplicate_distance,
     }
     if c.frontier:

@@ -394,3 +394,25 @@ def test_ctrl_c_stops_gracefully_and_is_recorded(tmp_path: Path, sqlite_url: str
         assert [r.status for r in rows(sqlite_url, CrawlRun)] == ["interrupted"]
         rest = crawl_subprocess(cfg)
     assert rest.status == "ok" and len(rows(sqlite_url, Post)) == 60
+
+
+def test_photo_downloads_keep_the_per_host_concurrency_and_reuse_connections(
+    tmp_path: Path, sqlite_url: str
+):
+    # A page's photos are queued all at once; Scrapy 2.19's downloader alone would start them
+    # all together, each on a new connection (crawler/downloader.py).
+    cat = Catalogue(seed=3)
+    cat.add_shop("mastodon", "masto_shop")
+    cat.add_posts("mastodon", "masto_shop", 8, 4)
+    with EmulatorServer(cat, Faults(latency_ms=30), image_size=(200, 250)) as emu:
+        cfg = setup(tmp_path, sqlite_url, emu, shops=[("mastodon", "masto_shop")])
+        cfg.write_text(
+            cfg.read_text().replace(
+                "[crawler]\n", "[crawler]\nconcurrent_requests_per_domain = 2\n", 1
+            )
+        )
+        summary = crawl_subprocess(cfg)
+    assert summary.totals["new_photos"] + summary.totals["near_duplicates"] == 32
+    seen = (dict(emu.max_in_flight), emu.connections)
+    assert emu.max_in_flight["media"] == 2, seen
+    assert emu.connections <= 4, seen  # API and photo slots, two each at most

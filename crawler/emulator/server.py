@@ -44,6 +44,11 @@ class _Server(ThreadingHTTPServer):
     # dropped SYN costs a 1 s TCP retransmit: the emulator would look slow for no real reason.
     request_queue_size = 512
     daemon_threads = True
+    connections = 0  # accepted so far: how well the client reuses keep-alive connections
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1  # the accept loop is one thread
+        super().process_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client closing a kept-alive connection is normal, not worth a traceback.
@@ -73,6 +78,10 @@ class EmulatorServer:
         self.counts: Counter[tuple[str, str]] = Counter()  # (network, handle) → API requests
         self.user_agents: set[str] = set()
         self.api_times: list[tuple[float, str]] = []  # (monotonic time, path) of API requests
+        # Requests being answered now and the most at any one time, for "api" and "media":
+        # what a client's concurrency limits should keep down.
+        self.in_flight: Counter[str] = Counter()
+        self.max_in_flight: Counter[str] = Counter()
         self._log_lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"emu": self})
         self.httpd = _Server((host, port), handler)
@@ -91,6 +100,10 @@ class EmulatorServer:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def connections(self) -> int:
+        return self.httpd.connections
 
     def start(self) -> EmulatorServer:
         self._thread = threading.Thread(
@@ -273,6 +286,18 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        emu = self.emu
+        kind = "media" if self.path.startswith("/media/") else "api"
+        with emu._log_lock:
+            emu.in_flight[kind] += 1
+            emu.max_in_flight[kind] = max(emu.max_in_flight[kind], emu.in_flight[kind])
+        try:
+            self._get()
+        finally:
+            with emu._log_lock:
+                emu.in_flight[kind] -= 1
+
+    def _get(self) -> None:
         emu = self.emu
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}

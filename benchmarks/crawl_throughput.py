@@ -24,6 +24,7 @@ from crawler.emulator.server import IG_USER_ID, EmulatorServer
 from crawler.run import crawl_subprocess
 
 SIZE = (320, 400)
+LIMITS = {"max_pixels": 40_000_000, "min_side": 120, "thumb_size": 320}
 
 
 def naive(emu: EmulatorServer, media: Path, limit: int) -> tuple[int, float]:
@@ -42,11 +43,7 @@ def naive(emu: EmulatorServer, media: Path, limit: int) -> tuple[int, float]:
                 for m in status["media_attachments"]:
                     with urllib.request.urlopen(m["url"]) as r:
                         body = r.read()
-                    meta, data, thumb = ph.process(
-                        body, max_pixels=40_000_000, min_side=120, thumb_size=320
-                    )
-                    ph.write_once(media, meta.stored_path, data)
-                    ph.write_once(media, meta.thumb_path, thumb)
+                    ph.store(media, LIMITS, body)
                     done += 1
             url = link.split(">")[0].lstrip("<") if 'rel="next"' in link else ""
         if done >= limit:

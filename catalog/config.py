@@ -98,6 +98,8 @@ class CrawlerSettings(_Section):
     max_retry_after: float = Field(300.0, ge=0)
     # First wait (seconds) before retrying a 5xx, timeout or unexplained 429; doubles each time.
     retry_backoff: float = Field(1.0, ge=0)
+    # Threads that validate, hash and thumbnail photos beside the crawl (0 = one per core).
+    image_workers: int = Field(0, ge=0, le=64)
     # "" = in-process frontier; "redis://host:6379/0" shares it between crawl processes.
     frontier: str = ""
     # Hosts allowed even though they resolve to loopback/private addresses (SSRF guard).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,13 +114,13 @@ def process(
         data = out.getvalue()
     # The thumbnail (box filter: fast, and sharp enough at grid size) also feeds the perceptual
     # hash, which only looks at a 32×32 reduction anyway.
-    thumb = img.convert("RGB")
+    thumb = img if img.mode == "RGB" else img.convert("RGB")  # img is not needed after this
     thumb.thumbnail((thumb_size, thumb_size), Image.Resampling.BOX, reducing_gap=2.0)
     grey = thumb.convert("L")
     factor = min(grey.size) // 64  # box-reduce to ≥ 64 px first: the hash only needs 32×32
     phash = str(imagehash.phash(grey.reduce(factor) if factor > 1 else grey))
     tbuf = io.BytesIO()
-    thumb.save(tbuf, "WEBP", quality=80, method=1)
+    thumb.save(tbuf, "WEBP", quality=80, method=0)  # fastest method; same quality setting
     meta = StoredPhoto(
         sha256=sha,
         phash=phash,
@@ -136,12 +136,21 @@ def process(
 def write_once(root: Path, rel: str, data: bytes) -> bool:
     """Write `data` at root/rel atomically unless it exists (content-addressed: same name, same
     content). A crash leaves either no file or the whole file, never half of one."""
-    path = root / rel
-    if path.exists():
+    path = os.path.join(root, rel)
+    if os.path.exists(path):
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    folder = os.path.dirname(path)
+    if folder not in _made_dirs:  # a crawl writes thousands of files into 65,536 folders
+        os.makedirs(folder, exist_ok=True)
+        _made_dirs.add(folder)
+    # A name no other writer uses (process and thread), instead of mkstemp's random retries.
+    tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
     try:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except FileNotFoundError:  # the folder was removed since (e.g. media_dir wiped)
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
@@ -149,6 +158,19 @@ def write_once(root: Path, rel: str, data: bytes) -> bool:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+_made_dirs: set[str] = set()
+
+
+def store(root: Path, limits: dict[str, int], body: bytes) -> StoredPhoto:
+    """Validate, normalise and write one photo and its thumbnail (in a crawl's worker thread).
+    Files go to disk before the page's rows: a crash in between leaves a file that the
+    re-crawl finds already there."""
+    meta, data, thumb = process(body, **limits)
+    write_once(root, meta.stored_path, data)
+    write_once(root, meta.thumb_path, thumb)
+    return meta
 
 
 class PhashIndex:

@@ -33,6 +33,11 @@ def main() -> int:
     ap.add_argument("--naive", type=int, default=300, help="photos for the one-by-one loops")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument(
+        "--record",
+        action="store_true",
+        help='write the batched figure into the model\'s metadata.json ("throughput")',
+    )
     args = ap.parse_args()
 
     if not (DATASET / "images").is_dir():
@@ -190,6 +195,23 @@ def main() -> int:
         f"{per_cpu['batched'] / per_cpu['single']:.1f}× one-per-call in CPU time; "
         f"peak RSS {max(cli_rss_mb, rss_mb):.0f} MB"
     )
+    if args.record:  # the same record `vitrina train` writes for a model it has just trained
+        import json
+
+        from classifier.train import device_description
+
+        meta_path = (args.model or default_model_dir()) / "metadata.json"
+        meta = json.loads(meta_path.read_text())
+        meta["throughput"] = {
+            "photos_per_second": round(batched_rate, 1),
+            "photos": len(files),
+            "batch_size": args.batch_size,
+            "device": device_description(),
+            "load_average": round(load_before, 1),
+            "measured_by": "benchmarks/predict_bench.py --record",
+        }
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+        console.print(f"recorded in {meta_path}")
     return 0
 
 

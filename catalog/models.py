@@ -182,12 +182,19 @@ class CrawlRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     started_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    status: str = Field(default="running", max_length=16)  # running | ok | partial | failed
+    # running | ok | partial (some shops failed) | interrupted (Ctrl-C/SIGTERM, or the process
+    # died: found by a later crawl, see crawler.run.close_dead_runs)
+    status: str = Field(default="running", max_length=16)
     # {"<network>:<handle>": {"new_posts": n, "new_photos": n, "duplicates": n, "errors": n}}
     shop_counts: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
     errors: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Who runs it, and its last sign of life while running: a later crawl marks a "running" row
+    # interrupted when that process is gone (same host) or has been silent for long.
+    host: str = Field(default="", max_length=255)
+    pid: int | None = None
+    heartbeat_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class PipelineRun(SQLModel, table=True):

@@ -4,22 +4,31 @@ the nightly pipeline starts `vitrina crawl --json` as a child process (see `craw
 from __future__ import annotations
 
 import json
+import logging
 import os
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
 from catalog import crud
 from catalog.config import Settings
 from catalog.db import make_engine, migrate, session_scope
-from catalog.models import CrawlRun, Shop
+from catalog.models import CrawlRun, Shop, utcnow
 from crawler.report import CrawlReport
 from crawler.spiders.base import ShopTask
 from crawler.state import start_point
+
+logger = logging.getLogger(__name__)
 
 SPIDERS = {
     "instagram": "crawler.spiders.instagram.InstagramSpider",
@@ -76,6 +85,123 @@ def _task(shop: Shop) -> ShopTask:
     )
 
 
+# ---- crawl runs left "running" by a dead process ----------------------------------------------
+
+# A running crawl records a heartbeat this often; a "running" row silent for SILENT_AFTER
+# belongs to a process that is gone (or cut off from the catalogue that long). Generous: a
+# crawl on another machine is judged by this alone, and a busy database may delay a beat.
+HEARTBEAT_SECONDS = 30.0
+SILENT_AFTER_SECONDS = 15 * 60.0
+
+
+def this_host() -> str:
+    return socket.gethostname()[:255]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine and is not a zombie (killed, not reaped)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: alive
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): existing is all we can tell
+    return state not in ("Z", "X")
+
+
+def db_now(session: Session) -> datetime:
+    """Now by the database's clock on PostgreSQL, where crawl processes on several machines
+    compare heartbeats (their own clocks may differ); this machine's clock on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.execute(select(func.now())).scalar_one()
+    return utcnow()
+
+
+def _aware(dt: datetime) -> datetime:
+    # SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC.
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def close_dead_runs(
+    session: Session,
+    *,
+    host: str | None = None,
+    pid: int | None = None,
+    silent_after: float = SILENT_AFTER_SECONDS,
+) -> list[int]:
+    """Mark crawl runs left "running" by a process that cannot be alive any more as
+    "interrupted"; returns their ids. Dead: recorded on this host with a pid that is gone (or
+    is ours: a previous holder of this pid), or silent (no heartbeat) for `silent_after`
+    seconds, which also covers other hosts, pids reused since, and rows from before heartbeats.
+    A live sibling crawl (scale-out: several processes at once) is never touched. Call it
+    before this crawl's own row exists."""
+    host = this_host() if host is None else host
+    pid = os.getpid() if pid is None else pid
+    now = db_now(session)
+    closed = []
+    for run in session.scalars(select(CrawlRun).where(CrawlRun.status == "running")).all():
+        last = _aware(run.heartbeat_at or run.started_at)
+        silent = (now - last).total_seconds()
+        if run.host == host and run.pid and (run.pid == pid or not pid_alive(run.pid)):
+            why = f"its process ({run.pid} on {host}) is gone"
+        elif silent > silent_after:
+            where = f"process {run.pid} on {run.host}" if run.host else "its process"
+            why = f"no sign of life from {where} for {silent / 60:.0f} minutes"
+        else:
+            continue
+        note = (
+            f"interrupted: {why}; it stopped without finishing "
+            f"(last seen {last:%Y-%m-%d %H:%M:%S} UTC)"
+        )
+        done = session.execute(
+            update(CrawlRun)
+            .where(CrawlRun.id == run.id, CrawlRun.status == "running")
+            .values(status="interrupted", finished_at=last, errors=[*(run.errors or []), note])
+        )
+        if done.rowcount:  # a sibling crawl starting at the same moment may have been first
+            closed.append(run.id or 0)
+            logger.warning("crawl #%s was left running: %s", run.id, note)
+    session.flush()
+    return closed
+
+
+class Heartbeat:
+    """Records a running crawl's sign of life every `every` seconds, in a thread (the reactor
+    may be busy, or waiting on a long Retry-After, for minutes without committing a page)."""
+
+    def __init__(self, engine: Engine, run_id: int, every: float = HEARTBEAT_SECONDS):
+        self.engine, self.run_id, self.every = engine, run_id, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="crawl-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                with session_scope(self.engine) as session:
+                    session.execute(
+                        update(CrawlRun)
+                        .where(CrawlRun.id == self.run_id)
+                        .values(heartbeat_at=db_now(session))
+                    )
+            except Exception:  # noqa: BLE001 - a missed beat is not worth stopping the crawl
+                logger.warning("crawl #%s: heartbeat not recorded", self.run_id, exc_info=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
 def _tidy_state(shop: Shop) -> None:
     """Before a run: forget pages stored out of order by a killed run (they are re-fetched), and
     a pass whose first page never got stored (it restarts from the top)."""
@@ -114,7 +240,12 @@ def crawl(
             _tidy_state(shop)
             session.add(shop)
         tasks = [_task(s) for s in chosen]
-        run = CrawlRun(status="running")
+    with session_scope(engine) as session:
+        close_dead_runs(session)
+    with session_scope(engine) as session:
+        run = CrawlRun(
+            status="running", host=this_host(), pid=os.getpid(), heartbeat_at=db_now(session)
+        )
         session.add(run)
         session.flush()
         run_id = run.id or 0
@@ -128,7 +259,8 @@ def crawl(
             mine = [t for t in tasks if t.network == network]
             if mine:
                 process.crawl(load_object(path), tasks=mine, report=report)
-        process.start()
+        with Heartbeat(engine, run_id):
+            process.start()
     finished = datetime.now(UTC)
     summary = CrawlSummary(
         run_id=run_id,

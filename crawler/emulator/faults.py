@@ -25,12 +25,16 @@ class Faults:
     corrupt_rate: float = 0.0  # fraction of photos that are not images at all
     malformed_rate: float = 0.0  # fraction of API responses with a broken JSON body
     malformed_handles: set[str] = field(default_factory=set)  # these shops' pages always broken
+    # Photo key → how many requests for that photo fail (503) before one succeeds; counted over
+    # the emulator's life, so a photo can fail a whole crawl and come back for the next.
+    failing_photos: dict[str, int] = field(default_factory=dict)
     seed: int = 0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
         self._seen: Counter[str] = Counter()
+        self._photo_asked: Counter[str] = Counter()
         self._requests = 0
 
     def roll(self, rate: float) -> bool:
@@ -45,6 +49,13 @@ class Faults:
         with self._lock:
             self._seen[url] += 1
             return self._seen[url] <= self.fail_first
+
+    def photo_fails(self, key: str) -> bool:
+        if key not in self.failing_photos:
+            return False
+        with self._lock:
+            self._photo_asked[key] += 1
+            return self._photo_asked[key] <= self.failing_photos.get(key, 0)
 
     def in_burst(self) -> bool:
         with self._lock:

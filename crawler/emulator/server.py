@@ -383,6 +383,8 @@ class _Handler(BaseHTTPRequestHandler):
             data, ctype = self.emu.media.render(key)
         except KeyError:
             raise ApiError(404, "<html><body>Not Found</body></html>") from None
+        if self.emu.faults.photo_fails(key):
+            raise _server_error("media")
         fault = self.emu.faults.photo_fault(key)
         if fault == "truncated":
             data = data[: len(data) // 2]

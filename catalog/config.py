@@ -104,6 +104,9 @@ class CrawlerSettings(_Section):
     frontier: str = ""
     # Hosts allowed even though they resolve to loopback/private addresses (SSRF guard).
     allowed_private_hosts: list[str] = []
+    # Later crawls fetch a photo whose download failed for a passing reason (5xx, timeout,
+    # truncated) again, until it has failed this many more times (0 = never).
+    photo_retry_crawls: int = Field(5, ge=0, le=100)
 
     @field_validator("frontier")
     @classmethod

@@ -3,15 +3,15 @@ changes nothing: every insert is an `INSERT … ON CONFLICT` on a natural key.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from catalog.models import Photo, Post, RejectedMedia, Shop, utcnow
+from catalog.models import CrawlRun, Photo, Post, RejectedMedia, Shop, utcnow
 from catalog.taxonomy import NETWORKS
 
 
@@ -253,16 +253,136 @@ def add_photos(session: Session, photos: Sequence[dict[str, Any]]) -> list[Upser
 
 
 def record_rejected_media(
-    session: Session, source_url: str, reason: str, post_id: int | None = None
+    session: Session,
+    source_url: str,
+    reason: str,
+    post_id: int | None = None,
+    position: int | None = None,
 ) -> None:
-    stmt = (
-        _insert(session, RejectedMedia)
-        .values(
-            source_url=source_url[:2048], reason=reason[:1024], post_id=post_id, created_at=utcnow()
-        )
-        .on_conflict_do_update(index_elements=["source_url"], set_={"reason": reason[:1024]})
+    """Record a refused or failed photo; the same URL failing again counts one more attempt."""
+    now = utcnow()
+    table = RejectedMedia.__table__
+    stmt = _insert(session, RejectedMedia).values(
+        source_url=source_url[:2048],
+        reason=reason[:1024],
+        post_id=post_id,
+        position=position,
+        attempts=1,
+        last_attempt_at=now,
+        created_at=now,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["source_url"],
+        set_={
+            "reason": reason[:1024],
+            "attempts": table.c.attempts + 1,
+            "last_attempt_at": now,
+        },
     )
     session.execute(stmt)
+
+
+@dataclass(frozen=True)
+class ClaimedMedia:
+    id: int
+    source_url: str
+    post_id: int
+    shop_id: int
+    position: int  # the recorded one, else after the post's stored photos
+
+
+def claim_rejected_media(
+    session: Session,
+    run_id: int,
+    shop_ids: Sequence[int],
+    *,
+    max_attempts: int,
+    retryable: Callable[[str], bool],
+) -> list[ClaimedMedia]:
+    """Take the rejected photos of these shops' posts that are worth fetching again (their
+    reason is `retryable`, attempts ≤ max_attempts) for crawl run `run_id`. A row another crawl
+    took stays with it while that run is "running": two crawl processes side by side do not
+    both retry one photo (were they to, in a race of a few milliseconds, storing is idempotent
+    and `retry_failed` counts the attempt once), and a killed run's rows are free again once
+    it is marked interrupted (crawler.run.close_dead_runs)."""
+    if not shop_ids or max_attempts < 1:
+        return []
+    alive = select(CrawlRun.id).where(CrawlRun.status == "running", CrawlRun.id != run_id)
+    free = or_(RejectedMedia.retry_run_id.is_(None), RejectedMedia.retry_run_id.not_in(alive))
+    candidates = session.execute(
+        select(RejectedMedia.id, RejectedMedia.reason)
+        .join(Post, Post.id == RejectedMedia.post_id)
+        .where(Post.shop_id.in_(shop_ids), RejectedMedia.attempts <= max_attempts, free)
+        .order_by(RejectedMedia.id)
+    ).all()
+    wanted = [i for i, reason in candidates if retryable(reason)]
+    claimed: list[Any] = []
+    for start in range(0, len(wanted), 500):
+        claimed += session.execute(
+            update(RejectedMedia)
+            .where(RejectedMedia.id.in_(wanted[start : start + 500]), free)
+            .values(retry_run_id=run_id)
+            .returning(
+                RejectedMedia.id,
+                RejectedMedia.source_url,
+                RejectedMedia.post_id,
+                RejectedMedia.position,
+            )
+        ).all()
+    if not claimed:
+        return []
+    post_ids = sorted({row.post_id for row in claimed})
+    shop_of = {
+        i: shop
+        for i, shop in session.execute(select(Post.id, Post.shop_id).where(Post.id.in_(post_ids)))
+    }
+    after = {
+        i: last
+        for i, last in session.execute(
+            select(Photo.post_id, func.max(Photo.position))
+            .where(Photo.post_id.in_(post_ids))
+            .group_by(Photo.post_id)
+        )
+    }
+    out = []
+    for row in sorted(claimed, key=lambda r: r.id):
+        position = row.position
+        if position is None:  # not recorded: after the post's stored (and placed) photos
+            position = after.get(row.post_id, -1) + 1
+            after[row.post_id] = position
+        out.append(
+            ClaimedMedia(row.id, row.source_url, row.post_id, shop_of[row.post_id], position)
+        )
+    return out
+
+
+def retry_failed(session: Session, rejected_id: int, run_id: int, reason: str) -> bool:
+    """A claimed photo failed again: one more attempt, the new reason, the claim released.
+    False if the claim was no longer this run's (then another crawl counts its attempt)."""
+    done = session.execute(
+        update(RejectedMedia)
+        .where(RejectedMedia.id == rejected_id, RejectedMedia.retry_run_id == run_id)
+        .values(
+            reason=reason[:1024],
+            attempts=RejectedMedia.attempts + 1,
+            last_attempt_at=utcnow(),
+            retry_run_id=None,
+        )
+    )
+    return bool(done.rowcount)
+
+
+def forget_rejected_media(session: Session, ids: Sequence[int]) -> None:
+    """The photos are stored now: their rejected_media rows go."""
+    if ids:
+        session.execute(delete(RejectedMedia).where(RejectedMedia.id.in_(list(ids))))
+
+
+def release_rejected_media(session: Session, run_id: int) -> None:
+    """What run `run_id` claimed and did not get to (it stopped early) is free again."""
+    session.execute(
+        update(RejectedMedia).where(RejectedMedia.retry_run_id == run_id).values(retry_run_id=None)
+    )
 
 
 def counts(session: Session) -> dict[str, int]:

@@ -125,7 +125,10 @@ class Photo(SQLModel, table=True):
 
 
 class RejectedMedia(SQLModel, table=True):
-    """A photo URL the crawler refused (not an image, truncated, too large, too small, SSRF)."""
+    """A photo URL the crawler refused (not an image, truncated, too large, too small, SSRF) or
+    could not download. Later crawls fetch it again while the reason is a passing one (HTTP 5xx,
+    timeout, truncated bytes: crawler.pipelines.retryable) and `attempts` is within
+    crawler.photo_retry_crawls; the row goes once the photo is stored."""
 
     __tablename__ = "rejected_media"
     __table_args__ = (UniqueConstraint("source_url", name="uq_rejected_media_source_url"),)
@@ -135,8 +138,13 @@ class RejectedMedia(SQLModel, table=True):
         default=None, foreign_key="posts.id", index=True, ondelete="CASCADE"
     )
     source_url: str = Field(max_length=2048)
-    reason: str = Field(max_length=1024)
+    reason: str = Field(max_length=1024)  # the latest failure's
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    position: int | None = None  # in its post; None: not recorded (rows from before c002)
+    attempts: int = 1  # downloads that failed so far
+    last_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # The crawl run retrying it now: no other crawl takes it while that run is alive.
+    retry_run_id: int | None = None
 
 
 class Prediction(SQLModel, table=True):

@@ -2,7 +2,9 @@
 
 A spider yields one PageItem per API page. The page is the unit of commit: its posts, photos
 and the shop's crawl state are written in one transaction, so a crawl killed at any moment
-resumes from the last page that was fully stored.
+resumes from the last page that was fully stored. Before its pages, a shop's RetryItem carries
+the photos earlier crawls failed to download for a passing reason (see crawler.run), fetched and
+stored the same way, on the posts they belong to.
 """
 
 from __future__ import annotations
@@ -48,3 +50,28 @@ class PageItem:
             for url in post.photo_urls:
                 seen.setdefault(url)
         return list(seen)
+
+
+@dataclass
+class RetryPhoto:
+    """A photo of a stored post that an earlier crawl failed to download (a rejected_media row
+    this crawl has claimed)."""
+
+    rejected_id: int
+    url: str
+    post_id: int
+    position: int  # in its post (or after the post's stored photos when that was not recorded)
+
+
+@dataclass
+class RetryItem:
+    shop_id: int
+    shop: str  # "network:handle", for reports
+    network: str
+    retries: list[RetryPhoto]
+    # Filled by PhotoPipeline, as for PageItem.
+    photos: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def photo_urls(self) -> list[str]:
+        return list(dict.fromkeys(r.url for r in self.retries))

@@ -1,6 +1,7 @@
 """Item pipelines: PhotoPipeline downloads and stores a page's photos (Scrapy's FilesPipeline
 does the downloading through the downloader and its middlewares); CatalogPipeline writes the
-page's posts, photos and crawl state to the catalogue in one transaction."""
+page's posts, photos and crawl state to the catalogue in one transaction. A RetryItem (photos
+earlier crawls failed to download) takes the same path, onto the posts already stored."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +27,7 @@ from catalog import crud
 from catalog.db import make_engine, session_scope
 from catalog.models import Photo, Shop
 from crawler import photos as ph
-from crawler.items import PageItem
+from crawler.items import PageItem, RetryItem
 from crawler.report import CrawlReport
 from crawler.state import commit_page
 
@@ -34,6 +36,28 @@ logger = logging.getLogger(__name__)
 
 class PhotoFailed(Exception):
     """A photo could not be downloaded or was refused; the message is the reason recorded."""
+
+
+# Download errors that will not go away by asking again: the file is over DOWNLOAD_MAXSIZE, or
+# the URL is not one Scrapy can fetch. Any other (timeouts, refused or broken connections,
+# DNS, cancellations when a crawl stops) may well pass.
+_LASTING_DOWNLOAD_ERRORS = frozenset({"UnsupportedURLSchemeError", "NotSupported", "ValueError"})
+_HTTP_STATUS = re.compile(r"download failed: HTTP (\d{3})")
+
+
+def retryable(reason: str) -> bool:
+    """Whether a photo that failed with `reason` (rejected_media.reason) is worth fetching
+    again in a later crawl: a passing failure (HTTP 5xx, 408, 429, a timeout, a broken or
+    empty download, bytes of an image cut short or garbled), not a lasting refusal (HTTP 4xx,
+    a well-formed response that is not an image, too small, a decompression bomb, over the
+    size limit, the SSRF guard)."""
+    if m := _HTTP_STATUS.match(reason):
+        status = int(m.group(1))
+        return status >= 500 or status in (408, 425, 429)
+    if reason.startswith("download failed: "):
+        kind = reason.removeprefix("download failed: ").split(":", 1)[0].strip()
+        return kind not in _LASTING_DOWNLOAD_ERRORS and "download max size" not in reason
+    return reason.startswith(("truncated or corrupt ", "not downloaded"))
 
 
 def _url_key(url: str) -> bytes:
@@ -78,7 +102,7 @@ class PhotoPipeline(FilesPipeline):
         self.pool.shutdown(wait=True)
 
     def get_media_requests(self, item: Any, info: Any) -> list[Request]:
-        if not isinstance(item, PageItem):
+        if not isinstance(item, PageItem | RetryItem):
             return []
         return [Request(u, meta={"photo": True}) for u in item.photo_urls]
 
@@ -115,7 +139,7 @@ class PhotoPipeline(FilesPipeline):
         return {"ok": True, **meta.__dict__}
 
     def item_completed(self, results: list[Any], item: Any, info: Any) -> Any:
-        if isinstance(item, PageItem):
+        if isinstance(item, PageItem | RetryItem):
             for url, (ok, result) in zip(item.photo_urls, results, strict=True):
                 if ok:
                     item.photos[url] = result
@@ -146,6 +170,7 @@ class CatalogPipeline:
         self.engine = make_engine(s.get("VITRINA_DATABASE_URL"))
         self.index = ph.PhashIndex(s.getint("VITRINA_NEAR_DUPLICATE_DISTANCE"))
         self.report = CrawlReport()
+        self.run_id = s.getint("VITRINA_RUN_ID")  # the crawl run that claimed RetryItems
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CatalogPipeline:
@@ -167,6 +192,8 @@ class CatalogPipeline:
         self.engine.dispose()
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        if isinstance(item, RetryItem):
+            return self._store_retries(item)
         if not isinstance(item, PageItem):
             return item
         counts = {
@@ -177,7 +204,6 @@ class CatalogPipeline:
             "near_duplicates": 0,
             "rejected": 0,
         }
-        added: list[tuple[int, str]] = []
         with session_scope(self.engine) as session:
             # Take the shop row's write lock first: crawl state is read-modify-write, and another
             # crawl process may be storing another page of the same shop.
@@ -209,58 +235,18 @@ class CatalogPipeline:
                 ],
             )
             counts["new_posts"] = sum(p.created for p in stored_posts)
-            # Sort the page's photos: originals, near-duplicates of a stored photo or of an
-            # original on this page, refused ones. Then two statements: originals, then the
-            # near-duplicates that point at them.
-            originals: list[dict[str, Any]] = []
-            nears: list[tuple[dict[str, Any], int | str]] = []  # (row, photo id or sha256)
-            local = ph.PhashIndex(self.index.max_distance)  # position in `originals`
-            seen: set[str] = set()
+            found: list[tuple[int, int, str, dict[str, Any]]] = []
             for post, stored in zip(item.posts, stored_posts, strict=True):
                 for position, url in enumerate(post.photo_urls):
                     result = item.photos.get(url, {"error": "not downloaded"})
                     if "error" in result:
                         counts["rejected"] += 1
-                        crud.record_rejected_media(session, url, result["error"], stored.id)
-                        continue
-                    if result.get("known"):
-                        continue  # stored by an earlier crawl
-                    if result["sha256"] in seen:
-                        counts["duplicates"] += 1  # the same file twice on this page
-                        continue
-                    seen.add(result["sha256"])
-                    row = {
-                        "post_id": stored.id,
-                        "sha256": result["sha256"],
-                        "position": position,
-                        "source_url": url,
-                        "phash": result["phash"],
-                        "width": result["width"],
-                        "height": result["height"],
-                        "stored_path": result["stored_path"],
-                        "thumb_path": result["thumb_path"],
-                    }
-                    if (near := self.index.nearest(result["phash"])) is not None:
-                        nears.append((row, near))
-                    elif (i := local.nearest(result["phash"])) is not None:
-                        nears.append((row, originals[i]["sha256"]))
-                    else:
-                        local.add(len(originals), result["phash"])
-                        originals.append(row)
-            photo_ids: dict[str, int] = {}
-            for row, up in zip(originals, crud.add_photos(session, originals), strict=True):
-                photo_ids[row["sha256"]] = up.id
-                if up.created:
-                    counts["new_photos"] += 1
-                    added.append((up.id, row["phash"]))
-                else:
-                    counts["duplicates"] += 1  # an exact copy of a stored photo
-            near_rows = [
-                row | {"duplicate_of_id": t if isinstance(t, int) else photo_ids[t]}
-                for row, t in nears
-            ]
-            for up in crud.add_photos(session, near_rows):
-                counts["near_duplicates" if up.created else "duplicates"] += 1
+                        crud.record_rejected_media(
+                            session, url, result["error"], stored.id, position
+                        )
+                    elif not result.get("known"):  # known: stored by an earlier crawl
+                        found.append((stored.id, position, url, result))
+            added = self._add_photos(session, found, counts)
             shop = session.get(Shop, item.shop_id)
             assert shop is not None
             result = commit_page(
@@ -280,6 +266,90 @@ class CatalogPipeline:
                 shop.last_crawled_at = datetime.now(UTC)
             session.add(shop)
         # Only after the commit: a rolled-back page must not match future near-duplicates.
+        for photo_id, phash in added:
+            self.index.add(photo_id, phash)
+        self.report.add(item.shop, **counts)
+        return item
+
+    def _add_photos(
+        self,
+        session: Any,
+        found: list[tuple[int, int, str, dict[str, Any]]],
+        counts: dict[str, int],
+    ) -> list[tuple[int, str]]:
+        """Store downloaded photos, each (post id, position, URL, PhotoPipeline's result):
+        originals, near-duplicates of a stored photo or of an original among these (pointing
+        at it), exact copies skipped; counted in `counts`. Two statements: originals, then the
+        near-duplicates. Returns the new originals' (id, phash) for the index, after commit."""
+        originals: list[dict[str, Any]] = []
+        nears: list[tuple[dict[str, Any], int | str]] = []  # (row, photo id or sha256)
+        local = ph.PhashIndex(self.index.max_distance)  # position in `originals`
+        seen: set[str] = set()
+        for post_id, position, url, result in found:
+            if result["sha256"] in seen:
+                counts["duplicates"] += 1  # the same file twice on this page
+                continue
+            seen.add(result["sha256"])
+            row = {
+                "post_id": post_id,
+                "sha256": result["sha256"],
+                "position": position,
+                "source_url": url,
+                "phash": result["phash"],
+                "width": result["width"],
+                "height": result["height"],
+                "stored_path": result["stored_path"],
+                "thumb_path": result["thumb_path"],
+            }
+            if (near := self.index.nearest(result["phash"])) is not None:
+                nears.append((row, near))
+            elif (i := local.nearest(result["phash"])) is not None:
+                nears.append((row, originals[i]["sha256"]))
+            else:
+                local.add(len(originals), result["phash"])
+                originals.append(row)
+        added: list[tuple[int, str]] = []
+        photo_ids: dict[str, int] = {}
+        for row, up in zip(originals, crud.add_photos(session, originals), strict=True):
+            photo_ids[row["sha256"]] = up.id
+            if up.created:
+                counts["new_photos"] += 1
+                added.append((up.id, row["phash"]))
+            else:
+                counts["duplicates"] += 1  # an exact copy of a stored photo
+        near_rows = [
+            row | {"duplicate_of_id": t if isinstance(t, int) else photo_ids[t]} for row, t in nears
+        ]
+        for up in crud.add_photos(session, near_rows):
+            counts["near_duplicates" if up.created else "duplicates"] += 1
+        return added
+
+    def _store_retries(self, item: RetryItem) -> RetryItem:
+        """Photos earlier crawls failed to download, fetched again: those that came are stored
+        on their posts like any photo, and their rejected_media rows go, in one transaction (a
+        crawl killed before it leaves the rows for the next); those that failed again count
+        one more attempt."""
+        counts = {
+            "retried": len(item.retries),
+            "recovered": 0,
+            "new_photos": 0,
+            "duplicates": 0,
+            "near_duplicates": 0,
+        }
+        with session_scope(self.engine) as session:
+            found: list[tuple[int, int, str, dict[str, Any]]] = []
+            stored: list[int] = []
+            for r in item.retries:
+                result = item.photos.get(r.url, {"error": "not downloaded"})
+                if "error" in result:
+                    crud.retry_failed(session, r.rejected_id, self.run_id, result["error"])
+                    continue
+                counts["recovered"] += 1
+                stored.append(r.rejected_id)
+                if not result.get("known"):  # known: stored since, from another post
+                    found.append((r.post_id, r.position, r.url, result))
+            added = self._add_photos(session, found, counts)
+            crud.forget_rejected_media(session, stored)
         for photo_id, phash in added:
             self.index.add(photo_id, phash)
         self.report.add(item.shop, **counts)

@@ -17,6 +17,10 @@ class ShopReport:
     duplicates: int = 0
     near_duplicates: int = 0
     rejected: int = 0
+    # Photos earlier crawls failed to download, fetched again; and those now in the catalogue
+    # (also counted above as new photos, near-duplicates or duplicates).
+    retried: int = 0
+    recovered: int = 0
     errors: list[str] = field(default_factory=list)
     status: str = "ok"  # ok | error | inactive | auth
 
@@ -62,7 +66,16 @@ class CrawlReport:
             self.on_change(self)
 
     def totals(self) -> dict[str, int]:
-        keys = ("pages", "new_posts", "new_photos", "duplicates", "near_duplicates", "rejected")
+        keys = (
+            "pages",
+            "new_posts",
+            "new_photos",
+            "duplicates",
+            "near_duplicates",
+            "rejected",
+            "retried",
+            "recovered",
+        )
         out = {k: sum(getattr(r, k) for r in self.shops.values()) for k in keys}
         out["errors"] = sum(len(r.errors) for r in self.shops.values()) + len(self.errors)
         return out

@@ -24,6 +24,7 @@ from catalog import crud
 from catalog.config import Settings
 from catalog.db import make_engine, migrate, session_scope
 from catalog.models import CrawlRun, Shop, utcnow
+from crawler.items import RetryPhoto
 from crawler.report import CrawlReport
 from crawler.spiders.base import ShopTask
 from crawler.state import start_point
@@ -202,6 +203,18 @@ class Heartbeat:
         self._thread.join(timeout=60)
 
 
+def _claim_retries(session: Session, run_id: int, tasks: list[ShopTask], bound: int) -> None:
+    """Give each shop's task the photos of its stored posts that earlier crawls failed to
+    download for a passing reason, at most `bound` failures ago (crawler.photo_retry_crawls)."""
+    from crawler.pipelines import retryable
+
+    by_shop = {t.shop_id: t for t in tasks}
+    for c in crud.claim_rejected_media(
+        session, run_id, list(by_shop), max_attempts=bound, retryable=retryable
+    ):
+        by_shop[c.shop_id].retries.append(RetryPhoto(c.id, c.source_url, c.post_id, c.position))
+
+
 def _tidy_state(shop: Shop) -> None:
     """Before a run: forget pages stored out of order by a killed run (they are re-fetched), and
     a pass whose first page never got stored (it restarts from the top)."""
@@ -249,12 +262,15 @@ def crawl(
         session.add(run)
         session.flush()
         run_id = run.id or 0
+    with session_scope(engine) as session:
+        _claim_retries(session, run_id, tasks, settings.crawler.photo_retry_crawls)
     started = datetime.now(UTC)
     report = CrawlReport(on_change)
     for t in tasks:
         report.shop(t.key)
     if tasks:
-        process = CrawlerProcess(for_crawl(settings, chosen, **(extra_scrapy_settings or {})))
+        scrapy_settings = {"VITRINA_RUN_ID": run_id, **(extra_scrapy_settings or {})}
+        process = CrawlerProcess(for_crawl(settings, chosen, **scrapy_settings))
         for network, path in SPIDERS.items():
             mine = [t for t in tasks if t.network == network]
             if mine:
@@ -276,6 +292,7 @@ def crawl(
         + [f"{k}: {m}" for k, r in report.shops.items() for m in r.errors],
     )
     with session_scope(engine) as session:
+        crud.release_rejected_media(session, run_id)  # claimed, not reached (a shop stopped)
         row = session.get(CrawlRun, run_id)
         if row is not None:
             row.finished_at = finished

@@ -10,13 +10,16 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
+from catalog import crud
 from catalog.db import make_engine, session_scope
-from catalog.models import CrawlRun, Post, utcnow
+from catalog.models import CrawlRun, Photo, Post, RejectedMedia, utcnow
 from crawler.emulator.catalogue import Catalogue
 from crawler.emulator.faults import Faults
 from crawler.emulator.server import EmulatorServer
+from crawler.pipelines import retryable
 from crawler.run import close_dead_runs, crawl_subprocess, pid_alive
 from tests.conftest import REPO
 from tests.test_crawler_crawl import rows, setup
@@ -125,3 +128,203 @@ def test_sigkilled_crawl_is_marked_interrupted_by_the_next_one(tmp_path: Path, d
     with Session(engine) as s:
         assert s.exec(select(CrawlRun).where(CrawlRun.status == "running")).all() == []
     engine.dispose()
+
+
+# ---- photos that failed to download ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reason", "again"),
+    [
+        ("download failed: HTTP 503", True),
+        ("download failed: HTTP 500", True),
+        ("download failed: HTTP 429 (asked to wait 900s, over crawler.max_retry_after)", True),
+        ("download failed: HTTP 408", True),
+        (
+            "download failed: DownloadTimeoutError: Getting http://x/a.jpg took longer than 30s",
+            True,
+        ),
+        ("download failed: DownloadConnectionRefusedError: Connection was refused", True),
+        ("download failed: ResponseDataLossError: ", True),
+        ("download failed: CannotResolveHostError: DNS lookup failed: cdn.example", True),
+        ("download failed: empty body", True),
+        ("truncated or corrupt JPEG image: image file is truncated (41 bytes not processed)", True),
+        ("not downloaded", True),
+        ("download failed: HTTP 404", False),
+        ("download failed: HTTP 403", False),
+        ("download failed: HTTP 410", False),
+        (
+            "download failed: DownloadCancelledError: Expected to receive 70000000 bytes which "
+            "is larger than download max size (67108864) in request <GET http://x/a.jpg>.",
+            False,
+        ),
+        ("download failed: UnsupportedURLSchemeError: Unsupported URL scheme 'ftp'", False),
+        ("not an image: 1280 bytes starting b'<html><body>Ima'", False),
+        ("too small: 48×48, shorter side under 120 px (storage.min_image_side)", False),
+        ("decompression bomb: 30000×30000 = 900,000,000 pixels, over the limit", False),
+        ("refused by the SSRF guard: localhost resolves to 127.0.0.1, a loopback address", False),
+        ("refused", False),
+        ("failed: KeyError('sha256')", False),
+    ],
+)
+def test_which_failures_are_worth_another_download(reason: str, again: bool):
+    assert retryable(reason) is again
+
+
+def test_claims_are_exclusive_to_a_live_run_and_place_unknown_positions_last(engine):
+    with session_scope(engine) as s:
+        shop = crud.upsert_shop(s, "mastodon", "m", base_url="https://m.example").id
+        other = crud.upsert_shop(s, "bluesky", "b.bsky.social").id
+        post = crud.upsert_post(s, shop, "mastodon", "1").id
+        elsewhere = crud.upsert_post(s, other, "bluesky", "2").id
+        crud.add_photo(s, post, "a" * 64, position=0)
+        crud.add_photo(s, post, "b" * 64, position=2)
+        crud.record_rejected_media(s, "http://x/1.jpg", "download failed: HTTP 503", post, 1)
+        crud.record_rejected_media(s, "http://x/2.jpg", "download failed: HTTP 502", post)
+        crud.record_rejected_media(s, "http://x/3.jpg", "download failed: empty body", post)
+        crud.record_rejected_media(s, "http://x/4.jpg", "not an image: …", post, 4)
+        crud.record_rejected_media(s, "http://x/5.jpg", "download failed: HTTP 503", elsewhere)
+        for _ in range(3):  # failed on three pages/crawls: past a bound of 2 retries
+            crud.record_rejected_media(s, "http://x/6.jpg", "download failed: HTTP 503", post)
+        first, second = CrawlRun(), CrawlRun()
+        s.add_all([first, second])
+    claim = {"max_attempts": 2, "retryable": retryable}
+    with session_scope(engine) as s:
+        got = crud.claim_rejected_media(s, first.id, [shop], **claim)
+    assert [(c.source_url, c.position, c.shop_id) for c in got] == [
+        ("http://x/1.jpg", 1, shop),  # recorded
+        ("http://x/2.jpg", 3, shop),  # not recorded: after the stored photos (0 and 2)
+        ("http://x/3.jpg", 4, shop),
+    ]
+    with session_scope(engine) as s:  # a sibling crawl while the first one runs
+        assert crud.claim_rejected_media(s, second.id, [shop], **claim) == []
+        assert crud.retry_failed(s, got[0].id, first.id, "download failed: HTTP 504")
+        assert not crud.retry_failed(s, got[1].id, second.id, "not its claim")
+    with session_scope(engine) as s:  # the first run died: its claims are free again
+        s.get(CrawlRun, first.id).status = "interrupted"
+    with session_scope(engine) as s:
+        again = crud.claim_rejected_media(s, second.id, [shop], **claim)
+        crud.forget_rejected_media(s, [c.id for c in again[1:]])
+    assert [c.source_url for c in again] == ["http://x/1.jpg", "http://x/2.jpg", "http://x/3.jpg"]
+    with session_scope(engine) as s:
+        crud.release_rejected_media(s, second.id)
+        left = {r.source_url: r for r in s.exec(select(RejectedMedia)).all()}
+        assert crud.claim_rejected_media(s, first.id, [shop], **{**claim, "max_attempts": 1}) == []
+    assert sorted(left) == ["http://x/1.jpg", "http://x/4.jpg", "http://x/5.jpg", "http://x/6.jpg"]
+    assert left["http://x/1.jpg"].attempts == 2 and left["http://x/1.jpg"].retry_run_id is None
+    assert left["http://x/1.jpg"].reason == "download failed: HTTP 504"
+    assert left["http://x/6.jpg"].attempts == 3
+
+
+def _media_asked(emu: EmulatorServer) -> set[str]:
+    return {
+        path.rsplit("/", 1)[-1].split(".")[0] for kind, path, _ in emu.requests if kind == "media"
+    }
+
+
+def test_photos_that_failed_for_a_passing_reason_are_fetched_by_later_crawls(
+    tmp_path: Path, db_url: str
+):
+    cat = Catalogue(seed=9)
+    cat.add_shop("mastodon", "masto_shop")
+    cat.add_posts("mastodon", "masto_shop", 2, 1)
+    cover = cat.new_photo()
+    flaky = cat.new_photo()  # answers 503 all through the first crawl, then comes
+    broken = cat.new_photo("truncated")  # always cut short: retried, but not for ever
+    junk = cat.new_photo("corrupt")  # not an image at all: never asked for again
+    cat.add_posts("mastodon", "masto_shop", 1, photos=[cover, flaky, broken])
+    cat.add_posts("mastodon", "masto_shop", 1, photos=[junk])
+    cat.add_posts("mastodon", "masto_shop", 2, 1)
+    faults = Faults(failing_photos={flaky.key: 2})  # retry_times = 1: two requests per crawl
+    with EmulatorServer(cat, faults, image_size=(200, 250)) as emu:
+        cfg = setup(tmp_path, db_url, emu, shops=[("mastodon", "masto_shop")])
+        cfg.write_text(
+            cfg.read_text().replace(
+                "[crawler]\n", "[crawler]\nretry_times = 1\nphoto_retry_crawls = 2\n", 1
+            )
+        )
+        url = {p.key: emu.photo_url("mastodon", p.key) for p in (flaky, broken, junk)}
+        first = crawl_subprocess(cfg)
+        rejected = {r.source_url: r for r in rows(db_url, RejectedMedia)}
+        summaries, asked = [], []
+        for _ in range(3):
+            emu.reset_counts()
+            summaries.append(crawl_subprocess(cfg))
+            asked.append(_media_asked(emu))
+        final = {r.source_url: r for r in rows(db_url, RejectedMedia)}
+    shop = "mastodon:masto_shop"
+    assert first.status == "ok" and first.shops[shop]["rejected"] == 3, first
+    assert first.totals["retried"] == 0 and first.totals["new_photos"] == 5
+    assert set(rejected) == set(url.values())
+    assert rejected[url[flaky.key]].reason.startswith("download failed: HTTP 503")
+    assert rejected[url[flaky.key]].position == 1 and rejected[url[broken.key]].position == 2
+    second, third, fourth = summaries
+    assert all(s.status == "ok" and s.totals["new_posts"] == 0 for s in summaries)
+    # second crawl: the flaky photo is stored, the truncated one fails again; junk is not asked
+    assert (second.shops[shop]["retried"], second.shops[shop]["recovered"]) == (2, 1)
+    assert second.totals["new_photos"] == 1 and asked[0] == {flaky.key, broken.key}
+    # third: only the truncated one, which fails a third time (its second retry: the bound)
+    assert (third.totals["retried"], third.totals["recovered"]) == (1, 0)
+    assert asked[1] == {broken.key}
+    # fourth: nothing is retried any more
+    assert fourth.totals["retried"] == 0 and asked[2] == set()
+    assert set(final) == {url[broken.key], url[junk.key]}
+    assert final[url[broken.key]].attempts == 3 and final[url[junk.key]].attempts == 1
+    assert final[url[broken.key]].retry_run_id is None
+    assert final[url[broken.key]].reason.startswith("truncated or corrupt JPEG image")
+    photos = rows(db_url, Photo)
+    assert len(photos) == 6 == len({p.sha256 for p in photos})  # nothing stored twice
+    recovered = next(p for p in photos if p.source_url == url[flaky.key])
+    with_cover = next(p for p in photos if p.position == 0 and p.post_id == recovered.post_id)
+    assert recovered.position == 1 and with_cover.source_url.endswith(f"/{cover.key}.jpg")
+    assert recovered.status == "pending" and recovered.phash and recovered.width == 200
+    assert (tmp_path / "media" / recovered.stored_path).is_file()
+    assert (tmp_path / "media" / recovered.thumb_path).is_file()
+    assert len(rows(db_url, Post)) == 6
+
+
+def test_a_killed_retry_pass_loses_and_duplicates_nothing(tmp_path: Path, db_url: str):
+    cat = Catalogue(seed=12)
+    cat.add_shop("mastodon", "masto_shop")
+    cat.add_posts("mastodon", "masto_shop", 3, 1)
+    flaky = cat.new_photo()
+    cat.add_posts("mastodon", "masto_shop", 1, photos=[cat.new_photo(), flaky])
+    faults = Faults(failing_photos={flaky.key: 10**6})
+    with EmulatorServer(cat, faults, image_size=(200, 250)) as emu:
+        cfg = setup(tmp_path, db_url, emu, shops=[("mastodon", "masto_shop")])
+        quick = cfg.read_text().replace("[crawler]\n", "[crawler]\nretry_times = 1\n", 1)
+        cfg.write_text(quick)
+        first = crawl_subprocess(cfg)
+        assert first.totals["rejected"] == 1 and first.totals["new_photos"] == 4
+        # The next crawl retries the photo, which still fails, with long waits between tries:
+        # it is killed while the retry pass waits.
+        cfg.write_text(
+            quick.replace("retry_backoff = 0.05", "retry_backoff = 3.0").replace(
+                "retry_times = 1", "retry_times = 5"
+            )
+        )
+        emu.reset_counts()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vitrina_cli.main", "--config", str(cfg), "crawl", "--json"],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline and flaky.key not in _media_asked(emu):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        [row] = rows(db_url, RejectedMedia)
+        killed = max(r.id for r in rows(db_url, CrawlRun))
+        assert row.retry_run_id == killed and row.attempts == 1  # claimed; no attempt counted
+        faults.failing_photos[flaky.key] = 0  # the server is well again
+        cfg.write_text(quick)
+        third = crawl_subprocess(cfg)
+    assert third.status == "ok" and (third.totals["retried"], third.totals["recovered"]) == (1, 1)
+    assert rows(db_url, RejectedMedia) == []
+    photos = rows(db_url, Photo)
+    assert len(photos) == 5 == len({p.sha256 for p in photos})
+    assert sum(p.source_url.endswith(f"/{flaky.key}.jpg") for p in photos) == 1
+    runs = {r.id: r.status for r in rows(db_url, CrawlRun)}
+    assert runs == {first.run_id: "ok", killed: "interrupted", third.run_id: "ok"}

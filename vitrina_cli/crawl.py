@@ -83,11 +83,16 @@ def crawl(
     for message in summary.errors:
         console.print(f"  [red]✗[/] {message}", highlight=False, soft_wrap=True)
     mark = "[green]✓[/]" if summary.status == "ok" else "[yellow]![/]"
+    retried = (
+        f"{t['retried']} earlier failed photo(s) retried, {t.get('recovered', 0)} recovered, "
+        if t.get("retried")
+        else ""
+    )
     console.print(
         f"{mark} crawl #{summary.run_id} {summary.status} in {summary.seconds:.1f}s: "
         f"{len(summary.shops)} shop(s), {t.get('new_posts', 0)} new posts, "
         f"{t.get('new_photos', 0)} new photos, {t.get('duplicates', 0)} duplicates, "
         f"{t.get('near_duplicates', 0)} near-duplicates, {t.get('rejected', 0)} rejected, "
-        f"{t.get('errors', 0)} error(s)",
+        f"{retried}{t.get('errors', 0)} error(s)",
         highlight=False,
     )

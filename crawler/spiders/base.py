@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from scrapy.http import Response
 from catalog import crud
 from catalog.db import make_engine, session_scope
 from catalog.models import Shop
-from crawler.items import PageItem, PostData
+from crawler.items import PageItem, PostData, RetryItem, RetryPhoto
 from crawler.report import CrawlReport
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ class ShopTask:
     cursor: str | None = None
     stop_key: str = ""
     posts_so_far: int = 0
+    # Photos of this shop's stored posts that earlier crawls failed to download (claimed).
+    retries: list[RetryPhoto] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -103,6 +105,8 @@ class ShopSpider(scrapy.Spider):
     async def start(self) -> Any:
         for task in self.tasks:
             self.report.shop(task.key)
+            if task.retries:
+                yield RetryItem(task.shop_id, task.key, self.network, task.retries)
             for request in self.first_requests(task):
                 yield request
 

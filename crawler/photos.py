@@ -181,11 +181,16 @@ class PhashIndex:
         self._hashes = np.zeros(1024, dtype=np.uint64)
         self._ids = np.zeros(1024, dtype=np.int64)
         self._n = 0
+        self._known: set[int] = set()
 
     def __len__(self) -> int:
         return self._n
 
     def add(self, photo_id: int, phash: str) -> None:
+        """Index a photo; one already indexed is ignored (catch-ups overlap, see pipelines)."""
+        if photo_id in self._known:
+            return
+        self._known.add(photo_id)
         if self._n == len(self._hashes):
             self._hashes = np.resize(self._hashes, 2 * self._n)
             self._ids = np.resize(self._ids, 2 * self._n)
@@ -198,5 +203,7 @@ class PhashIndex:
         if not self._n:
             return None
         dist = np.bitwise_count(self._hashes[: self._n] ^ np.uint64(int(phash, 16)))
-        best = int(np.argmin(dist))
-        return int(self._ids[best]) if dist[best] <= self.max_distance else None
+        closest = dist.min()
+        if closest > self.max_distance:
+            return None
+        return int(self._ids[: self._n][dist == closest].min())  # ids need not come in order

@@ -34,6 +34,11 @@ from crawler.state import commit_page
 logger = logging.getLogger(__name__)
 
 
+# Photo ids that may commit after a higher one (concurrent pages on PostgreSQL): far more than
+# the photos of the pages several crawl processes store at the same moment.
+CATCH_UP_OVERLAP = 1000
+
+
 class PhotoFailed(Exception):
     """A photo could not be downloaded or was refused; the message is the reason recorded."""
 
@@ -169,6 +174,7 @@ class CatalogPipeline:
         self.crawler = crawler
         self.engine = make_engine(s.get("VITRINA_DATABASE_URL"))
         self.index = ph.PhashIndex(s.getint("VITRINA_NEAR_DUPLICATE_DISTANCE"))
+        self.synced = 0  # the highest photo id the index has looked at
         self.report = CrawlReport()
         self.run_id = s.getint("VITRINA_RUN_ID")  # the crawl run that claimed RetryItems
 
@@ -180,13 +186,25 @@ class CatalogPipeline:
         # The spider carries the run's report (settings are deep-copied; a report is shared).
         self.report = getattr(self.crawler.spider, "report", self.report)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(Photo.id, Photo.phash)
-                .where(Photo.phash != "", Photo.duplicate_of_id.is_(None))
-                .order_by(Photo.id)
+            self._catch_up(conn)
+
+    def _catch_up(self, conn: Any) -> None:
+        """Index the originals stored since the last look, by this process's other spiders (one
+        per network) or by other crawl processes: the same product posted on two networks the
+        same night is then one photo and a near-duplicate. Ids are not committed in id order on
+        PostgreSQL, so each look starts CATCH_UP_OVERLAP ids back (the index ignores repeats)."""
+        rows = conn.execute(
+            select(Photo.id, Photo.phash)
+            .where(
+                Photo.id > self.synced - CATCH_UP_OVERLAP,
+                Photo.phash != "",
+                Photo.duplicate_of_id.is_(None),
             )
-            for photo_id, phash in rows:
-                self.index.add(photo_id, phash)
+            .order_by(Photo.id)
+        )
+        for photo_id, phash in rows:
+            self.index.add(photo_id, phash)
+            self.synced = max(self.synced, photo_id)
 
     def close_spider(self, spider: Spider | None = None) -> None:
         self.engine.dispose()
@@ -281,6 +299,8 @@ class CatalogPipeline:
         originals, near-duplicates of a stored photo or of an original among these (pointing
         at it), exact copies skipped; counted in `counts`. Two statements: originals, then the
         near-duplicates. Returns the new originals' (id, phash) for the index, after commit."""
+        if found:
+            self._catch_up(session.connection())
         originals: list[dict[str, Any]] = []
         nears: list[tuple[dict[str, Any], int | str]] = []  # (row, photo id or sha256)
         local = ph.PhashIndex(self.index.max_distance)  # position in `originals`

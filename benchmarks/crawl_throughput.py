@@ -3,6 +3,10 @@ against a naive sequential client (one request after another) doing the same wor
 API pages, download each photo, validate/normalise/hash/thumbnail and store it — in the same run.
 Targets: ≥ 200 photos/s and ≥ 10× the naive client.
 
+It also times the crawl's own per-photo work on one thread (`photos.process`: decode, validate,
+EXIF, hashes, WebP thumbnail; then the two atomic writes) and prints the ceiling that work puts
+on any crawler on this machine's cores, as photos/s and as a multiple of the naive client.
+
     .venv/bin/python -m benchmarks.crawl_throughput [--shops-per-network 4] [--posts 40]
 """
 
@@ -51,6 +55,18 @@ def naive(emu: EmulatorServer, media: Path, limit: int) -> tuple[int, float]:
     return done, time.perf_counter() - t0
 
 
+def per_photo_cpu(bodies: list[bytes], root: Path) -> tuple[float, float]:
+    """CPU milliseconds per photo, one thread: (process, the two writes)."""
+    t0 = time.process_time()
+    done = [ph.process(body, **LIMITS) for body in bodies]
+    t1 = time.process_time()
+    for meta, data, thumb in done:
+        ph.write_once(root, meta.stored_path, data)
+        ph.write_once(root, meta.thumb_path, thumb)
+    t2 = time.process_time()
+    return 1000 * (t1 - t0) / len(bodies), 1000 * (t2 - t1) / len(bodies)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shops-per-network", type=int, default=4)
@@ -75,6 +91,8 @@ def main() -> None:
         cpu = child.ru_utime + child.ru_stime
         stored = summary.totals["new_photos"] + summary.totals["near_duplicates"]
         n, naive_s = naive(emu, Path(tmp) / "naive", args.naive_photos)
+        bodies = [emu.media.render(key)[0] for key in list(cat.photos)[:300]]
+        process_ms, write_ms = per_photo_cpu(bodies, Path(tmp) / "timed")
     crawl_rate = stored / summary.seconds
     naive_rate = n / naive_s
     print("\n| client | photos | seconds | photos/s | vs naive |")
@@ -96,6 +114,28 @@ def main() -> None:
     print(
         f"(20 ms latency per request, {len(cat.shops)} shops, {SIZE[0]}×{SIZE[1]} JPEGs, "
         f"IG user {IG_USER_ID})"
+    )
+    # CPU per photo puts a ceiling on photos/s whatever the concurrency: the per-photo work alone
+    # (no crawler avoids it), and this crawl's whole CPU per photo used on every core at once.
+    cores = os.cpu_count() or 1
+    work_ms = process_ms + write_ms
+    crawl_ms = 1000 * cpu / stored
+    print(f"\n| CPU per photo | ms | ceiling on {cores} cores | vs naive |")
+    print("|---|---:|---:|---:|")
+    for what, ms in (
+        (
+            "decode, validate, EXIF, sha256, perceptual hash, WebP thumbnail (one thread)",
+            process_ms,
+        ),
+        ("two atomic file writes: photo, thumbnail (one thread)", write_ms),
+        ("per-photo work, both together", work_ms),
+        ("the whole crawl process (+ Scrapy, pipelines, SQLite, start-up)", crawl_ms),
+    ):
+        ceiling = cores * 1000 / ms
+        print(f"| {what} | {ms:.2f} | {ceiling:.0f} photos/s | {ceiling / naive_rate:.1f}× |")
+    print(
+        f"\n10× the naive client ({10 * naive_rate:.0f} photos/s) needs ≤ "
+        f"{cores * 1000 / (10 * naive_rate):.1f} ms of CPU per photo in all on {cores} cores"
     )
 
 

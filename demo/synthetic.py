@@ -52,7 +52,7 @@ def train_tiny_model(
     """
     argv = [sys.executable, "-m", "vitrina_cli.main", "train", "--data", str(data)]
     argv += ["--out", str(out), "--head-epochs", str(epochs), "--fine-tune-epochs", "0"]
-    argv += ["--no-compare"]
+    argv += ["--full-fine-tune-epochs", "0", "--no-compare"]
     if pretrained:
         argv += ["--backbone", "efficientnet_lite0", "--image-size", str(image_size)]
     else:

@@ -23,14 +23,15 @@ from tests.conftest import write_config
 from vitrina_cli.main import app
 
 TINY = ["--image-size", "64", "--head-epochs", "2", "--fine-tune-epochs", "1", "--no-compare"]
-END_TO_END = ["--full-fine-tune-epochs", "1"]
+TINY += ["--full-fine-tune-epochs", "0"]
+TINY_END_TO_END = [*TINY[:-1], "1"]
 
 
 def test_train_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> None:
     cfg = write_config(tmp_path, sqlite_url)
     out = tmp_path / "model"
     args = ["--config", str(cfg), "train", "--data", str(dataset()), "--limit", "80"]
-    result = CliRunner().invoke(app, [*args, *TINY, *END_TO_END, "--out", str(out)])
+    result = CliRunner().invoke(app, [*args, *TINY_END_TO_END, "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "model written to" in result.output
     assert "end to end" in result.output

@@ -114,7 +114,7 @@ def train(
         "keras.applications model (mobilenet_v3_small, efficientnet_b0, …; downloads weights).",
     ),
     pretrained: bool = typer.Option(True, "--pretrained/--from-scratch"),
-    image_size: int = typer.Option(160, min=32, max=512, help="Input side in pixels."),
+    image_size: int = typer.Option(192, min=32, max=512, help="Input side in pixels."),
     val_fraction: float = typer.Option(0.2, min=0.15, max=0.5, help="Held-out validation share."),
     head_epochs: int = typer.Option(60, min=1, help="Max epochs for the heads (early stopping)."),
     fine_tune_epochs: int = typer.Option(
@@ -127,9 +127,9 @@ def train(
         "(default: the last two stages, block 11 of Lite0's 16, 15 of Lite2's 21).",
     ),
     full_fine_tune_epochs: int = typer.Option(
-        0,
+        6,
         min=0,
-        help="Then max epochs training every layer end to end on augmented photos (0: skip).",
+        help="Then epochs training every layer end to end on augmented photos (0: skip).",
     ),
     colour_stats: bool = typer.Option(
         True, "--colour-stats/--no-colour-stats", help="Garment colour statistics input."

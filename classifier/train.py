@@ -489,7 +489,13 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
         workers=cfg.workers,
         keep_pixels=end_to_end,
     )
-    val_e = encode(parts, val_s, views=1, what="validation photos", workers=cfg.workers)
+    # The validation photos are encoded up front only for the colour study (heads compared on
+    # the frozen features); otherwise once, after training, when the backbone is final.
+    val_e = (
+        encode(parts, val_s, views=1, what="validation photos", workers=cfg.workers)
+        if cfg.compare_colour_stats
+        else None
+    )
     t_encoded = time.perf_counter()
 
     def labels_for(e: Encoded) -> dict[str, np.ndarray]:
@@ -507,7 +513,6 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
         parts.top.trainable = False
     feats_fit = pooled_features(parts, fit_e.stem)
     feats_stop = pooled_features(parts, stop_e.stem)
-    feats_val = pooled_features(parts, val_e.stem)
 
     def train_heads(colour_stats: bool) -> tuple[keras.Model, dict]:
         heads = build_heads(
@@ -530,9 +535,11 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
     heads, head_history = train_heads(cfg.colour_stats)
     colour_study: dict[str, Any] = {}
     if cfg.compare_colour_stats:
+        assert val_e is not None  # encoded up front for this
         # Same features, same split, same schedule: only the colour head's second input differs.
         log("training the heads again without the garment colour statistics (for comparison)")
         other, _ = train_heads(not cfg.colour_stats)
+        feats_val = pooled_features(parts, val_e.stem)
         for name, model in ((cfg.colour_stats, heads), (not cfg.colour_stats, other)):
             probs = model.predict([feats_val[:, 0], val_e.stats[:, 0]], verbose=0)
             y = np.array([COLOURS.index(s.colour) for s in val_e.samples])
@@ -563,7 +570,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
         full_history = fit_end_to_end(
             assemble(parts, heads), parts, fit_e, y_fit, stop_e, y_stop, cfg
         )
-        # The backbone changed: the validation photos' cached stem outputs are stale.
+    if val_e is None or end_to_end:  # not encoded yet, or its cached stem outputs are stale
         val_e = encode(parts, val_s, views=1, what="validation photos", workers=cfg.workers)
     t_trained = time.perf_counter()
 
@@ -582,7 +589,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
         "command": cfg.command,
         "backbone": cfg.backbone,
         "pretrained": f"ImageNet ({cfg.backbone} ported from "
-        f"{backbones.LITE_VARIANTS[cfg.backbone].package.replace('_', '-')})"
+        f"{backbones.LITE_VARIANTS[cfg.backbone].distribution})"
         if cfg.pretrained and cfg.backbone in backbones.LITE_VARIANTS
         else ("ImageNet (keras.applications)" if cfg.pretrained else "none (from scratch)"),
         "image_size": cfg.image_size,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from catalog.evidence import NO_EVIDENCE, TextEvidence
 from classifier.images import DEFAULT_MAX_PIXELS, UnreadableImage, load_rgb
 from classifier.model import VitrinaModel
 
@@ -33,6 +34,15 @@ class Row:
     error: str = ""
     top: dict[str, list[list[Any]]] = field(default_factory=dict)  # head → [[label, p], ...]
     probs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # full vectors
+    # Per label: "auto" (published as it is) or "review" (a moderator is asked this label only).
+    # `decision` is "auto" only when every head is.
+    decisions: dict[str, str] = field(default_factory=dict)
+    # The photo alone, before the shop's words were fused in (same form as `top`).
+    image_top: dict[str, list[list[Any]]] = field(default_factory=dict)
+    # The post's words and what they said (catalog.evidence.NO_EVIDENCE when there were none).
+    evidence: TextEvidence = NO_EVIDENCE
+    # head → True when confident words and a confident photo disagree (always "review").
+    conflict: dict[str, bool] = field(default_factory=dict)
 
     def as_dict(self, *, with_top: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -106,7 +116,10 @@ class Predictor:
                 setattr(row, f"{head}_confidence", conf)
                 row.probs[head] = p
                 row.top[head] = [[labels[head][int(k)], round(float(p[k]), 4)] for k in order]
-                passed &= conf >= self.thresholds[head]
+                row.image_top[head] = row.top[head]
+                ok = conf >= self.thresholds[head]
+                row.decisions[head] = AUTO if ok else REVIEW
+                passed &= ok
             row.decision = AUTO if passed else REVIEW
             rows.append(row)
         return rows

@@ -98,6 +98,14 @@ def find_price(text: str) -> ParsedPrice | None:
     return None
 
 
+def without_prices(text: str) -> str:
+    """The text with the prices written in it taken out ("Red dress — 45 €" → "Red dress"):
+    a card shows the price on its own line."""
+    out = _IN_TEXT.sub(" ", text or "")
+    out = re.sub(r"\s*(?:[-–—:,;·|/]\s*)+$", "", " ".join(out.split()))
+    return re.sub(r"\s+([,.;:!?])", r"\1", out).strip(" -–—:,;·|/")
+
+
 def post_price(price: str, caption: str, *, default_currency: str = "") -> ParsedPrice | None:
     """A post's price: its price field (Shopify) first, else one written in its caption."""
     written = find_price(caption)

@@ -414,15 +414,19 @@ _ITEM_COLUMNS = (
 
 
 HEADLINE_LENGTH = 80
+PRICE_WORDS = frozenset({"price", "цена", "ціна", "cena", "fiyat", "fiyatı", "prix", "preis"})
 
 
 def headline(title: str, caption: str) -> str:
-    """A short name for a post: its title, else its caption's first non-empty line, cut at a
-    word near HEADLINE_LENGTH characters."""
+    """A short name for a post: its title, else its caption's first line that says more than a
+    price, without the price, cut at a word near HEADLINE_LENGTH characters."""
     text = " ".join((title or "").split())
     if not text:
-        line = next((ln for ln in (caption or "").splitlines() if ln.strip()), "")
-        text = " ".join(line.split())
+        for line in (caption or "").splitlines():
+            bare = prices.without_prices(line)
+            if bare and bare.lower() not in PRICE_WORDS:  # "Price: 45 €" names no product
+                text = bare
+                break
     if len(text) <= HEADLINE_LENGTH:
         return text
     cut = text[:HEADLINE_LENGTH].rsplit(" ", 1)[0].rstrip(" ,.;:–—-")

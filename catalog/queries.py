@@ -143,9 +143,9 @@ def parse_filters(params: Mapping[str, Sequence[str]]) -> Filters:
 # ---- order and price range ---------------------------------------------------------------
 
 SORTS = {
-    "newest": "Newest first",
-    "price_asc": "Price: low to high",
-    "price_desc": "Price: high to low",
+    "newest": "Newest",
+    "price_asc": "Price: low–high",
+    "price_desc": "Price: high–low",
 }
 
 
@@ -513,7 +513,10 @@ def _list_by_price(
     high, so each page starts where the last one ended even while photos are added."""
     if cursor is not None and not isinstance(cursor, PriceCursor):
         raise FilterError("this page link is damaged; start again from the first page")
-    conds, _ = _conditions(filters, _dialect(session))
+    # As in list_items: without a label filter, walk posts in price order (its index) and
+    # stop after one page rather than sort every public photo.
+    posts_first = bool(filters.q) or not (filters.category or filters.colour)
+    conds, _ = _conditions(filters, _dialect(session), posts_first=posts_first)
     amount, ident = Post.price_amount, Photo.id
     up = filters.sort == "price_asc"
     order = (amount.asc(), ident.asc()) if up else (amount.desc(), ident.desc())

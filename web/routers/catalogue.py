@@ -67,8 +67,10 @@ def _grid(request: Request, session: Session, template: str, base: str, **contex
         filter_count=_count(shown),
         shop_names=shop_names,
         currencies=priced,
-        # Sorting by price across currencies compares bare amounts: say so.
-        mixed_currencies=filters.sort != "newest" and not filters.currency and len(priced) > 1,
+        # Sorting or filtering by price across currencies compares bare amounts: say so.
+        mixed_currencies=(filters.sort != "newest" or filters.has_price_filter())
+        and not filters.currency
+        and len(priced) > 1,
         sorts=queries.SORTS,
         filters=shown,
         all_filters=filters,

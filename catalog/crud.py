@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from catalog.models import CrawlRun, Photo, Post, RejectedMedia, Shop, utcnow
+from catalog.prices import price_columns
 from catalog.taxonomy import NETWORKS
 
 
@@ -155,6 +156,8 @@ def _post_row(fields: dict[str, Any], **keys: Any) -> dict[str, Any]:
         "caption": "",
         "title": "",
         "price": "",
+        "price_amount": None,
+        "price_currency": "",
         "vendor": "",
         "product_type": "",
         "tags": [],
@@ -166,7 +169,10 @@ def _post_row(fields: dict[str, Any], **keys: Any) -> dict[str, Any]:
     unknown = set(fields) - set(values) - {"network_post_id"}
     if unknown:
         raise TypeError(f"unknown post fields: {', '.join(sorted(unknown))}")
-    return values | dict(fields)
+    row = values | dict(fields)
+    if "price_amount" not in fields:  # what the post says its price is (catalog.prices)
+        row |= price_columns(row["price"], row["caption"])
+    return row
 
 
 def _photo_row(fields: dict[str, Any], **keys: Any) -> dict[str, Any]:

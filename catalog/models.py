@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from catalog.taxonomy import ReviewStatus
@@ -51,6 +52,8 @@ class Post(SQLModel, table=True):
         UniqueConstraint("network", "network_post_id", name="uq_posts_network_post_id"),
         # A shop's page lists its posts newest first.
         Index("ix_posts_shop_id_posted_at", "shop_id", "posted_at"),
+        # The catalogue sorted by price walks posts in price order (catalog.queries).
+        Index("ix_posts_price_amount", "price_amount"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -65,6 +68,10 @@ class Post(SQLModel, table=True):
     vendor: str = Field(default="", max_length=255)
     product_type: str = Field(default="", max_length=255)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # `price` (Shopify's) or a price in the caption, parsed by catalog.prices: amount and ISO
+    # 4217 currency ("" when nothing says which); None where no price is known.
+    price_amount: Decimal | None = Field(default=None, sa_type=Numeric(12, 2))
+    price_currency: str = Field(default="", max_length=3)
     pinned: bool = False
     posted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
     fetched_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

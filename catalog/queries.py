@@ -11,12 +11,13 @@ import binascii
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 from sqlmodel import Session
 
-from catalog import search
+from catalog import prices, search
 from catalog.models import ModerationEvent, Photo, Post, Prediction, Shop
 from catalog.taxonomy import CATEGORIES, COLOURS, NETWORKS, PUBLIC_STATUSES
 
@@ -42,6 +43,11 @@ class Filters:
     date_from: date | None = None
     date_to: date | None = None
     q: str = ""
+    # Order and price range (catalog.prices); see _price_conditions and list_items.
+    sort: str = "newest"
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    currency: str = ""
 
     def with_(self, **changes: Any) -> Filters:
         return replace(self, **changes)
@@ -58,7 +64,11 @@ class Filters:
         return bool(getattr(self, facet))
 
     def is_empty(self) -> bool:
-        return self == Filters()
+        """No filter narrows the view (the order is not a filter)."""
+        return replace(self, sort="newest") == Filters()
+
+    def has_price_filter(self) -> bool:
+        return self.price_min is not None or self.price_max is not None or bool(self.currency)
 
     def to_params(self) -> list[tuple[str, str]]:
         """The query-string pairs for this view (the inverse of `parse_filters`)."""
@@ -71,6 +81,7 @@ class Filters:
             pairs.append(("from", self.date_from.isoformat()))
         if self.date_to:
             pairs.append(("to", self.date_to.isoformat()))
+        pairs.extend(_price_params(self))
         return pairs
 
 
@@ -125,7 +136,89 @@ def parse_filters(params: Mapping[str, Sequence[str]]) -> Filters:
         date_from=_date(first["from"], "from"),
         date_to=_date(first["to"], "to"),
         q=q,
+        **parse_sort_and_price(params),
     )
+
+
+# ---- order and price range ---------------------------------------------------------------
+
+SORTS = {
+    "newest": "Newest",
+    "price_asc": "Price: low–high",
+    "price_desc": "Price: high–low",
+}
+
+
+def _price(value: str, name: str) -> Decimal | None:
+    value = value.strip()
+    if not value:
+        return None
+    parsed = prices.parse_price(value[:40])
+    if parsed is None:
+        raise FilterError(f"{name}: {value[:40]!r} is not a price (a number such as 45 or 19.90)")
+    return parsed.amount
+
+
+def parse_sort_and_price(params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """`sort`, `min_price`, `max_price` and `currency` (ISO 4217) as Filters fields."""
+    first = {k: (params.get(k) or [""])[0].strip() for k in ("sort", "currency")}
+    sort = first["sort"].lower() or "newest"
+    if sort not in SORTS:
+        raise FilterError(f"unknown sort {sort[:40]!r}; expected one of {', '.join(SORTS)}")
+    low = _price((params.get("min_price") or [""])[0], "min_price")
+    high = _price((params.get("max_price") or [""])[0], "max_price")
+    if low is not None and high is not None and low > high:
+        raise FilterError(f"min_price {low} is above max_price {high}")
+    currency = first["currency"].upper()
+    if currency and not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise FilterError(f"currency: {currency[:40]!r} is not an ISO 4217 code such as EUR")
+    return {"sort": sort, "price_min": low, "price_max": high, "currency": currency}
+
+
+def _plain(amount: Decimal) -> str:
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _price_params(filters: Filters) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    if filters.sort != "newest":
+        pairs.append(("sort", filters.sort))
+    if filters.price_min is not None:
+        pairs.append(("min_price", _plain(filters.price_min)))
+    if filters.price_max is not None:
+        pairs.append(("max_price", _plain(filters.price_max)))
+    if filters.currency:
+        pairs.append(("currency", filters.currency))
+    return pairs
+
+
+def _price_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    """A price range compares the stored amounts as they are: there are no exchange rates, so
+    with several currencies in the view 45 USD and 4 500 RUB are 45 and 4500. Choosing a
+    `currency` keeps one; a post without a known price is outside any price filter."""
+    conds: list[ColumnElement[bool]] = [Post.price_amount.is_not(None)]
+    if filters.price_min is not None:
+        conds.append(Post.price_amount >= filters.price_min)
+    if filters.price_max is not None:
+        conds.append(Post.price_amount <= filters.price_max)
+    if filters.currency:
+        conds.append(Post.price_currency == filters.currency)
+    return conds
+
+
+def currency_counts(session: Session, filters: Filters) -> list[tuple[str, int]]:
+    """Photos per price currency under the filters (the price filter itself left out)."""
+    free = filters.with_(price_min=None, price_max=None, currency="")
+    conds, _ = _conditions(free, _dialect(session))
+    query = (
+        select(Post.price_currency, func.count())
+        .select_from(Photo)
+        .join(Post, Post.id == Photo.post_id)
+        .where(*conds, Post.price_amount.is_not(None))
+        .group_by(Post.price_currency)
+    )
+    return sorted(((c, n) for c, n in session.execute(query)), key=lambda cn: (-cn[1], cn[0]))
 
 
 # ---- keyset cursor -----------------------------------------------------------------------
@@ -151,6 +244,45 @@ class Cursor:
             return cls(posted, _id(ident, "cursor"))
         except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
             raise FilterError("this page link is damaged; start again from the first page") from exc
+
+
+@dataclass(frozen=True)
+class PriceCursor:
+    """Position after the last item shown when sorted by price: (amount, photo id)."""
+
+    amount: Decimal | None
+    id: int
+
+    def encode(self) -> str:
+        amount = "" if self.amount is None else _plain(self.amount)
+        raw = f"price~{amount}~{self.id}"
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str, sort: str = "newest") -> Cursor | PriceCursor:
+    """The `after` token of a page link, which must belong to the order asked for."""
+    damaged = FilterError("this page link is damaged; start again from the first page")
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise damaged from exc
+    if not raw.startswith("price~"):
+        if sort != "newest":
+            raise damaged
+        return Cursor.decode(token)
+    if sort == "newest":
+        raise damaged
+    _, amount, ident = raw.split("~", 2) if raw.count("~") == 2 else ("", "", "")
+    try:
+        value = Decimal(amount) if amount else None
+    except ArithmeticError as exc:
+        raise damaged from exc
+    if value is not None and not value.is_finite():
+        raise damaged
+    try:
+        return PriceCursor(value, _id(ident, "cursor"))
+    except FilterError as exc:
+        raise damaged from exc
 
 
 # ---- building blocks -----------------------------------------------------------------------
@@ -202,6 +334,9 @@ def _conditions(
     if filters.date_to:
         conds.append(Post.posted_at < _start(filters.date_to + timedelta(days=1)))
         needs_post = True
+    if filters.has_price_filter():
+        conds.extend(_price_conditions(filters))
+        needs_post = True
     if filters.q:
         match = search.matching_post_ids(dialect, filters.q, unindexed=posts_first)
         if match is not None:
@@ -237,6 +372,17 @@ class Item:
     shop_id: int
     shop_name: str
     shop_handle: str
+    price_amount: Decimal | None = None
+    price_currency: str = ""
+
+    @property
+    def headline(self) -> str:
+        """What the card calls it: the product title, else the caption's first line."""
+        return headline(self.title, self.caption)
+
+    @property
+    def price_text(self) -> str:
+        return prices.format_price(self.price_amount, self.price_currency)
 
     @property
     def label(self) -> str:
@@ -262,7 +408,29 @@ _ITEM_COLUMNS = (
     Post.shop_id,
     Shop.display_name,
     Shop.handle,
+    Post.price_amount,
+    Post.price_currency,
 )
+
+
+HEADLINE_LENGTH = 80
+PRICE_WORDS = frozenset({"price", "цена", "ціна", "cena", "fiyat", "fiyatı", "prix", "preis"})
+
+
+def headline(title: str, caption: str) -> str:
+    """A short name for a post: its title, else its caption's first line that says more than a
+    price, without the price, cut at a word near HEADLINE_LENGTH characters."""
+    text = " ".join((title or "").split())
+    if not text:
+        for line in (caption or "").splitlines():
+            bare = prices.without_prices(line)
+            if bare and bare.lower() not in PRICE_WORDS:  # "Price: 45 €" names no product
+                text = bare
+                break
+    if len(text) <= HEADLINE_LENGTH:
+        return text
+    cut = text[:HEADLINE_LENGTH].rsplit(" ", 1)[0].rstrip(" ,.;:–—-")
+    return (cut or text[:HEADLINE_LENGTH]) + "…"
 
 
 def _items_select() -> Any:
@@ -284,13 +452,21 @@ class Page:
 
 
 def list_items(
-    session: Session, filters: Filters, *, cursor: Cursor | None = None, limit: int = 48
+    session: Session,
+    filters: Filters,
+    *,
+    cursor: Cursor | PriceCursor | None = None,
+    limit: int = 48,
 ) -> Page:
     """One page of public photos under `filters`, newest post first (keyset pagination).
 
     Photos of posts without a date come last. The keyset condition is written as a range on
     posted_at (no OR with IS NULL) so that the posted_at index serves deep pages too.
     """
+    if filters.sort != "newest":
+        return _list_by_price(session, filters, cursor, limit)
+    if isinstance(cursor, PriceCursor):
+        raise FilterError("this page link is damaged; start again from the first page")
     dialect = _dialect(session)
     # Selective label filters are served best from the photos' covering indexes; otherwise
     # walk posts newest first and stop after one page.
@@ -326,6 +502,51 @@ def list_items(
         last = rows[-1]
         posted = last.posted_at.replace(tzinfo=None) if last.posted_at else None
         next_cursor = Cursor(posted, last.id).encode()
+    return Page(rows, next_cursor)
+
+
+def _list_by_price(
+    session: Session, filters: Filters, cursor: Cursor | PriceCursor | None, limit: int
+) -> Page:
+    """A page in price order (photo id breaking ties, the same way round), then the photos
+    without a price. Keyset like list_items: amount >= a AND (amount > a OR id > i) for low to
+    high, so each page starts where the last one ended even while photos are added."""
+    if cursor is not None and not isinstance(cursor, PriceCursor):
+        raise FilterError("this page link is damaged; start again from the first page")
+    # As in list_items: without a label filter, walk posts in price order (its index) and
+    # stop after one page rather than sort every public photo.
+    posts_first = bool(filters.q) or not (filters.category or filters.colour)
+    conds, _ = _conditions(filters, _dialect(session), posts_first=posts_first)
+    amount, ident = Post.price_amount, Photo.id
+    up = filters.sort == "price_asc"
+    order = (amount.asc(), ident.asc()) if up else (amount.desc(), ident.desc())
+
+    def run(extra: list[Any], by: Sequence[Any], n: int) -> list[Item]:
+        query = _items_select().where(*conds, *extra).order_by(*by).limit(n)
+        return [_item(r) for r in session.execute(query)]
+
+    def after(column: Any, value: Any) -> Any:
+        return column > value if up else column < value
+
+    unpriced = [amount.is_(None)]
+    by_id = (ident.asc(),) if up else (ident.desc(),)
+    if cursor is None or cursor.amount is not None:
+        extra: list[Any] = [amount.is_not(None)]
+        if cursor is not None:
+            at = cursor.amount
+            extra += [
+                amount >= at if up else amount <= at,
+                or_(after(amount, at), after(ident, cursor.id)),
+            ]
+        rows = run(extra, order, limit + 1)
+        if len(rows) <= limit and not filters.has_price_filter():
+            rows += run(unpriced, by_id, limit + 1 - len(rows))
+    else:
+        rows = run([*unpriced, after(ident, cursor.id)], by_id, limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = PriceCursor(rows[-1].price_amount, rows[-1].id).encode()
     return Page(rows, next_cursor)
 
 

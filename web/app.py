@@ -6,11 +6,13 @@ Routers live in web/routers/, one per area; another package adds its own with
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+import fastapi_offline
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -79,6 +81,36 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(request, 500, "Something went wrong on our side.")
 
 
+DOCS_URL = "/api/v1/docs"
+# Swagger UI's own files, from the fastapi-offline distribution: the docs work offline.
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} API — Swagger UI</title>
+<link rel="icon" href="/static-docs/favicon.png">
+<link rel="stylesheet" href="/static-docs/swagger-ui.css">
+</head><body data-openapi="{openapi}"><div id="swagger-ui"></div>
+<script src="/static-docs/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script>
+</body></html>
+"""
+
+
+def _api_docs(app: FastAPI) -> None:
+    app.mount("/static-docs", StaticFiles(directory=DOCS_ASSETS), name="static-docs")
+    openapi = html.escape(app.openapi_url or "")
+    page = DOCS_PAGE.format(title=html.escape(app.title), openapi=openapi)
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> RedirectResponse:
+        return RedirectResponse(DOCS_URL, status_code=308)
+
+
 def create_app(
     settings: Settings, *, engine: Engine | None = None, routers: Sequence[APIRouter] = ()
 ) -> FastAPI:
@@ -87,7 +119,7 @@ def create_app(
         title="Vitrina",
         summary="Clothing from small shops' social accounts, labelled by category and colour.",
         version="1",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served by _api_docs from local files, not FastAPI's CDN page
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
@@ -108,6 +140,7 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders, https=settings.web.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _api_docs(app)
     for router in (catalogue.router, media.router, moderate.router, api.router, *routers):
         app.include_router(router)
     app.include_router(ops.router)  # /healthz, /metrics, /admin/runs (pipeline, issue 6)

@@ -9,6 +9,7 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi.templating import Jinja2Templates
 
+from catalog.prices import format_price
 from catalog.queries import Filters, Item
 from catalog.taxonomy import COLOUR_SWATCHES, NETWORKS
 
@@ -56,6 +57,18 @@ def toggle_url(base: str, filters: Filters, facet: str, value: Any) -> str:
     return filter_url(base, filters.toggled(facet, value))
 
 
+def price_range(filters: Filters) -> str:
+    """The price filter as a chip says it: "10–50 EUR", "from 10", "up to 50 $"."""
+    cur = filters.currency
+    low = format_price(filters.price_min, "") if filters.price_min is not None else ""
+    high = format_price(filters.price_max, "") if filters.price_max is not None else ""
+    if low and high:
+        text = f"{low}–{high}"
+    else:
+        text = f"from {low}" if low else f"up to {high}" if high else ""
+    return " ".join(x for x in (text, cur) if x) or "any"
+
+
 def date(value: datetime | None) -> str:
     return value.strftime("%-d %b %Y") if value else "date unknown"
 
@@ -70,6 +83,7 @@ def make_templates() -> Jinja2Templates:
         thumb_url=thumb_url,
         filter_url=filter_url,
         toggle_url=toggle_url,
+        price_range=price_range,
         swatches=COLOUR_SWATCHES,
         networks=NETWORKS,
     )

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,8 +34,10 @@ GARMENTS = [
     ("Outwear", "brown"), ("Dress", "purple"), ("T-Shirt", "orange"), ("Pants", "grey"),
     ("Dress", "multicolour"), ("Blouse", "white"), ("Top", "red"), ("Hoodie", "blue"),
 ]  # fmt: skip
-CAPTIONS = ["New in: {c} {g}", "Handmade {c} {g}, linen blend", "Back in stock — {c} {g}",
-            "Our {c} {g} for the weekend", "Last one! {c} {g}"]  # fmt: skip
+CAPTIONS = ["New in: {c} {g}\n{p} · DM to order", "Handmade {c} {g}, linen blend — {p}",
+            "Back in stock — {c} {g}\nSizes S–XL, {p}", "Our {c} {g} for the weekend",
+            "Last one! {c} {g} {p}"]  # fmt: skip
+PRICES = ["€45", "4 500 ₽", "£30", "1.299,00 zł", "$64", "₴1200", "₺350", "89 €"]
 
 
 def build(tmp: Path) -> Path:
@@ -55,10 +58,20 @@ def build(tmp: Path) -> Path:
         for i in range(40):
             g, c = GARMENTS[i % len(GARMENTS)]
             k = i % len(SHOPS)
-            post = add_post(
-                s, shop_ids[k], SHOPS[k][0], f"demo{i}",
-                caption=rnd.choice(CAPTIONS).format(c=c, g=g.lower()), days_ago=i * 0.7 + 0.2,
-            )  # fmt: skip
+            caption = rnd.choice(CAPTIONS).format(c=c, g=g.lower(), p=rnd.choice(PRICES))
+            if SHOPS[k][0] == "shopify":  # a product: a title, a bare price, EUR in the text
+                amount = rnd.randint(25, 140)
+                post = crud.upsert_post(
+                    s, shop_ids[k], "shopify", f"demo{i}", title=f"{c.title()} {g} No. {i}",
+                    price=f"{amount}.00", caption=f"Linen from Lisbon. {amount} EUR incl. VAT",
+                    permalink=f"https://linen-house.example/products/demo{i}",
+                    posted_at=datetime(2026, 11, 1, 12, tzinfo=UTC) - timedelta(days=i * 0.7),
+                ).id
+            else:
+                post = add_post(
+                    s, shop_ids[k], SHOPS[k][0], f"demo{i}", caption=caption,
+                    days_ago=i * 0.7 + 0.2,
+                )  # fmt: skip
             review = i % 5 == 4
             add_photo(
                 s, settings.media_dir, post, g, c, seed=100 + i,
@@ -69,6 +82,30 @@ def build(tmp: Path) -> Path:
         moderation.add_moderator(s, "ann", "screenshot-pass")
     engine.dispose()
     return config
+
+
+def shoot(browser, base: str, name: str, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """The shopper's pages at one window size: catalogue, price order, a photo, a shop."""
+    w, h = size
+    context = browser.new_context(viewport={"width": w, "height": h}, device_scale_factor=1)
+    page = context.new_page()
+    for shot, url in (
+        ("catalogue", "/"),
+        ("by-price", "/?sort=price_asc&currency=EUR&category=Dress&category=T-Shirt"),
+        ("shop", "/shops/3"),
+    ):
+        page.goto(base + url)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(OUT / f"{shot}-{name}.png"))
+    page.goto(base + "/")
+    page.click("#grid li.card a.title")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(OUT / f"photo-{name}.png"), full_page=name == "phone")
+    if name == "phone":
+        page.goto(base + "/?colour=red")
+        page.click("#filters-button")
+        page.screenshot(path=str(OUT / "drawer-phone.png"))
+    context.close()
 
 
 def main() -> None:
@@ -91,6 +128,8 @@ def main() -> None:
                 args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-sync",
                       "--disable-background-networking", "--disable-component-update"],
             )  # fmt: skip
+            for name, size in (("desktop", (1366, 800)), ("phone", (390, 844))):
+                shoot(browser, base, name, size)
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(f"{base}/")
             page.wait_for_load_state("networkidle")

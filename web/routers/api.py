@@ -43,6 +43,8 @@ class ItemOut(BaseModel):
     posted_at: datetime | None
     caption: str
     title: str
+    price_amount: str | None = Field(None, description="Decimal string, e.g. \"4500.00\"")
+    price_currency: str = Field("", description="ISO 4217; empty when the post names none")
     permalink: str = Field(description="The original post on its network")
     network: str
     shop: ShopOut
@@ -116,6 +118,8 @@ def item_out(item: Item) -> ItemOut:
         posted_at=item.posted_at,
         caption=item.caption,
         title=item.title,
+        price_amount=_amount(item),
+        price_currency=item.price_currency,
         permalink=safe_url(item.permalink),
         network=item.network,
         shop=ShopOut(
@@ -131,8 +135,15 @@ def item_out(item: Item) -> ItemOut:
 _FILTER_DOC = (
     "Filters (repeat a parameter for several values, OR-ed; filters are AND-ed): "
     "`category`, `colour`, `shop` (id), `network`, `from`/`to` (YYYY-MM-DD, posted date), "
-    "`q` (words in captions and product titles). `after`: the cursor of the next page."
+    "`q` (words in captions and product titles), `min_price`/`max_price` (amounts as stored: "
+    "no exchange rates) and `currency` (ISO 4217; posts with no known price are left out by "
+    "any of the three). `sort`: `newest` (default), `price_asc` or `price_desc` (posts without "
+    "a price last). `after`: the cursor of the next page, for the same `sort`."
 )
+
+
+def _amount(item: Item) -> str | None:
+    return None if item.price_amount is None else f"{item.price_amount:.2f}"
 
 
 def _utc(value: datetime | None) -> str | None:
@@ -158,6 +169,8 @@ def item_json(item: Item) -> dict[str, Any]:
         "posted_at": _utc(item.posted_at),
         "caption": item.caption,
         "title": item.title,
+        "price_amount": _amount(item),
+        "price_currency": item.price_currency,
         "permalink": safe_url(item.permalink),
         "network": item.network,
         "shop": {
@@ -174,6 +187,11 @@ def item_json(item: Item) -> dict[str, Any]:
 def items(
     request: Request,
     limit: int | None = Query(None, ge=1, le=200),
+    # Declared for the docs; read (and checked, 400 on a bad value) with the other filters.
+    sort: str = Query("newest", description="newest | price_asc | price_desc"),
+    min_price: str | None = Query(None, description="Lowest price, e.g. 20 or 19.90"),
+    max_price: str | None = Query(None, description="Highest price"),
+    currency: str | None = Query(None, description="ISO 4217 code, e.g. EUR"),
     session: Session = Depends(get_session),
 ) -> Any:
     try:

@@ -13,22 +13,65 @@ from catalog import queries
 from catalog.queries import FilterError, Filters
 from catalog.taxonomy import COLOUR_SWATCHES
 from web.deps import get_session
-from web.routers.common import browse, page_size, parse_id, read_filters, render
+from web.routers.common import browse, currencies, page_size, parse_id, read_filters, render
 
 router = APIRouter(include_in_schema=False)
+
+# Page titles name the garments in plural ("Dresses · black — Vitrina").
+PLURALS = {"Dress": "Dresses", "Pants": "Pants", "Shoes": "Shoes", "Shorts": "Shorts",
+           "Outwear": "Outerwear", "Body": "Bodies"}  # fmt: skip
+SITE = "Vitrina"
+
+
+def plural(category: str) -> str:
+    return PLURALS.get(category, f"{category}s")
+
+
+def view_title(filters: Filters, shop_names: dict[str, str], shop_name: str = "") -> str:
+    """What the page shows, most telling first: "Dresses · black · Atelier Lina — Vitrina"."""
+    parts = [shop_name] if shop_name else []
+    parts += [", ".join(plural(c) for c in filters.category)] if filters.category else []
+    parts += [", ".join(filters.colour)] if filters.colour else []
+    parts += [shop_names.get(str(s), f"shop {s}") for s in filters.shop]
+    parts += [", ".join(filters.network)] if filters.network else []
+    if filters.q:
+        parts.insert(0, f"“{filters.q}”")
+    if not parts:
+        return f"{SITE} — clothing from small shops"
+    return " · ".join(parts) + f" — {SITE}"
 
 
 def _grid(request: Request, session: Session, template: str, base: str, **context) -> Response:
     shop = context.get("shop")
+    shop_name = shop.name if shop else ""
     try:
         filters, cursor = read_filters(request, fixed_shop=shop.id if shop else None)
     except FilterError as exc:
-        context.update(filters=Filters(), page=None, facets=None, error=str(exc), base=base)
+        context.update(
+            filters=Filters(),
+            page=None,
+            facets=None,
+            error=str(exc),
+            base=base,
+            title=f"Check the filters · {shop_name or 'Catalogue'} — {SITE}",
+            sorts=queries.SORTS,
+        )
         return render(request, template, context, status=400)
     limit = page_size(request)
     page, facets = browse(request, session, filters, cursor, limit)
     shown = filters.without("shop") if shop else filters
+    shop_names = {v.value: v.label for v in facets.values.get("shop", [])}
+    priced = currencies(request, session, filters)
     context.update(
+        title=view_title(shown, shop_names, shop_name),
+        filter_count=_count(shown),
+        shop_names=shop_names,
+        currencies=priced,
+        # Sorting or filtering by price across currencies compares bare amounts: say so.
+        mixed_currencies=(filters.sort != "newest" or filters.has_price_filter())
+        and not filters.currency
+        and len(priced) > 1,
+        sorts=queries.SORTS,
         filters=shown,
         all_filters=filters,
         page=page,
@@ -43,6 +86,17 @@ def _grid(request: Request, session: Session, template: str, base: str, **contex
     grid_key = (base, filters, limit) if cursor is None else None
     context["grid"] = _fragment(request, "_grid.html", context, grid_key)
     return render(request, template, context)
+
+
+def _count(filters: Filters) -> int:
+    """Filters set, for the phone's "Filters (3)" button; a price range counts once."""
+    values = [filters.category, filters.colour, filters.shop, filters.network]
+    return (
+        sum(len(v) for v in values)
+        + bool(filters.date_from or filters.date_to)
+        + bool(filters.q)
+        + filters.has_price_filter()
+    )
 
 
 def _fragment(request: Request, name: str, context: dict, key: Hashable | None) -> Markup:
@@ -64,7 +118,9 @@ def catalogue(request: Request, session: Session = Depends(get_session)) -> Resp
 def photo(photo_id: str, request: Request, session: Session = Depends(get_session)) -> Response:
     page = queries.photo_page(session, parse_id(photo_id))
     if page is None:
-        raise HTTPException(404, "This photo is not in the catalogue.")
+        raise HTTPException(
+            404, "This photo is not in the catalogue: it may have been taken down by the shop."
+        )
     return render(request, "photo.html", {"p": page})
 
 

@@ -8,7 +8,7 @@ from fastapi import HTTPException, Request
 from sqlmodel import Session
 
 from catalog import queries
-from catalog.queries import Cursor, FilterError, Filters
+from catalog.queries import Cursor, FilterError, Filters, PriceCursor
 
 
 def query_lists(request: Request) -> dict[str, list[str]]:
@@ -20,19 +20,23 @@ def query_lists(request: Request) -> dict[str, list[str]]:
 
 def read_filters(
     request: Request, *, fixed_shop: int | None = None
-) -> tuple[Filters, Cursor | None]:
+) -> tuple[Filters, Cursor | PriceCursor | None]:
     """Filters and cursor from the query string; FilterError for values that cannot be right."""
     params = query_lists(request)
     if fixed_shop is not None:
         params["shop"] = [str(fixed_shop)]
     filters = queries.parse_filters(params)
     after = (params.get("after") or [""])[0]
-    cursor = Cursor.decode(after) if after else None
+    cursor = queries.decode_cursor(after, filters.sort) if after else None
     return filters, cursor
 
 
 def browse(
-    request: Request, session: Session, filters: Filters, cursor: Cursor | None, limit: int
+    request: Request,
+    session: Session,
+    filters: Filters,
+    cursor: Cursor | PriceCursor | None,
+    limit: int,
 ) -> tuple[queries.Page, queries.Facets]:
     """One page of the grid and the facet counts, as the HTML page and the API both show them.
 
@@ -49,10 +53,20 @@ def browse(
         )
     else:
         page = queries.list_items(session, filters, cursor=cursor, limit=limit)
+    # The order changes no count: every order of one filter set shares its facets.
     facets = cache.get_or_compute(
-        ("facets", filters), lambda: queries.facet_counts(session, filters)
+        ("facets", filters.with_(sort="newest")), lambda: queries.facet_counts(session, filters)
     )
     return page, facets
+
+
+def currencies(request: Request, session: Session, filters: Filters) -> list[tuple[str, int]]:
+    """The price currencies under the filters, for the price form (cached like the facets;
+    call after `browse`, which syncs the cache with the catalogue)."""
+    return request.app.state.catalogue_cache.get_or_compute(
+        ("currencies", filters.with_(sort="newest")),
+        lambda: queries.currency_counts(session, filters),
+    )
 
 
 def page_size(request: Request, requested: int | None = None) -> int:

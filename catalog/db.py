@@ -100,7 +100,7 @@ class SchemaNotCurrent(Exception):
 
 
 @contextmanager
-def _migration_transaction(engine: Engine) -> Iterator[Connection]:
+def migration_transaction(engine: Engine) -> Iterator[Connection]:
     """One connection and one transaction for the whole upgrade, taken under a lock.
 
     Every migration and Alembic's version row commit together or not at all: a process killed
@@ -134,7 +134,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     check_connection(engine)
     cfg = alembic_config(engine)
     try:
-        with _migration_transaction(engine) as conn:
+        with migration_transaction(engine) as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except SQLAlchemyError as exc:

@@ -6,7 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import catalog.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from catalog.db import include_object, make_engine
+from catalog.db import include_object, make_engine, migration_transaction
 
 config = context.config
 if config.config_file_name:  # run from the alembic CLI: use its logging settings
@@ -55,12 +55,12 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
+    # The alembic CLI: the same single transaction under the same lock as `vitrina init`.
     engine = config.attributes.get("engine") or make_engine(_url())
-    with engine.connect() as connection:
+    with migration_transaction(engine) as connection:
         _configure(connection)
         with context.begin_transaction():
             context.run_migrations()
-        connection.commit()
 
 
 if context.is_offline_mode():

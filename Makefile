@@ -4,20 +4,36 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint install install-test clean
+LOCK      := requirements/lock.txt
+TEST_LOCK := requirements/test-lock.txt
+
+.PHONY: run test lint install install-test lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 
-# Stamps re-run the install whenever pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# Every package comes from the lock at its pinned version and hash; then Vitrina itself, without
+# resolving anything again (--no-deps) and built with the locked setuptools (--no-build-isolation).
+# Stamps re-run the install whenever the lock or pyproject.toml changes.
+$(VENV)/.installed: $(LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+$(VENV)/.installed-test: $(TEST_LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r $(TEST_LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.installed
+
+# Re-resolve pyproject.toml's ranges to the newest releases on PyPI, for CPython 3.11 on x86-64
+# Linux (what CI runs), with every file's sha256. Run after changing a dependency; commit both.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --upgrade \
+	--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--index-url https://pypi.org/simple --no-emit-index-url
+lock: | $(BIN)/python
+	$(BIN)/pip install -q 'uv>=0.5,<1'
+	$(UV_COMPILE) -o $(LOCK)
+	$(UV_COMPILE) --extra test -o $(TEST_LOCK)
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
@@ -90,12 +90,67 @@ def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
     return cfg
 
 
+# Key of the PostgreSQL advisory lock held while migrating ("vitrina" in ASCII): two `vitrina init`
+# started at once take turns; the second finds the schema at head and does nothing.
+MIGRATION_LOCK_KEY = 0x76697472696E61
+
+
+class SchemaNotCurrent(Exception):
+    """The catalogue's schema revision is not this Vitrina's head; `vitrina init` upgrades it."""
+
+
+@contextmanager
+def migration_transaction(engine: Engine) -> Iterator[Connection]:
+    """One connection and one transaction for the whole upgrade, taken under a lock.
+
+    Every migration and Alembic's version row commit together or not at all: a process killed
+    halfway leaves the catalogue as it was, never tables without a revision. PostgreSQL has
+    transactional DDL as it is; pysqlite, left to itself, runs DDL outside any transaction (it
+    only BEGINs before DML), so on SQLite its own transaction handling is switched off for this
+    connection and an explicit BEGIN IMMEDIATE takes the database's write lock up front.
+    """
+    with engine.connect() as conn:
+        if is_postgres(engine):
+            with conn.begin():
+                lock = text("SELECT pg_advisory_xact_lock(:key)")
+                conn.execute(lock, {"key": MIGRATION_LOCK_KEY})
+                yield conn
+            return
+        raw = conn.connection.dbapi_connection
+        saved = raw.isolation_level  # type: ignore[union-attr]
+        raw.isolation_level = None  # type: ignore[union-attr]
+        try:
+            with conn.begin():  # SQLAlchemy's bookkeeping; COMMIT/ROLLBACK go to pysqlite
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield conn
+        finally:
+            raw.isolation_level = saved  # type: ignore[union-attr]
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Apply the Alembic migrations up to `revision` (idempotent)."""
+    """Apply the Alembic migrations up to `revision` atomically, under a lock (idempotent)."""
     from alembic import command
 
     check_connection(engine)
-    command.upgrade(alembic_config(engine), revision)
+    cfg = alembic_config(engine)
+    try:
+        with migration_transaction(engine) as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except SQLAlchemyError as exc:
+        if current_revision(engine) is None and _catalogue_tables(engine):
+            raise SchemaNotCurrent(
+                f"the catalogue at {mask_url(str(engine.url))} has tables but no schema revision "
+                "(an older Vitrina's first `vitrina init` was interrupted): delete or empty that "
+                "database, then run `vitrina init` again"
+            ) from exc
+        raise
+
+
+def _catalogue_tables(engine: Engine) -> list[str]:
+    from sqlalchemy import inspect
+
+    return [t for t in inspect(engine).get_table_names() if t not in FOREIGN_TABLES]
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -103,6 +158,54 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revisions(engine: Engine) -> tuple[str, ...]:
+    from alembic.script import ScriptDirectory
+
+    return tuple(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+
+
+def _known_revision(engine: Engine, revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    try:
+        return script.get_revision(revision) is not None
+    except (RevisionError, CommandError):
+        return False
+
+
+def require_current(engine: Engine) -> None:
+    """Raise SchemaNotCurrent, naming `vitrina init`, unless the schema is at this code's head.
+
+    Only `vitrina init` (and `vitrina serve --migrate`) migrate: an upgrade is a deliberate step,
+    not a side effect of whichever command happens to start first after a deploy.
+    """
+    from alembic.runtime.migration import MigrationContext
+
+    check_connection(engine)
+    heads = head_revisions(engine)
+    with engine.connect() as conn:
+        current = tuple(MigrationContext.configure(conn).get_current_heads())
+    if set(current) == set(heads):
+        return
+    where = f"the catalogue at {mask_url(str(engine.url))}"
+    want = ", ".join(heads)
+    if not current:
+        raise SchemaNotCurrent(f"{where} has no schema yet: run `vitrina init` to create it")
+    have = ", ".join(current)
+    if not all(_known_revision(engine, r) for r in current):
+        raise SchemaNotCurrent(
+            f"{where} has schema revision {have}, which this Vitrina does not know (it needs "
+            f"{want}): was it upgraded by a newer Vitrina? Run that version, or its `vitrina init`"
+        )
+    raise SchemaNotCurrent(
+        f"{where} has schema revision {have}; this Vitrina needs {want}: "
+        "run `vitrina init` to upgrade it"
+    )
 
 
 @contextmanager

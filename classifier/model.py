@@ -10,6 +10,7 @@ decodes. A model directory holds `model.keras`, `metadata.json` and the report.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,10 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_NAME = "vitrina-lite0-192"
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
+# metadata.json's record of the libraries a model was saved with, checked again on load.
+LIBRARIES_KEY = "libraries"
+
+log = logging.getLogger("vitrina.classifier")
 
 
 @dataclass
@@ -172,6 +177,36 @@ class VitrinaModel:
         return out
 
 
+def library_versions() -> dict[str, str]:
+    """The versions of the libraries that shape a saved model's file and its numbers."""
+    import tensorflow as tf
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}
+
+
+def _minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])
+
+
+def check_library_versions(metadata: dict[str, Any], where: Path) -> list[str]:
+    """Warn (and return the lines) for each library whose major.minor differs from the saver's.
+
+    Keras/TensorFlow minor releases have changed layer defaults and the .keras format before: a
+    model may still load yet score differently, which should be visible in the log.
+    """
+    saved = metadata.get(LIBRARIES_KEY) or {}
+    now = library_versions()
+    lines = [
+        f"model {where} was saved with {lib} {saved[lib]}, this is {lib} {now[lib]}: "
+        "its predictions may differ from its report; retrain or evaluate it again"
+        for lib in now
+        if lib in saved and _minor(str(saved[lib])) != _minor(now[lib])
+    ]
+    for line in lines:
+        log.warning(line)
+    return lines
+
+
 def load_model(model_dir: str | Path) -> VitrinaModel:
     model_dir = Path(model_dir)
     keras_file, meta_file = model_dir / MODEL_FILE, model_dir / METADATA_FILE
@@ -181,6 +216,7 @@ def load_model(model_dir: str | Path) -> VitrinaModel:
             "train one with `vitrina train --data DIR --out FOLDER`"
         )
     metadata = json.loads(meta_file.read_text(encoding="utf-8"))
+    check_library_versions(metadata, model_dir)
     model = keras.saving.load_model(keras_file, compile=False, safe_mode=True)
     return VitrinaModel(model_dir, model, metadata)
 
@@ -189,6 +225,7 @@ def save_model(model: keras.Model, metadata: dict[str, Any], model_dir: str | Pa
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     model.save(model_dir / MODEL_FILE)
+    metadata = {**metadata, LIBRARIES_KEY: library_versions()}
     (model_dir / METADATA_FILE).write_text(
         json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from catalog import crud
 from catalog.config import Settings
-from catalog.db import make_engine, migrate, session_scope
+from catalog.db import make_engine, require_current, session_scope
 from catalog.models import CrawlRun, Shop, utcnow
 from crawler.items import RetryPhoto
 from crawler.report import CrawlReport
@@ -243,7 +243,7 @@ def crawl(
     from crawler.settings import for_crawl
 
     engine = make_engine(settings.database_url, echo=settings.database.echo)
-    migrate(engine)
+    require_current(engine)  # `vitrina init` migrates; a crawl never does
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     with session_scope(engine) as session:
         crud.sync_shops_from_config(session, settings.shops)

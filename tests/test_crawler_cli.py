@@ -43,6 +43,11 @@ def test_emulator_command_and_crawl_command(tmp_path: Path):
             text=True,
         )
         assert check.returncode == 0, check.stdout + check.stderr
+        # A new catalogue: `vitrina init` creates its schema (crawl never migrates).
+        init = subprocess.run(
+            [*VITRINA, "--config", str(cfg), "init"], cwd=REPO, capture_output=True, text=True
+        )
+        assert init.returncode == 0, init.stdout + init.stderr
         t0 = time.time()
         crawl = subprocess.run(
             [*VITRINA, "--config", str(cfg), "crawl"],

@@ -36,12 +36,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(tmp_path: Path, config: str) -> tuple[subprocess.Popen, str]:
+def _serve(tmp_path: Path, config: str, *extra: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "vitrina_cli.main", "--config", config, "serve"]
-        + ["--port", str(port)],
+        + ["--port", str(port), *extra],
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -77,11 +77,12 @@ def server(tmp_path: Path) -> Iterator[tuple[str, object]]:
 
 
 def test_serve_on_a_fresh_database(tmp_path: Path) -> None:
-    """No catalogue yet: `vitrina serve` creates the schema and shows an empty catalogue."""
+    """No catalogue yet: `vitrina serve --migrate` (a single-box start) creates the schema and
+    shows an empty catalogue."""
     from tests.conftest import write_config
 
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'new' / 'catalogue.db'}")
-    proc, base = _serve(tmp_path, str(config))
+    proc, base = _serve(tmp_path, str(config), "--migrate")
     try:
         import httpx
 

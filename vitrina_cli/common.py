@@ -9,7 +9,13 @@ from rich.console import Console
 from sqlalchemy.engine import Engine
 
 from catalog.config import ConfigError, Settings, load_settings
-from catalog.db import DatabaseUnavailable, check_connection, make_engine, migrate
+from catalog.db import (
+    DatabaseUnavailable,
+    SchemaNotCurrent,
+    make_engine,
+    migrate,
+    require_current,
+)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -35,8 +41,12 @@ def settings_from(ctx: typer.Context) -> Settings:
     return root.obj["settings"]
 
 
-def engine_from(ctx: typer.Context, *, migrate_schema: bool = True) -> Engine:
-    """An engine on the configured catalogue, checked and (by default) migrated to head."""
+def engine_from(ctx: typer.Context, *, migrate_schema: bool = False) -> Engine:
+    """An engine on the configured catalogue, its schema checked to be at head.
+
+    Only `vitrina init` and `vitrina serve --migrate` pass migrate_schema=True; every other
+    command refuses (exit 2, naming `vitrina init`) a catalogue at another revision.
+    """
     root = ctx.find_root()
     root.ensure_object(dict)
     if "engine" not in root.obj:
@@ -46,8 +56,8 @@ def engine_from(ctx: typer.Context, *, migrate_schema: bool = True) -> Engine:
             if migrate_schema:
                 migrate(engine)
             else:
-                check_connection(engine)
-        except DatabaseUnavailable as exc:
+                require_current(engine)
+        except (DatabaseUnavailable, SchemaNotCurrent) as exc:
             fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - e.g. a SQLite path that cannot be created
             fail(f"cannot open database {settings.database.url}: {exc}")

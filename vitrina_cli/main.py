@@ -48,9 +48,13 @@ def root(
 
 @app.command()
 def init(ctx: typer.Context) -> None:
-    """Create or upgrade the catalogue schema and add the shops named in config.toml."""
+    """Create or upgrade the catalogue schema and add the shops named in config.toml.
+
+    The one command that migrates (besides `serve --migrate`): run it after installing or
+    upgrading Vitrina; the others refuse a catalogue whose schema is not this version's.
+    """
     settings = settings_from(ctx)
-    engine = engine_from(ctx)
+    engine = engine_from(ctx, migrate_schema=True)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     with session_scope(engine) as session:
         new = crud.sync_shops_from_config(session, settings.shops)

@@ -26,7 +26,7 @@ def schedule(
     from scheduler import NIGHTLY, Scheduler
 
     settings = settings_from(ctx)
-    engine = engine_from(ctx)  # migrates, so the job store lives beside an up-to-date schema
+    engine = engine_from(ctx)  # the job store lives beside a schema at head
     if not (settings.schedule.enabled or settings.schedule.retrain_enabled):
         fail("nothing to schedule: [schedule] enabled and retrain_enabled are both false", code=1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -28,12 +28,18 @@ def serve(
     ),
     workers: int = typer.Option(1, help="Worker processes (about one per CPU core).", min=1),
     reload: bool = typer.Option(False, help="Restart on code changes (development)."),
+    migrate: bool = typer.Option(
+        False,
+        "--migrate",
+        help="Upgrade the catalogue schema first, as `vitrina init` does (a single-box start).",
+    ),
 ) -> None:
     """Serve the catalogue, the moderators' queue and the JSON API."""
     import uvicorn
 
     settings = settings_from(ctx)
-    engine_from(ctx)  # checks the database and applies migrations before any worker starts
+    # Before any worker starts: the database answers and its schema is this version's.
+    engine_from(ctx, migrate_schema=migrate)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     if settings.source != "<defaults>":
         # Workers are separate processes: they read the same file through the environment.

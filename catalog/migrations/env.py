@@ -6,7 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import catalog.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from catalog.db import include_object, make_engine
+from catalog.db import include_object, make_engine, migration_transaction
 
 config = context.config
 if config.config_file_name:  # run from the alembic CLI: use its logging settings
@@ -34,21 +34,33 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _configure(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+        # Full-text search objects are raw SQL (catalog/search.py), not in the metadata.
+        include_object=include_object,
+    )
+
+
 def run_migrations_online() -> None:
-    engine = config.attributes.get("engine") or make_engine(_url())
-    with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-            # Full-text search objects are raw SQL (catalog/search.py), not in the metadata.
-            include_object=include_object,
-        )
+    shared = config.attributes.get("connection")
+    if shared is not None:
+        # catalog.db.migrate: its caller's transaction (and lock) spans the whole upgrade, so
+        # Alembic's own begin_transaction is a no-op here and the caller commits.
+        _configure(shared)
         with context.begin_transaction():
             context.run_migrations()
-        connection.commit()
+        return
+    # The alembic CLI: the same single transaction under the same lock as `vitrina init`.
+    engine = config.attributes.get("engine") or make_engine(_url())
+    with migration_transaction(engine) as connection:
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
 
 
 if context.is_offline_mode():

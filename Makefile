@@ -25,9 +25,10 @@ $(VENV)/.installed-test: $(TEST_LOCK) pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.installed
 
-# Re-resolve pyproject.toml's ranges to the newest releases on PyPI, for CPython 3.11 on x86-64
-# Linux (what CI runs), with every file's sha256. Run after changing a dependency; commit both.
-UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --upgrade \
+# Resolve pyproject.toml's ranges on PyPI for CPython 3.11 on x86-64 Linux (what CI runs), with
+# every file's sha256, keeping the pins already locked (`make lock UPGRADE=--upgrade` moves every
+# pin to the newest release). Run after changing a dependency; commit both files.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes $(UPGRADE) \
 	--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
 	--index-url https://pypi.org/simple --no-emit-index-url
 lock: | $(BIN)/python

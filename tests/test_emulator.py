@@ -155,7 +155,8 @@ def test_post_ids_are_unique_per_network():
     cat.add_shop("bluesky", "many.bsky.social")
     cat.add_posts("bluesky", "many.bsky.social", 1500, 1)
     uris, cursor = [], None
-    with EmulatorServer(cat) as emu:
+    # Small photos: a Bluesky feed states each blob's byte size, so listing renders them all.
+    with EmulatorServer(cat, image_size=(48, 60)) as emu:
         while True:
             params = {
                 "actor": "many.bsky.social",

@@ -11,16 +11,24 @@ Faults (crawler.emulator.faults.Faults) can be changed while it runs.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import re
+import socket
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from PIL import Image
+
+from crawler.emulator.captions import mastodon_html
 from crawler.emulator.catalogue import Catalogue, Post, Shop
 from crawler.emulator.faults import Faults
 from crawler.emulator.media import MediaRenderer
@@ -28,6 +36,31 @@ from crawler.emulator.media import MediaRenderer
 ACCESS_TOKEN = "emulator-token"
 IG_USER_ID = "17841405309211844"
 DEMO_PORT = 8765
+# `com.atproto.server.createSession` accepts any emulated Bluesky shop with this app password.
+BLUESKY_APP_PASSWORD = "emul-ator-app-pass"
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    """What an API states about a photo, measured on the bytes the emulator serves for it."""
+
+    width: int
+    height: int
+    size: int  # bytes
+    mime: str
+    cid: str  # the blob's CIDv1 (raw, sha256), as Bluesky names blobs
+
+
+def blob_cid(data: bytes) -> str:
+    """CIDv1 of raw bytes: version 1, codec raw (0x55), sha2-256 multihash, base32 ("bafkrei…")."""
+    digest = hashlib.sha256(data).digest()
+    return "b" + base64.b32encode(bytes([1, 0x55, 0x12, 0x20]) + digest).decode().lower().rstrip(
+        "="
+    )
+
+
+def _xrpc_error(status: int, error: str, message: str) -> ApiError:
+    return ApiError(status, {"error": error, "message": message})
 
 
 def _iso_ms(dt: datetime) -> str:
@@ -83,6 +116,8 @@ class EmulatorServer:
         self.in_flight: Counter[str] = Counter()
         self.max_in_flight: Counter[str] = Counter()
         self._log_lock = threading.Lock()
+        self._info: dict[tuple[str, str], PhotoInfo] = {}
+        self.blobs: dict[str, str] = {}  # Bluesky blob CID → photo key
         handler = type("Handler", (_Handler,), {"emu": self})
         self.httpd = _Server((host, port), handler)
         self._thread: threading.Thread | None = None
@@ -199,6 +234,57 @@ class EmulatorServer:
         ext = "png" if photo.variant in ("png", "bomb") else "jpg"
         return f"{self.base_url}/media/{network}/{key}.{ext}"
 
+    def bluesky_image_url(self, did: str, key: str, kind: str = "feed_fullsize") -> str:
+        """The CDN URL Bluesky's AppView gives for a blob: /img/{kind}/plain/{did}/{cid}@{ext}."""
+        photo = self.catalogue.photos[key]
+        if photo.url_override:
+            return photo.url_override
+        info = self.photo_info(key)
+        ext = "png" if info.mime == "image/png" else "jpeg"
+        return f"{self.base_url}/img/{kind}/plain/{did}/{info.cid}@{ext}"
+
+    def served(self, key: str) -> tuple[bytes, str]:
+        """The bytes and content type a photo is served as, its fixed per-photo faults
+        (a broken upload stays broken) applied. KeyError if unknown."""
+        data, ctype = self.media.render(key)
+        fault = self.faults.photo_fault(key)
+        if fault == "truncated":
+            data = data[: len(data) // 2]
+        elif fault == "corrupt":
+            data, ctype = b"\x00garbage" * 64, "image/jpeg"
+        return data, ctype
+
+    def photo_dims(self, key: str) -> tuple[int, int]:
+        """(width, height) of the served photo; without rendering it where the size is known
+        (a drawn garment is drawn at the renderer's size), so big listings stay quick."""
+        photo = self.catalogue.photos[key]
+        if photo.variant == "copy":
+            return self.photo_dims(photo.of)
+        if photo.variant in ("plain", "png") and not self.faults.photo_fault(key):
+            if not photo.real_path:
+                return self.media.size
+            with Image.open(photo.real_path) as im:
+                return im.size
+        info = self.photo_info(key)
+        return info.width, info.height
+
+    def photo_info(self, key: str) -> PhotoInfo:
+        """Width, height, byte size and CID of what is served for a photo (measured, cached)."""
+        fault = self.faults.photo_fault(key)  # faults may change while the emulator runs
+        info = self._info.get((key, fault))
+        if info is None:
+            data, ctype = self.served(key)
+            width, height = self.media.size
+            try:
+                with Image.open(io.BytesIO(data)) as im:  # reads the header only
+                    width, height = im.size
+            except (OSError, ValueError, Image.DecompressionBombError):
+                pass  # not an image: the size the upload claimed
+            info = PhotoInfo(width, height, len(data), ctype, blob_cid(data))
+            self._info[(key, fault)] = info
+            self.blobs[info.cid] = key
+        return info
+
 
 # ---- per-network error bodies ---------------------------------------------------------------
 
@@ -268,12 +354,12 @@ def _server_error(network: str) -> ApiError:
 def _network_of(path: str) -> str:
     if path.startswith("/api/v1/"):
         return "mastodon"
-    if path.startswith("/xrpc/"):
+    if path.startswith(("/media/", "/img/", "/xrpc/com.atproto.sync.getBlob")):
+        return "media"
+    if path.startswith(("/xrpc/", "/did:", "/.well-known/")):
         return "bluesky"
     if path.startswith("/shopify/"):
         return "shopify"
-    if path.startswith("/media/"):
-        return "media"
     return "instagram"
 
 
@@ -285,17 +371,95 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; with Nagle's algorithm the body waits
+        # for the client's delayed ACK (~40 ms) on every reply of a kept-alive connection.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._counted(self._get)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._counted(self._post)
+
+    def _counted(self, answer: Any) -> None:
         emu = self.emu
-        kind = "media" if self.path.startswith("/media/") else "api"
+        kind = "media" if _network_of(urlsplit(self.path).path) == "media" else "api"
         with emu._log_lock:
             emu.in_flight[kind] += 1
             emu.max_in_flight[kind] = max(emu.max_in_flight[kind], emu.in_flight[kind])
         try:
-            self._get()
+            answer()
         finally:
             with emu._log_lock:
                 emu.in_flight[kind] -= 1
+
+    def _post(self) -> None:
+        """Only Bluesky's XRPC procedures; anything else is refused in its network's style."""
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        network = _network_of(parts.path)
+        try:
+            if network != "bluesky":
+                raise ApiError(405, {"error": "Method not allowed"})
+            if parts.path != "/xrpc/com.atproto.server.createSession":
+                raise _xrpc_error(501, "MethodNotImplemented", "Method Not Implemented")
+            body = self._create_session(raw)
+            self._send(200, json.dumps(body).encode(), "application/json; charset=utf-8", {})
+            self.emu._log("api", parts.path, 200, ("bluesky", body["handle"]))
+        except ApiError as err:
+            self._send_error(err)
+            self.emu._log("api", parts.path, err.status, None)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _create_session(self, raw: bytes) -> dict[str, Any]:
+        try:
+            args = json.loads(raw or b"null")
+        except ValueError:
+            raise _xrpc_error(400, "InvalidRequest", "Request body is not JSON") from None
+        if not isinstance(args, dict) or not args.get("identifier") or "password" not in args:
+            raise _xrpc_error(
+                400, "InvalidRequest", 'Input must have the properties "identifier", "password"'
+            )
+        ident = str(args["identifier"])
+        shop = next(
+            (
+                s
+                for s in self.emu.catalogue.shops.values()
+                if s.network == "bluesky" and ident in (s.handle, s.account_id)
+            ),
+            None,
+        )
+        if shop is None or args["password"] != BLUESKY_APP_PASSWORD:
+            raise _xrpc_error(401, "AuthenticationRequired", "Invalid identifier or password")
+
+        def jwt(scope: str) -> str:
+            head = base64.urlsafe_b64encode(b'{"typ":"at+jwt","alg":"ES256K"}').rstrip(b"=")
+            claims = json.dumps({"scope": scope, "sub": shop.account_id, "aud": "did:web:emu"})
+            payload = base64.urlsafe_b64encode(claims.encode()).rstrip(b"=")
+            sig = base64.urlsafe_b64encode(hashlib.sha256(payload).digest()).rstrip(b"=")
+            return b".".join((head, payload, sig)).decode()
+
+        return {
+            "did": shop.account_id,
+            "handle": shop.handle,
+            "email": f"{shop.handle.split('.')[0]}@shop.example",
+            "emailConfirmed": True,
+            "accessJwt": jwt("com.atproto.appPass"),
+            "refreshJwt": jwt("com.atproto.refresh"),
+            "active": True,
+            "didDoc": self._did_doc(shop),
+        }
+
+    def _send_error(self, err: ApiError) -> None:
+        if isinstance(err.body, str):
+            data, ctype = err.body.encode(), "text/html; charset=utf-8"
+        else:
+            data, ctype = json.dumps(err.body).encode(), "application/json; charset=utf-8"
+        self._send(err.status, data, ctype, err.headers)
 
     def _get(self) -> None:
         emu = self.emu
@@ -315,7 +479,7 @@ class _Handler(BaseHTTPRequestHandler):
             if f.in_burst():
                 raise _rate_limited(emu, network)
             if network == "media":
-                return self._media(parts.path)
+                return self._media(parts.path, query)
             handler = {
                 "mastodon": self._mastodon,
                 "bluesky": self._bluesky,
@@ -329,11 +493,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, text.encode(), "application/json; charset=utf-8", headers)
             emu._log("api", self.path, 200, shop_key)
         except ApiError as err:
-            if isinstance(err.body, str):
-                data, ctype = err.body.encode(), "text/html; charset=utf-8"
-            else:
-                data, ctype = json.dumps(err.body).encode(), "application/json; charset=utf-8"
-            self._send(err.status, data, ctype, err.headers)
+            self._send_error(err)
             emu._log(
                 "media" if network == "media" else "api",
                 self.path,
@@ -377,21 +537,34 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- photos ----------------------------------------------------------------------------
 
-    def _media(self, path: str) -> None:
-        key = path.rsplit("/", 1)[-1].split(".")[0]
+    def _media(self, path: str, query: dict[str, str]) -> None:
+        """/media/{network}/{key}.{ext}; Bluesky's CDN /img/{kind}/plain/{did}/{cid}@{ext};
+        com.atproto.sync.getBlob?did=&cid= (the blob's bytes, as the PDS stores them)."""
+        emu = self.emu
+        if path == "/xrpc/com.atproto.sync.getBlob":
+            did, cid = query.get("did", ""), query.get("cid", "")
+            if not did or not cid:
+                raise _xrpc_error(400, "InvalidRequest", 'Params must have "did" and "cid"')
+            if not any(s.account_id == did for s in emu.catalogue.shops.values()):
+                raise _xrpc_error(400, "RepoNotFound", f"Could not find repo for DID: {did}")
+            if cid not in emu.blobs:
+                raise _xrpc_error(400, "BlobNotFound", "Blob not found")
+            key = emu.blobs[cid]
+        elif path.startswith("/img/"):
+            cid = path.rsplit("/", 1)[-1].split("@")[0]
+            if cid not in emu.blobs:
+                raise ApiError(404, "<html><body>Not Found</body></html>")
+            key = emu.blobs[cid]
+        else:
+            key = path.rsplit("/", 1)[-1].split(".")[0]
         try:
-            data, ctype = self.emu.media.render(key)
+            data, ctype = emu.served(key)
         except KeyError:
             raise ApiError(404, "<html><body>Not Found</body></html>") from None
-        if self.emu.faults.photo_fails(key):
+        if emu.faults.photo_fails(key):
             raise _server_error("media")
-        fault = self.emu.faults.photo_fault(key)
-        if fault == "truncated":
-            data = data[: len(data) // 2]
-        elif fault == "corrupt":
-            data, ctype = b"\x00garbage" * 64, "image/jpeg"
         self._send(200, data, ctype, {"Cache-Control": "public, max-age=31536000"})
-        self.emu._log("media", path, 200, None)
+        emu._log("media", path, 200, None)
 
     # ---- Mastodon --------------------------------------------------------------------------
 
@@ -491,9 +664,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _status(self, shop: Shop, post: Post, account: dict[str, Any]) -> dict[str, Any]:
         sid = self._mastodon_id(post)
+        base = self.emu.base_url
+        words = post.words
+        alts = words.alts if words else []
         media = []
         for i, ph in enumerate(post.photos):
             url = self.emu.photo_url("mastodon", ph.key)
+            width, height = self.emu.photo_dims(ph.key)
+            dims = {
+                "width": width,
+                "height": height,
+                "size": f"{width}x{height}",
+                "aspect": round(width / max(1, height), 6),
+            }
             media.append(
                 {
                     "id": f"{sid[-8:]}{i}",
@@ -501,11 +684,14 @@ class _Handler(BaseHTTPRequestHandler):
                     "url": url,
                     "preview_url": url,
                     "remote_url": None,
-                    "meta": {"original": {"width": 480, "height": 600}},
-                    "description": f"{ph.colour} {ph.category}",
+                    "preview_remote_url": None,
+                    "text_url": None,
+                    "meta": {"original": dims, "small": dims},
+                    "description": (alts[i] if i < len(alts) else "") or None,
                     "blurhash": None,
                 }
             )
+        hashtags = dict.fromkeys(t.lower() for t in (words.hashtags if words else []))
         return {
             "id": sid,
             "created_at": _iso_ms(post.created_at),
@@ -514,19 +700,19 @@ class _Handler(BaseHTTPRequestHandler):
             "sensitive": False,
             "spoiler_text": "",
             "visibility": "public",
-            "language": "en",
-            "uri": f"{self.emu.base_url}/users/{shop.handle}/statuses/{sid}",
-            "url": f"{self.emu.base_url}/@{shop.handle}/{sid}",
+            "language": words.lang if words else "en",
+            "uri": f"{base}/users/{shop.handle}/statuses/{sid}",
+            "url": f"{base}/@{shop.handle}/{sid}",
             "replies_count": 0,
             "reblogs_count": 0,
             "favourites_count": 3,
             "edited_at": None,
-            "content": f"<p>{post.caption}</p>",
+            "content": mastodon_html(post.caption, base, words.link if words else ""),
             "reblog": None,
             "account": account,
             "media_attachments": media,
             "mentions": [],
-            "tags": [{"name": t, "url": ""} for t in post.tags],
+            "tags": [{"name": t, "url": f"{base}/tags/{t}"} for t in hashtags],
             "emojis": [],
             "card": None,
             "poll": None,
@@ -541,7 +727,72 @@ class _Handler(BaseHTTPRequestHandler):
                 return s
         raise ApiError(400, {"error": "InvalidRequest", "message": "Profile not found"})
 
+    def _did_doc(self, shop: Shop) -> dict[str, Any]:
+        """The DID document plc.directory serves for a did:plc (its PDS: this emulator)."""
+        key = hashlib.sha256(shop.account_id.encode()).hexdigest()[:44]
+        return {
+            "@context": [
+                "https://www.w3.org/ns/did/v1",
+                "https://w3id.org/security/multikey/v1",
+                "https://w3id.org/security/suites/secp256k1-2019/v1",
+            ],
+            "id": shop.account_id,
+            "alsoKnownAs": [f"at://{shop.handle}"],
+            "verificationMethod": [
+                {
+                    "id": f"{shop.account_id}#atproto",
+                    "type": "Multikey",
+                    "controller": shop.account_id,
+                    "publicKeyMultibase": f"zQ3sh{key}",
+                }
+            ],
+            "service": [
+                {
+                    "id": "#atproto_pds",
+                    "type": "AtprotoPersonalDataServer",
+                    "serviceEndpoint": self.emu.base_url,
+                }
+            ],
+        }
+
     def _bluesky(self, path: str, q: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
+        shops = [s for s in self.emu.catalogue.shops.values() if s.network == "bluesky"]
+        if path.startswith("/did:"):  # plc.directory: GET /{did}
+            did = path[1:]
+            shop = next((s for s in shops if s.account_id == did), None)
+            if shop is None:
+                raise ApiError(404, {"message": f"DID not registered: {did}"})
+            return ("bluesky", shop.handle), self._did_doc(shop), {}
+        if path == "/.well-known/did.json":  # did:web of this service (the AppView's own)
+            host = f"{self.emu.host}:{self.emu.port}"
+            did = f"did:web:{host.replace(':', '%3A')}"
+            return (
+                None,
+                {
+                    "@context": ["https://www.w3.org/ns/did/v1"],
+                    "id": did,
+                    "service": [
+                        {
+                            "id": "#bsky_appview",
+                            "type": "BskyAppView",
+                            "serviceEndpoint": self.emu.base_url,
+                        }
+                    ],
+                },
+                {},
+            )
+        if path.startswith("/.well-known/"):
+            raise ApiError(404, {"error": "NotFound", "message": "Not Found"})
+        if path == "/xrpc/com.atproto.identity.resolveHandle":
+            handle = q.get("handle", "")
+            if not handle:
+                raise _xrpc_error(
+                    400, "InvalidRequest", 'Error: Params must have the property "handle"'
+                )
+            shop = next((s for s in shops if s.handle == handle.lower()), None)
+            if shop is None:
+                raise _xrpc_error(400, "InvalidRequest", "Unable to resolve handle")
+            return ("bluesky", shop.handle), {"did": shop.account_id}, {}
         if path == "/xrpc/app.bsky.actor.getProfile":
             shop = self._bluesky_shop(q.get("actor", ""))
             body = {
@@ -563,8 +814,12 @@ class _Handler(BaseHTTPRequestHandler):
                     "cid": self._bsky_cid(pinned),
                 }
             return ("bluesky", shop.handle), body, {}
+        if path == "/xrpc/com.atproto.server.createSession":
+            raise _xrpc_error(
+                400, "InvalidRequest", "Incorrect HTTP method (GET) expected POST for procedure"
+            )
         if path != "/xrpc/app.bsky.feed.getAuthorFeed":
-            raise ApiError(404, {"error": "XRPCNotSupported", "message": "XRPCNotSupported"})
+            raise _xrpc_error(501, "MethodNotImplemented", "Method Not Implemented")
         shop = self._bluesky_shop(q.get("actor", ""))
         limit = int(q.get("limit", 50))
         if not 1 <= limit <= 100:
@@ -612,26 +867,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _bsky_post(self, shop: Shop, post: Post) -> dict[str, Any]:
         did = shop.account_id
+        alts = post.words.alts if post.words else []
         views, blobs = [], []
-        for ph in post.photos:
-            url = self.emu.photo_url("bluesky", ph.key)
+        for i, ph in enumerate(post.photos):
+            info = self.emu.photo_info(ph.key)
+            alt = alts[i] if i < len(alts) else ""
+            ratio = {"width": info.width, "height": info.height}
             views.append(
                 {
-                    "thumb": url,
-                    "fullsize": url,
-                    "alt": f"{ph.colour} {ph.category}",
-                    "aspectRatio": {"width": 480, "height": 600},
+                    "thumb": self.emu.bluesky_image_url(did, ph.key, "feed_thumbnail"),
+                    "fullsize": self.emu.bluesky_image_url(did, ph.key),
+                    "alt": alt,
+                    "aspectRatio": ratio,
                 }
             )
             blobs.append(
                 {
-                    "alt": f"{ph.colour} {ph.category}",
+                    "alt": alt,
                     "image": {
                         "$type": "blob",
-                        "ref": {"$link": f"bafkrei{ph.key}"},
-                        "mimeType": "image/jpeg",
-                        "size": 50_000,
+                        "ref": {"$link": info.cid},
+                        "mimeType": info.mime,
+                        "size": info.size,
                     },
+                    "aspectRatio": ratio,
                 }
             )
         created = _iso_ms(post.created_at)
@@ -676,7 +935,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "createdAt": created,
                 "text": post.caption,
                 "embed": record_embed,
-                "langs": ["en"],
+                "langs": [post.words.lang if post.words else "en"],
+                **({"facets": facets} if (facets := _tag_facets(post.caption)) else {}),
             },
             "embed": embed,
             "replyCount": 0,
@@ -814,29 +1074,36 @@ class _Handler(BaseHTTPRequestHandler):
     def _product(self, shop: Shop, post: Post) -> dict[str, Any]:
         pid = self._product_id(post)
         ts = post.created_at.astimezone().isoformat(timespec="seconds")
-        colour = post.photos[0].colour.title() if post.photos else "Natural"
-        images = [
-            {
-                "id": pid * 10 + i,
-                "created_at": ts,
-                "position": i + 1,
-                "updated_at": ts,
-                "product_id": pid,
-                "variant_ids": [],
-                "src": self.emu.photo_url("shopify", ph.key),
-                "width": 480,
-                "height": 600,
-            }
-            for i, ph in enumerate(post.photos)
-        ]
+        words = post.words
+        images = []
+        for i, ph in enumerate(post.photos):
+            width, height = self.emu.photo_dims(ph.key)
+            images.append(
+                {
+                    "id": pid * 10 + i,
+                    "created_at": ts,
+                    "position": i + 1,
+                    "updated_at": ts,
+                    "product_id": pid,
+                    "variant_ids": [],
+                    "src": self.emu.photo_url("shopify", ph.key),
+                    "width": width,
+                    "height": height,
+                }
+            )
+        sizes = ("S", "M", "L")
+        colours = words.colour_values if words and words.colour_option else []
+        combos: list[tuple[str, ...]] = (
+            [(c, size) for c in colours for size in sizes] if colours else [(s,) for s in sizes]
+        )
         variants = [
             {
                 "id": pid * 100 + i,
-                "title": f"{colour} / {size}",
-                "option1": colour,
-                "option2": size,
+                "title": " / ".join(combo),
+                "option1": combo[0],
+                "option2": combo[1] if len(combo) > 1 else None,
                 "option3": None,
-                "sku": f"SKU-{post.n}-{size}",
+                "sku": f"SKU-{post.n}-{'-'.join(combo)}",
                 "requires_shipping": True,
                 "taxable": True,
                 "featured_image": None,
@@ -844,18 +1111,24 @@ class _Handler(BaseHTTPRequestHandler):
                 "price": post.price,
                 "grams": 400,
                 "compare_at_price": None,
-                "position": i,
+                "position": i + 1,
                 "product_id": pid,
                 "created_at": ts,
                 "updated_at": ts,
             }
-            for i, size in enumerate(("S", "M", "L"))
+            for i, combo in enumerate(combos)
         ]
+        options = [{"name": "Size", "position": 1, "values": list(sizes)}]
+        if colours and words:
+            options = [
+                {"name": words.colour_option, "position": 1, "values": colours},
+                {"name": "Size", "position": 2, "values": list(sizes)},
+            ]
         return {
             "id": pid,
             "title": post.title,
             "handle": f"product-{post.n}",
-            "body_html": f"<p>{post.caption}</p>",
+            "body_html": words.body_html if words else f"<p>{post.caption}</p>",
             "published_at": ts,
             "created_at": ts,
             "updated_at": ts,
@@ -864,8 +1137,19 @@ class _Handler(BaseHTTPRequestHandler):
             "tags": post.tags,
             "variants": variants,
             "images": images,
-            "options": [
-                {"name": "Colour", "position": 1, "values": [colour]},
-                {"name": "Size", "position": 2, "values": ["S", "M", "L"]},
-            ],
+            "options": options,
         }
+
+
+def _tag_facets(text: str) -> list[dict[str, Any]]:
+    """Bluesky rich-text facets for the hashtags of a post's text (UTF-8 byte offsets)."""
+    facets = []
+    for m in re.finditer(r"#(\w+)", text):
+        start = len(text[: m.start()].encode())
+        facets.append(
+            {
+                "index": {"byteStart": start, "byteEnd": start + len(m.group(0).encode())},
+                "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": m.group(1)}],
+            }
+        )
+    return facets

@@ -458,3 +458,8 @@ def category_words(category: str) -> set[str]:
 
 assert all(set(v) == set(CATEGORIES) for v in _NOUNS.values())
 assert all(set(v) == set(COLOURS) for v in _COLOURS.values())
+
+
+def all_colour_words(colour: str) -> set[str]:
+    """Every form of a colour in every language, lower-cased (what a test looks for)."""
+    return {w.lower() for lang in LANGUAGES for w in colour_words(lang, colour)}

@@ -3,6 +3,7 @@ stop on Ctrl-C. Everything real: emulator over HTTP, pipeline, web app and sched
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.pipeline_support import read_until, scalar
+from crawler.emulator.catalogue import DEMO_PHOTOS
+from tests.pipeline_support import read_until, rows, scalar
 
 pytest_plugins = ["tests.pipeline_fixtures"]
 
@@ -55,6 +57,15 @@ def test_demo_fills_the_catalogue_and_stops_cleanly(tmp_path: Path, model_dir: s
         assert scalar(db, "SELECT count(*) FROM photos WHERE status = 'pending'") == 0
         queue = scalar(db, "SELECT count(*) FROM photos WHERE status = 'needs_review'")
         assert queue > 0
+        # The committed real photos (not drawings, not ../shared); besides them only the
+        # quirk shop's EXIF-rotated, resized and icon versions of one.
+        assert "real photos from demo/photos" in out
+        committed = {hashlib.sha256(f.read_bytes()).hexdigest() for f in DEMO_PHOTOS.glob("*.jpg")}
+        stored = {r[0] for r in rows(db, "SELECT sha256 FROM photos")}
+        assert len(stored & committed) >= 16 and len(stored - committed) <= 3
+        # The shops' words reached the catalogue: captions in several languages.
+        captions = " ".join(r[0] for r in rows(db, "SELECT caption FROM posts"))
+        assert re.search(r"[а-яіїє]", captions) and re.search(r"[a-z]", captions)
         with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as web:
             assert web.get("/").status_code == 200
             assert web.get("/healthz").json()["database"] == "ok"

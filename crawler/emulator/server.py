@@ -4,9 +4,14 @@ Routes (see ../shared/api-reference for the real services):
   Instagram  GET /{version}/{ig_user_id}?fields=business_discovery.username(X){…}&access_token=
   Mastodon   GET /api/v1/accounts/lookup?acct=  ·  GET /api/v1/accounts/{id}/statuses?…
   Bluesky    GET /xrpc/app.bsky.actor.getProfile  ·  GET /xrpc/app.bsky.feed.getAuthorFeed
+             GET /xrpc/com.atproto.identity.resolveHandle  ·  POST com.atproto.server.createSession
+             GET /xrpc/com.atproto.sync.getBlob?did=&cid=  ·  GET /img/{kind}/plain/{did}/{cid}@jpeg
+             GET /{did:plc:…} (plc.directory)  ·  GET /.well-known/did.json; anything else: an
+             XRPC JSON error ({"error", "message"}), 501 MethodNotImplemented
   Shopify    GET /shopify/{store}/products.json?limit=&page=[&since_id=]
   Photos     GET /media/{network}/{key}.{ext}
-Faults (crawler.emulator.faults.Faults) can be changed while it runs.
+Faults (crawler.emulator.faults.Faults) can be changed while it runs. Stated image sizes, blob
+sizes and CIDs are measured on the bytes served; sockets set TCP_NODELAY (see _Handler.setup).
 """
 
 from __future__ import annotations

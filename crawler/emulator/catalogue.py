@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import random
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,8 @@ from crawler.emulator.captions import PostWords, write
 UNSURE_CATEGORIES = ("Not sure", "Other")
 # The committed demo photos (demo/make_photos.py): real, small, CC0; what `vitrina demo` serves.
 DEMO_PHOTOS = Path(__file__).resolve().parents[2] / "demo" / "photos"
+
+DEMO_NAMES = {"knitwear.bsky.social": "Knitwear Studio", "denimdept.bsky.social": "Denim Dept"}
 
 EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -142,9 +145,9 @@ class Catalogue:
                 "instagram": "178414" + str(int(digest[:12], 16) % 10**11).zfill(11),
                 "shopify": digest[:8],
             }[network]
-            shop = Shop(
-                network, handle, display_name or handle.replace("_", " ").title(), account_id
-            )
+            # "knitwear.bsky.social" → "Knitwear", "harbour-wool" → "Harbour Wool"
+            name = re.sub(r"[_\-]+", " ", handle.split(".")[0]).title()
+            shop = Shop(network, handle, display_name or DEMO_NAMES.get(handle, name), account_id)
             self.shops[(network, handle)] = shop
             return shop
 

@@ -3,7 +3,9 @@ stop on Ctrl-C. Everything real: emulator over HTTP, pipeline, web app and sched
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
 import os
 import re
 import signal
@@ -92,3 +94,26 @@ def test_demo_fills_the_catalogue_and_stops_cleanly(tmp_path: Path, model_dir: s
     except OSError:
         pass
     assert _vitrina_processes(str(work)) == []
+
+
+def test_demo_photos_are_the_default_models_validation_photos(tmp_path: Path) -> None:
+    """demo/photos is what `python -m demo.make_photos` makes: validation photos only (the
+    default model never trained on them), with the dataset's own labels."""
+    from classifier.data import read_labels, split
+    from demo.make_photos import DEFAULT_DATA, DEFAULT_MODEL, build
+
+    if not (DEFAULT_DATA / "labels.csv").is_file():
+        raise AssertionError(f"{DEFAULT_DATA} is missing: this test needs ../shared")
+    meta = json.loads((DEFAULT_MODEL / "metadata.json").read_text(encoding="utf-8"))
+    _, val = split(read_labels(DEFAULT_DATA), meta["data"]["val_fraction"])
+    truth = {s.key: (s.category, s.colour) for s in val}
+    with (DEMO_PHOTOS / "labels.csv").open(newline="", encoding="utf-8") as fh:
+        committed = list(csv.DictReader(fh))
+    assert len(committed) == 150
+    for row in committed:
+        assert truth[row["source"]] == (row["category"], row["colour"]), row
+    assert {r["category"] for r in committed} >= {"Not sure", "Other"}
+    made = build(DEFAULT_DATA, DEFAULT_MODEL, tmp_path / "photos", 150)
+    assert made["photos"] == 150 and made["bytes"] <= 4 * 1024 * 1024
+    again = (tmp_path / "photos" / "labels.csv").read_text(encoding="utf-8")
+    assert again == (DEMO_PHOTOS / "labels.csv").read_text(encoding="utf-8")

@@ -19,17 +19,13 @@ from PIL import Image
 
 from catalog.config import Settings
 from catalog.taxonomy import CATEGORIES, COLOURS
+from crawler.emulator.bluesky import APP_PASSWORD as BLUESKY_APP_PASSWORD
+from crawler.emulator.bluesky import blob_cid
 from crawler.emulator.captions import MIXED, VAGUE
 from crawler.emulator.catalogue import DEMO_PHOTOS, Catalogue, demo_photos
 from crawler.emulator.faults import Faults
 from crawler.emulator.lexicon import LANGUAGES, all_colour_words, category_words
-from crawler.emulator.server import (
-    ACCESS_TOKEN,
-    BLUESKY_APP_PASSWORD,
-    IG_USER_ID,
-    EmulatorServer,
-    blob_cid,
-)
+from crawler.emulator.server import ACCESS_TOKEN, IG_USER_ID, EmulatorServer
 from crawler.emulator.synth import draw_garment, garment_jpeg
 
 LINK = re.compile(r'<([^>]+)>; rel="(\w+)"')

@@ -26,6 +26,8 @@ from crawler.emulator.lexicon import (
 )
 
 USEFUL, VAGUE, MIXED = "useful", "vague", "mixed"
+# Garments whose buttons a caption may mention ("with black buttons"): not a cap's or a shoe's.
+BUTTONED = {"Shirt", "Blouse", "Blazer", "Outwear", "Polo", "Dress", "Body", "Longsleeve"}
 VAGUE_SHARE, MIXED_SHARE = 0.30, 0.12
 
 # The demo shops' languages (first = most posts); other shops get two from a hash of the handle.
@@ -346,6 +348,8 @@ def write(
             "oitem": phrase(lang, other_cat, ocol, rng)[0],
         }
         pool = _MIXED[lang] if kind == MIXED else _USEFUL[lang]
+        if kind == MIXED and cat not in BUTTONED:
+            pool = tuple(t for t in pool if "{oitem}" in t)
         if len(items) > 1:  # "{noun} {incol}" would name only the first garment
             pool = tuple(t for t in pool if "{noun}" not in t.lower()) or pool
         caption = rng.choice(pool).format(**fields)

@@ -2,8 +2,10 @@
 
 1. writes var/demo/config.toml: a SQLite catalogue, the emulator's demo shops (two per network)
    and a schedule every few minutes so the scheduler visibly works;
-2. starts the API emulator (a thread here) with synthetic photos, or real ones when
-   VITRINA_DEMO_IMAGES names a folder (labels from VITRINA_DEMO_LABELS or <folder>/labels.csv);
+2. starts the API emulator (a thread here) with the committed real photos (demo/photos: 150
+   CC0 photos the default model never trained on, captioned from their labels in ten
+   languages), or the photos of VITRINA_DEMO_IMAGES=DIR (labels from VITRINA_DEMO_LABELS or
+   DIR/labels.csv), or drawn garments with --synthetic;
 3. `vitrina init`, a demo moderator with a fresh random password, `vitrina run-nightly`;
 4. starts `vitrina serve` and `vitrina schedule` as child processes and prints where to look;
 5. Ctrl-C stops the children (scheduler first, so a run in progress is recorded as interrupted),
@@ -52,12 +54,15 @@ class DemoOptions:
     new_post_every: float = 120.0
     scheduler: bool = True
     fresh: bool = False
-    images: str = ""
+    images: str = ""  # "" = the committed demo photos; a folder; SYNTHETIC = drawn garments
     model: str = ""  # a model folder; "" = the committed default model
     labels: str = ""
     # Stop after the first run and the web start (tests); 0 = run until Ctrl-C.
     exit_after: float = 0.0
     extra_env: dict[str, str] = field(default_factory=dict)
+
+
+SYNTHETIC = "synthetic"
 
 
 class DemoError(Exception):
@@ -77,9 +82,15 @@ def free_port(preferred: int) -> int:
 
 
 def _real_photos(opts: DemoOptions):  # type: ignore[no-untyped-def]
-    if not opts.images:
+    from crawler.emulator.catalogue import demo_photos, load_real_photos
+
+    if opts.images == SYNTHETIC:
         return None
-    from crawler.emulator.catalogue import load_real_photos
+    if not opts.images:
+        try:
+            return demo_photos()
+        except (OSError, ValueError) as exc:
+            raise DemoError(f"cannot use the demo photos: {exc}") from exc
 
     folder = Path(opts.images).expanduser()
     labels = Path(opts.labels).expanduser() if opts.labels else folder / "labels.csv"
@@ -143,7 +154,7 @@ class Demo:
             return out
         with console.status(
             "training the demo's model for the emulator's synthetic garments "
-            "(about a minute, once; real photos via VITRINA_DEMO_IMAGES use the committed model)…"
+            "(about a minute, once; real photos use the committed model)…"
         ):
             data = self.work / "models" / "synthetic-garments"
             write_dataset(data, per_category=40)
@@ -178,7 +189,9 @@ class Demo:
         port = free_port(self.opts.emulator_port)
         self.emulator = EmulatorServer(catalogue, port=port).start()
         shops = len(catalogue.shops)
-        photos = f"real photos from {self.opts.images}" if self.opts.images else "synthetic photos"
+        photos = {SYNTHETIC: "drawn garments", "": "real photos from demo/photos"}.get(
+            self.opts.images, f"real photos from {self.opts.images}"
+        )
         console.print(
             f"[green]✓[/] emulator on {self.emulator.base_url}: {shops} shops, "
             f"{catalogue.post_count()} posts ({photos})",
@@ -191,7 +204,8 @@ class Demo:
         shops = cycle(sorted(self.emulator.catalogue.shops))
         while not self.stop_event.wait(self.opts.new_post_every):
             network, handle = next(shops)
-            self.emulator.add_posts(network, handle, 1, self.opts.photos_per_post)
+            per_post = 1 if network == "shopify" else self.opts.photos_per_post
+            self.emulator.add_posts(network, handle, 1, per_post)
 
     def wait_http(self, url: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -248,7 +262,7 @@ class Demo:
                 )
                 return 2
             self.opts.model = ""  # [classifier] model_dir empty: the committed model
-        elif not self.opts.model and (not self.opts.images or not committed):
+        elif not self.opts.model and (self.opts.images == SYNTHETIC or not committed):
             # Synthetic garments: a model trained on the same renderer (see demo/synthetic.py).
             try:
                 self.opts.model = str(self.demo_model())

@@ -3,6 +3,9 @@ stop on Ctrl-C. Everything real: emulator over HTTP, pipeline, web app and sched
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import json
 import os
 import re
 import signal
@@ -13,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.pipeline_support import read_until, scalar
+from crawler.emulator.catalogue import DEMO_PHOTOS
+from tests.pipeline_support import read_until, rows, scalar
 
 pytest_plugins = ["tests.pipeline_fixtures"]
 
@@ -55,6 +59,15 @@ def test_demo_fills_the_catalogue_and_stops_cleanly(tmp_path: Path, model_dir: s
         assert scalar(db, "SELECT count(*) FROM photos WHERE status = 'pending'") == 0
         queue = scalar(db, "SELECT count(*) FROM photos WHERE status = 'needs_review'")
         assert queue > 0
+        # The committed real photos (not drawings, not ../shared); besides them only the
+        # quirk shop's EXIF-rotated, resized and icon versions of one.
+        assert "real photos from demo/photos" in out
+        committed = {hashlib.sha256(f.read_bytes()).hexdigest() for f in DEMO_PHOTOS.glob("*.jpg")}
+        stored = {r[0] for r in rows(db, "SELECT sha256 FROM photos")}
+        assert len(stored & committed) >= 16 and len(stored - committed) <= 3
+        # The shops' words reached the catalogue: captions in several languages.
+        captions = " ".join(r[0] for r in rows(db, "SELECT caption FROM posts"))
+        assert re.search(r"[а-яіїє]", captions) and re.search(r"[a-z]", captions)
         with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as web:
             assert web.get("/").status_code == 200
             assert web.get("/healthz").json()["database"] == "ok"
@@ -81,3 +94,26 @@ def test_demo_fills_the_catalogue_and_stops_cleanly(tmp_path: Path, model_dir: s
     except OSError:
         pass
     assert _vitrina_processes(str(work)) == []
+
+
+def test_demo_photos_are_the_default_models_validation_photos(tmp_path: Path) -> None:
+    """demo/photos is what `python -m demo.make_photos` makes: validation photos only (the
+    default model never trained on them), with the dataset's own labels."""
+    from classifier.data import read_labels, split
+    from demo.make_photos import DEFAULT_DATA, DEFAULT_MODEL, build
+
+    if not (DEFAULT_DATA / "labels.csv").is_file():
+        raise AssertionError(f"{DEFAULT_DATA} is missing: this test needs ../shared")
+    meta = json.loads((DEFAULT_MODEL / "metadata.json").read_text(encoding="utf-8"))
+    _, val = split(read_labels(DEFAULT_DATA), meta["data"]["val_fraction"])
+    truth = {s.key: (s.category, s.colour) for s in val}
+    with (DEMO_PHOTOS / "labels.csv").open(newline="", encoding="utf-8") as fh:
+        committed = list(csv.DictReader(fh))
+    assert len(committed) == 150
+    for row in committed:
+        assert truth[row["source"]] == (row["category"], row["colour"]), row
+    assert {r["category"] for r in committed} >= {"Not sure", "Other"}
+    made = build(DEFAULT_DATA, DEFAULT_MODEL, tmp_path / "photos", 150)
+    assert made["photos"] == 150 and made["bytes"] <= 4 * 1024 * 1024
+    again = (tmp_path / "photos" / "labels.csv").read_text(encoding="utf-8")
+    assert again == (DEMO_PHOTOS / "labels.csv").read_text(encoding="utf-8")

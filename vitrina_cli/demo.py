@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from demo.run import Demo, DemoOptions
+from demo.run import SYNTHETIC, Demo, DemoOptions
 
 
 def demo(
@@ -23,11 +23,14 @@ def demo(
         120.0, min=1, help="Seconds between new posts on the emulated shops."
     ),
     scheduler: bool = typer.Option(True, help="Also start `vitrina schedule`."),
+    synthetic: bool = typer.Option(
+        False, help="Serve drawn garments instead of the committed real photos (demo/photos)."
+    ),
     fresh: bool = typer.Option(False, help="Delete the demo's catalogue and photos first."),
     model: str = typer.Option(
         "",
         help="Model folder to label with, or 'default' for the committed model. Unset: a model "
-        "trained once on the emulator's synthetic garments (the committed model for real photos).",
+        "trained once on the drawn garments with --synthetic, else the committed model.",
     ),
     exit_after: float = typer.Option(
         0.0, hidden=True, help="Stop after this many seconds once running (tests)."
@@ -35,7 +38,8 @@ def demo(
 ) -> None:
     """Run the demo: emulator, catalogue, one pipeline run, web app and scheduler; Ctrl-C stops.
 
-    VITRINA_DEMO_IMAGES=DIR serves real photos (labels from VITRINA_DEMO_LABELS or DIR/labels.csv).
+    It serves the committed real photos (demo/photos); VITRINA_DEMO_IMAGES=DIR serves other
+    photos (labels from VITRINA_DEMO_LABELS or DIR/labels.csv); --synthetic drawn garments.
     """
     from apscheduler.triggers.cron import CronTrigger
 
@@ -54,7 +58,7 @@ def demo(
         scheduler=scheduler,
         fresh=fresh,
         model=model if model in ("", "default") else str(Path(model).resolve()),
-        images=os.environ.get("VITRINA_DEMO_IMAGES", ""),
+        images=SYNTHETIC if synthetic else os.environ.get("VITRINA_DEMO_IMAGES", ""),
         labels=os.environ.get("VITRINA_DEMO_LABELS", ""),
         exit_after=exit_after,
     )

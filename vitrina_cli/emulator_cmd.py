@@ -18,6 +18,9 @@ def emulator(
     labels: Path | None = typer.Option(
         None, help="…as listed in this CSV (image,category,colour)."
     ),
+    demo_photos: bool = typer.Option(
+        False, "--demo-photos", help="Serve the committed real demo photos (demo/photos)."
+    ),
     posts_per_shop: int = typer.Option(30, help="Posts per demo shop."),
     photos_per_post: int = typer.Option(2, help="Photos per post."),
     seed: int = typer.Option(0, help="Seed of the generated catalogue."),
@@ -40,12 +43,20 @@ def emulator(
     ),
 ) -> None:
     """Serve demo shops on all four networks' APIs, with faults on demand."""
+    from crawler.emulator import catalogue as emulated
     from crawler.emulator.catalogue import Catalogue, load_real_photos
     from crawler.emulator.faults import Faults
     from crawler.emulator.server import EmulatorServer
 
     real = None
-    if images or labels:
+    if demo_photos:
+        if images or labels:
+            fail("--demo-photos or --images/--labels, not both")
+        try:
+            real = emulated.demo_photos()
+        except (OSError, ValueError) as exc:
+            fail(str(exc))
+    elif images or labels:
         if not (images and labels):
             fail("--images and --labels go together")
         try:

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import random
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from catalog.taxonomy import CATEGORIES, COLOURS
+from crawler.emulator.captions import PostWords, write
+
+# A labeller's "no category named" (the clothing dataset has both): the photo is real and its
+# colour known, so the demo serves it, and its post gets no garment word.
+UNSURE_CATEGORIES = ("Not sure", "Other")
+# The committed demo photos (demo/make_photos.py): real, small, CC0; what `vitrina demo` serves.
+DEMO_PHOTOS = Path(__file__).resolve().parents[2] / "demo" / "photos"
+
+DEMO_NAMES = {"knitwear.bsky.social": "Knitwear Studio", "denimdept.bsky.social": "Denim Dept"}
 
 EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -56,6 +67,8 @@ class Post:
     price: str = ""
     product_type: str = ""
     tags: list[str] = field(default_factory=list)
+    # Everything else the shop wrote (language, alt texts, options, body_html, link).
+    words: PostWords | None = None
 
     @property
     def created_at(self) -> datetime:
@@ -92,13 +105,22 @@ def load_real_photos(images_dir: str | Path, labels_csv: str | Path) -> list[Rea
             path = images_dir / rel
             if not path.exists():
                 path = images_dir / Path(rel).name
-            if row.get("category") in CATEGORIES and row.get("colour") in COLOURS and path.exists():
+            known = row.get("category") in CATEGORIES + UNSURE_CATEGORIES
+            if known and row.get("colour") in COLOURS and path.exists():
                 out.append(RealPhoto(str(path), row["category"], row["colour"]))
     if not out:
         raise ValueError(
             f"no usable photos: {labels_csv} names no existing file under {images_dir}"
         )
     return out
+
+
+def demo_photos() -> list[RealPhoto]:
+    """The committed demo photos; a clear error if the checkout lacks them."""
+    labels = DEMO_PHOTOS / "labels.csv"
+    if not labels.is_file():
+        raise ValueError(f"{labels} is missing: run `python -m demo.make_photos` to rebuild it")
+    return load_real_photos(DEMO_PHOTOS, labels)
 
 
 class Catalogue:
@@ -123,9 +145,9 @@ class Catalogue:
                 "instagram": "178414" + str(int(digest[:12], 16) % 10**11).zfill(11),
                 "shopify": digest[:8],
             }[network]
-            shop = Shop(
-                network, handle, display_name or handle.replace("_", " ").title(), account_id
-            )
+            # "knitwear.bsky.social" → "Knitwear", "harbour-wool" → "Harbour Wool"
+            name = re.sub(r"[_\-]+", " ", handle.split(".")[0]).title()
+            shop = Shop(network, handle, display_name or DEMO_NAMES.get(handle, name), account_id)
             self.shops[(network, handle)] = shop
             return shop
 
@@ -175,19 +197,20 @@ class Catalogue:
                     if photos is not None
                     else [self.new_photo() for _ in range(photos_per_post)]
                 )
-                first = pics[0] if pics else None
-                what = f"{first.colour} {first.category.lower()}" if first else "news"
+                rng = random.Random(f"{self.seed}:{network}:{handle}:{self._n}")
+                words = write(rng, handle, [(p.category, p.colour) for p in pics])
                 post = Post(
                     n=self._n,
                     network=network,
                     handle=handle,
-                    caption=f"New in: {what} #{handle} #slowfashion",
+                    caption=words.caption,
                     photos=list(pics),
                     pinned=pinned,
-                    title=what.title(),
-                    price=f"{19 + self._n % 80}.00",
-                    product_type=first.category if first else "",
-                    tags=["new-in", first.category.lower()] if first else [],
+                    title=words.title,
+                    price=words.price,
+                    product_type=words.product_type,
+                    tags=words.tags,
+                    words=words,
                 )
                 shop.posts.insert(0, post)
                 made.append(post)
@@ -223,7 +246,9 @@ class Catalogue:
         for _ in range(posts_per_shop):
             for network, handles in shops.items():
                 for handle in handles:
-                    cat.add_posts(network, handle, 1, photos_per_post)
+                    # A Shopify product is one garment; a social post may show several.
+                    per_post = 1 if network == "shopify" else photos_per_post
+                    cat.add_posts(network, handle, 1, per_post)
         if quirks:
             cat.add_quirks("mastodon", "vintage_rails")
         return cat

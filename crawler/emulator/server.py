@@ -4,24 +4,37 @@ Routes (see ../shared/api-reference for the real services):
   Instagram  GET /{version}/{ig_user_id}?fields=business_discovery.username(X){…}&access_token=
   Mastodon   GET /api/v1/accounts/lookup?acct=  ·  GET /api/v1/accounts/{id}/statuses?…
   Bluesky    GET /xrpc/app.bsky.actor.getProfile  ·  GET /xrpc/app.bsky.feed.getAuthorFeed
+             GET /xrpc/com.atproto.identity.resolveHandle  ·  POST com.atproto.server.createSession
+             GET /xrpc/com.atproto.sync.getBlob?did=&cid=  ·  GET /img/{kind}/plain/{did}/{cid}@jpeg
+             GET /{did:plc:…} (plc.directory)  ·  GET /.well-known/did.json; anything else: an
+             XRPC JSON error ({"error", "message"}), 501 MethodNotImplemented
   Shopify    GET /shopify/{store}/products.json?limit=&page=[&since_id=]
   Photos     GET /media/{network}/{key}.{ext}
-Faults (crawler.emulator.faults.Faults) can be changed while it runs.
+Faults (crawler.emulator.faults.Faults) can be changed while it runs. Stated image sizes, blob
+sizes and CIDs are measured on the bytes served; sockets set TCP_NODELAY (see _Handler.setup).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import socket
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from PIL import Image
+
+from crawler.emulator.bluesky import BlueskyApi, blob_cid
+from crawler.emulator.captions import mastodon_html
 from crawler.emulator.catalogue import Catalogue, Post, Shop
+from crawler.emulator.common import ApiError, iso_ms, xrpc_error
 from crawler.emulator.faults import Faults
 from crawler.emulator.media import MediaRenderer
 
@@ -30,13 +43,15 @@ IG_USER_ID = "17841405309211844"
 DEMO_PORT = 8765
 
 
-def _iso_ms(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+@dataclass(frozen=True)
+class PhotoInfo:
+    """What an API states about a photo, measured on the bytes the emulator serves for it."""
 
-
-class ApiError(Exception):
-    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None):
-        self.status, self.body, self.headers = status, body, headers or {}
+    width: int
+    height: int
+    size: int  # bytes
+    mime: str
+    cid: str  # the blob's CIDv1 (raw, sha256), as Bluesky names blobs
 
 
 class _Server(ThreadingHTTPServer):
@@ -83,6 +98,8 @@ class EmulatorServer:
         self.in_flight: Counter[str] = Counter()
         self.max_in_flight: Counter[str] = Counter()
         self._log_lock = threading.Lock()
+        self._info: dict[tuple[str, str], PhotoInfo] = {}
+        self.blobs: dict[str, str] = {}  # Bluesky blob CID → photo key
         handler = type("Handler", (_Handler,), {"emu": self})
         self.httpd = _Server((host, port), handler)
         self._thread: threading.Thread | None = None
@@ -199,6 +216,57 @@ class EmulatorServer:
         ext = "png" if photo.variant in ("png", "bomb") else "jpg"
         return f"{self.base_url}/media/{network}/{key}.{ext}"
 
+    def bluesky_image_url(self, did: str, key: str, kind: str = "feed_fullsize") -> str:
+        """The CDN URL Bluesky's AppView gives for a blob: /img/{kind}/plain/{did}/{cid}@{ext}."""
+        photo = self.catalogue.photos[key]
+        if photo.url_override:
+            return photo.url_override
+        info = self.photo_info(key)
+        ext = "png" if info.mime == "image/png" else "jpeg"
+        return f"{self.base_url}/img/{kind}/plain/{did}/{info.cid}@{ext}"
+
+    def served(self, key: str) -> tuple[bytes, str]:
+        """The bytes and content type a photo is served as, its fixed per-photo faults
+        (a broken upload stays broken) applied. KeyError if unknown."""
+        data, ctype = self.media.render(key)
+        fault = self.faults.photo_fault(key)
+        if fault == "truncated":
+            data = data[: len(data) // 2]
+        elif fault == "corrupt":
+            data, ctype = b"\x00garbage" * 64, "image/jpeg"
+        return data, ctype
+
+    def photo_dims(self, key: str) -> tuple[int, int]:
+        """(width, height) of the served photo; without rendering it where the size is known
+        (a drawn garment is drawn at the renderer's size), so big listings stay quick."""
+        photo = self.catalogue.photos[key]
+        if photo.variant == "copy":
+            return self.photo_dims(photo.of)
+        if photo.variant in ("plain", "png") and not self.faults.photo_fault(key):
+            if not photo.real_path:
+                return self.media.size
+            with Image.open(photo.real_path) as im:
+                return im.size
+        info = self.photo_info(key)
+        return info.width, info.height
+
+    def photo_info(self, key: str) -> PhotoInfo:
+        """Width, height, byte size and CID of what is served for a photo (measured, cached)."""
+        fault = self.faults.photo_fault(key)  # faults may change while the emulator runs
+        info = self._info.get((key, fault))
+        if info is None:
+            data, ctype = self.served(key)
+            width, height = self.media.size
+            try:
+                with Image.open(io.BytesIO(data)) as im:  # reads the header only
+                    width, height = im.size
+            except (OSError, ValueError, Image.DecompressionBombError):
+                pass  # not an image: the size the upload claimed
+            info = PhotoInfo(width, height, len(data), ctype, blob_cid(data))
+            self._info[(key, fault)] = info
+            self.blobs[info.cid] = key
+        return info
+
 
 # ---- per-network error bodies ---------------------------------------------------------------
 
@@ -268,16 +336,16 @@ def _server_error(network: str) -> ApiError:
 def _network_of(path: str) -> str:
     if path.startswith("/api/v1/"):
         return "mastodon"
-    if path.startswith("/xrpc/"):
+    if path.startswith(("/media/", "/img/", "/xrpc/com.atproto.sync.getBlob")):
+        return "media"
+    if path.startswith(("/xrpc/", "/did:", "/.well-known/")):
         return "bluesky"
     if path.startswith("/shopify/"):
         return "shopify"
-    if path.startswith("/media/"):
-        return "media"
     return "instagram"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BlueskyApi, BaseHTTPRequestHandler):
     emu: EmulatorServer
     protocol_version = "HTTP/1.1"  # keep-alive: the crawler reuses connections
     server_version = "VitrinaEmulator/1.0"
@@ -285,17 +353,56 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; with Nagle's algorithm the body waits
+        # for the client's delayed ACK (~40 ms) on every reply of a kept-alive connection.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._counted(self._get)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._counted(self._post)
+
+    def _counted(self, answer: Any) -> None:
         emu = self.emu
-        kind = "media" if self.path.startswith("/media/") else "api"
+        kind = "media" if _network_of(urlsplit(self.path).path) == "media" else "api"
         with emu._log_lock:
             emu.in_flight[kind] += 1
             emu.max_in_flight[kind] = max(emu.max_in_flight[kind], emu.in_flight[kind])
         try:
-            self._get()
+            answer()
         finally:
             with emu._log_lock:
                 emu.in_flight[kind] -= 1
+
+    def _post(self) -> None:
+        """Only Bluesky's XRPC procedures; anything else is refused in its network's style."""
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        network = _network_of(parts.path)
+        try:
+            if network != "bluesky":
+                raise ApiError(405, {"error": "Method not allowed"})
+            if parts.path != "/xrpc/com.atproto.server.createSession":
+                raise xrpc_error(501, "MethodNotImplemented", "Method Not Implemented")
+            body = self._create_session(raw)
+            self._send(200, json.dumps(body).encode(), "application/json; charset=utf-8", {})
+            self.emu._log("api", parts.path, 200, ("bluesky", body["handle"]))
+        except ApiError as err:
+            self._send_error(err)
+            self.emu._log("api", parts.path, err.status, None)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _send_error(self, err: ApiError) -> None:
+        if isinstance(err.body, str):
+            data, ctype = err.body.encode(), "text/html; charset=utf-8"
+        else:
+            data, ctype = json.dumps(err.body).encode(), "application/json; charset=utf-8"
+        self._send(err.status, data, ctype, err.headers)
 
     def _get(self) -> None:
         emu = self.emu
@@ -315,7 +422,7 @@ class _Handler(BaseHTTPRequestHandler):
             if f.in_burst():
                 raise _rate_limited(emu, network)
             if network == "media":
-                return self._media(parts.path)
+                return self._media(parts.path, query)
             handler = {
                 "mastodon": self._mastodon,
                 "bluesky": self._bluesky,
@@ -329,11 +436,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, text.encode(), "application/json; charset=utf-8", headers)
             emu._log("api", self.path, 200, shop_key)
         except ApiError as err:
-            if isinstance(err.body, str):
-                data, ctype = err.body.encode(), "text/html; charset=utf-8"
-            else:
-                data, ctype = json.dumps(err.body).encode(), "application/json; charset=utf-8"
-            self._send(err.status, data, ctype, err.headers)
+            self._send_error(err)
             emu._log(
                 "media" if network == "media" else "api",
                 self.path,
@@ -377,21 +480,34 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- photos ----------------------------------------------------------------------------
 
-    def _media(self, path: str) -> None:
-        key = path.rsplit("/", 1)[-1].split(".")[0]
+    def _media(self, path: str, query: dict[str, str]) -> None:
+        """/media/{network}/{key}.{ext}; Bluesky's CDN /img/{kind}/plain/{did}/{cid}@{ext};
+        com.atproto.sync.getBlob?did=&cid= (the blob's bytes, as the PDS stores them)."""
+        emu = self.emu
+        if path == "/xrpc/com.atproto.sync.getBlob":
+            did, cid = query.get("did", ""), query.get("cid", "")
+            if not did or not cid:
+                raise xrpc_error(400, "InvalidRequest", 'Params must have "did" and "cid"')
+            if not any(s.account_id == did for s in emu.catalogue.shops.values()):
+                raise xrpc_error(400, "RepoNotFound", f"Could not find repo for DID: {did}")
+            if cid not in emu.blobs:
+                raise xrpc_error(400, "BlobNotFound", "Blob not found")
+            key = emu.blobs[cid]
+        elif path.startswith("/img/"):
+            cid = path.rsplit("/", 1)[-1].split("@")[0]
+            if cid not in emu.blobs:
+                raise ApiError(404, "<html><body>Not Found</body></html>")
+            key = emu.blobs[cid]
+        else:
+            key = path.rsplit("/", 1)[-1].split(".")[0]
         try:
-            data, ctype = self.emu.media.render(key)
+            data, ctype = emu.served(key)
         except KeyError:
             raise ApiError(404, "<html><body>Not Found</body></html>") from None
-        if self.emu.faults.photo_fails(key):
+        if emu.faults.photo_fails(key):
             raise _server_error("media")
-        fault = self.emu.faults.photo_fault(key)
-        if fault == "truncated":
-            data = data[: len(data) // 2]
-        elif fault == "corrupt":
-            data, ctype = b"\x00garbage" * 64, "image/jpeg"
         self._send(200, data, ctype, {"Cache-Control": "public, max-age=31536000"})
-        self.emu._log("media", path, 200, None)
+        emu._log("media", path, 200, None)
 
     # ---- Mastodon --------------------------------------------------------------------------
 
@@ -491,9 +607,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _status(self, shop: Shop, post: Post, account: dict[str, Any]) -> dict[str, Any]:
         sid = self._mastodon_id(post)
+        base = self.emu.base_url
+        words = post.words
+        alts = words.alts if words else []
         media = []
         for i, ph in enumerate(post.photos):
             url = self.emu.photo_url("mastodon", ph.key)
+            width, height = self.emu.photo_dims(ph.key)
+            dims = {
+                "width": width,
+                "height": height,
+                "size": f"{width}x{height}",
+                "aspect": round(width / max(1, height), 6),
+            }
             media.append(
                 {
                     "id": f"{sid[-8:]}{i}",
@@ -501,190 +627,39 @@ class _Handler(BaseHTTPRequestHandler):
                     "url": url,
                     "preview_url": url,
                     "remote_url": None,
-                    "meta": {"original": {"width": 480, "height": 600}},
-                    "description": f"{ph.colour} {ph.category}",
+                    "preview_remote_url": None,
+                    "text_url": None,
+                    "meta": {"original": dims, "small": dims},
+                    "description": (alts[i] if i < len(alts) else "") or None,
                     "blurhash": None,
                 }
             )
+        hashtags = dict.fromkeys(t.lower() for t in (words.hashtags if words else []))
         return {
             "id": sid,
-            "created_at": _iso_ms(post.created_at),
+            "created_at": iso_ms(post.created_at),
             "in_reply_to_id": None,
             "in_reply_to_account_id": None,
             "sensitive": False,
             "spoiler_text": "",
             "visibility": "public",
-            "language": "en",
-            "uri": f"{self.emu.base_url}/users/{shop.handle}/statuses/{sid}",
-            "url": f"{self.emu.base_url}/@{shop.handle}/{sid}",
+            "language": words.lang if words else "en",
+            "uri": f"{base}/users/{shop.handle}/statuses/{sid}",
+            "url": f"{base}/@{shop.handle}/{sid}",
             "replies_count": 0,
             "reblogs_count": 0,
             "favourites_count": 3,
             "edited_at": None,
-            "content": f"<p>{post.caption}</p>",
+            "content": mastodon_html(post.caption, base, words.link if words else ""),
             "reblog": None,
             "account": account,
             "media_attachments": media,
             "mentions": [],
-            "tags": [{"name": t, "url": ""} for t in post.tags],
+            "tags": [{"name": t, "url": f"{base}/tags/{t}"} for t in hashtags],
             "emojis": [],
             "card": None,
             "poll": None,
             "pinned": post.pinned,
-        }
-
-    # ---- Bluesky ---------------------------------------------------------------------------
-
-    def _bluesky_shop(self, actor: str) -> Shop:
-        for s in self.emu.catalogue.shops.values():
-            if s.network == "bluesky" and actor in (s.handle, s.account_id):
-                return s
-        raise ApiError(400, {"error": "InvalidRequest", "message": "Profile not found"})
-
-    def _bluesky(self, path: str, q: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
-        if path == "/xrpc/app.bsky.actor.getProfile":
-            shop = self._bluesky_shop(q.get("actor", ""))
-            body = {
-                "did": shop.account_id,
-                "handle": shop.handle,
-                "displayName": shop.display_name,
-                "description": "Knitwear, made slowly.",
-                "followersCount": 800,
-                "followsCount": 12,
-                "postsCount": len(shop.posts),
-                "labels": [],
-                "createdAt": "2024-04-12T04:53:57.057Z",
-                "indexedAt": "2025-01-01T00:00:00.000Z",
-            }
-            pinned = next((p for p in shop.posts if p.pinned), None)
-            if pinned:
-                body["pinnedPost"] = {
-                    "uri": self._bsky_uri(shop, pinned),
-                    "cid": self._bsky_cid(pinned),
-                }
-            return ("bluesky", shop.handle), body, {}
-        if path != "/xrpc/app.bsky.feed.getAuthorFeed":
-            raise ApiError(404, {"error": "XRPCNotSupported", "message": "XRPCNotSupported"})
-        shop = self._bluesky_shop(q.get("actor", ""))
-        limit = int(q.get("limit", 50))
-        if not 1 <= limit <= 100:
-            raise ApiError(
-                400, {"error": "InvalidRequest", "message": "limit must be between 1 and 100"}
-            )
-        posts = [p for p in shop.posts if p.photos]
-        if cursor := q.get("cursor"):
-            n = int(cursor.split("__")[1], 36)
-            posts = [p for p in posts if p.n < n]
-        page = posts[:limit]
-        feed = [{"post": self._bsky_post(shop, p)} for p in page]
-        if q.get("includePins") == "true" and not cursor:
-            pinned = next((p for p in shop.posts if p.pinned), None)
-            if pinned:
-                feed.insert(
-                    0,
-                    {
-                        "post": self._bsky_post(shop, pinned),
-                        "reason": {"$type": "app.bsky.feed.defs#reasonPin"},
-                    },
-                )
-        body: dict[str, Any] = {"feed": feed}
-        if len(page) == limit:
-            last = page[-1]
-            body["cursor"] = f"{int(last.created_at.timestamp() * 1000)}__{self._b36(last.n)}"
-        return ("bluesky", shop.handle), body, {}
-
-    @staticmethod
-    def _b36(n: int) -> str:
-        digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-        out = ""
-        while True:
-            n, r = divmod(n, 36)
-            out = digits[r] + out
-            if n == 0:
-                return out
-
-    def _bsky_uri(self, shop: Shop, post: Post) -> str:
-        return f"at://{shop.account_id}/app.bsky.feed.post/3l{self._b36(post.n).rjust(11, '0')}"
-
-    @staticmethod
-    def _bsky_cid(post: Post) -> str:
-        return f"bafyreiemu{post.n:020d}"
-
-    def _bsky_post(self, shop: Shop, post: Post) -> dict[str, Any]:
-        did = shop.account_id
-        views, blobs = [], []
-        for ph in post.photos:
-            url = self.emu.photo_url("bluesky", ph.key)
-            views.append(
-                {
-                    "thumb": url,
-                    "fullsize": url,
-                    "alt": f"{ph.colour} {ph.category}",
-                    "aspectRatio": {"width": 480, "height": 600},
-                }
-            )
-            blobs.append(
-                {
-                    "alt": f"{ph.colour} {ph.category}",
-                    "image": {
-                        "$type": "blob",
-                        "ref": {"$link": f"bafkrei{ph.key}"},
-                        "mimeType": "image/jpeg",
-                        "size": 50_000,
-                    },
-                }
-            )
-        created = _iso_ms(post.created_at)
-        images_view = {"$type": "app.bsky.embed.images#view", "images": views}
-        record_embed: dict[str, Any] = {"$type": "app.bsky.embed.images", "images": blobs}
-        embed: dict[str, Any] = images_view
-        if post.n % 5 == 0:  # a quote post with images: the images sit under `media`
-            quoted = {
-                "$type": "app.bsky.embed.record#viewRecord",
-                "uri": f"at://{did}/app.bsky.feed.post/3lquoted",
-                "cid": "bafyreiquoted",
-                "author": {"did": did, "handle": shop.handle},
-                "value": {
-                    "$type": "app.bsky.feed.post",
-                    "createdAt": created,
-                    "text": "Restocked!",
-                },
-                "indexedAt": created,
-                "embeds": [],
-            }
-            embed = {
-                "$type": "app.bsky.embed.recordWithMedia#view",
-                "record": {"record": quoted},
-                "media": images_view,
-            }
-            record_embed = {
-                "$type": "app.bsky.embed.recordWithMedia",
-                "record": {"record": {"uri": quoted["uri"], "cid": quoted["cid"]}},
-                "media": record_embed,
-            }
-        return {
-            "uri": self._bsky_uri(shop, post),
-            "cid": self._bsky_cid(post),
-            "author": {
-                "did": did,
-                "handle": shop.handle,
-                "displayName": shop.display_name,
-                "labels": [],
-            },
-            "record": {
-                "$type": "app.bsky.feed.post",
-                "createdAt": created,
-                "text": post.caption,
-                "embed": record_embed,
-                "langs": ["en"],
-            },
-            "embed": embed,
-            "replyCount": 0,
-            "repostCount": 1,
-            "likeCount": 7,
-            "quoteCount": 0,
-            "indexedAt": created,
-            "labels": [],
         }
 
     # ---- Instagram -------------------------------------------------------------------------
@@ -814,29 +789,36 @@ class _Handler(BaseHTTPRequestHandler):
     def _product(self, shop: Shop, post: Post) -> dict[str, Any]:
         pid = self._product_id(post)
         ts = post.created_at.astimezone().isoformat(timespec="seconds")
-        colour = post.photos[0].colour.title() if post.photos else "Natural"
-        images = [
-            {
-                "id": pid * 10 + i,
-                "created_at": ts,
-                "position": i + 1,
-                "updated_at": ts,
-                "product_id": pid,
-                "variant_ids": [],
-                "src": self.emu.photo_url("shopify", ph.key),
-                "width": 480,
-                "height": 600,
-            }
-            for i, ph in enumerate(post.photos)
-        ]
+        words = post.words
+        images = []
+        for i, ph in enumerate(post.photos):
+            width, height = self.emu.photo_dims(ph.key)
+            images.append(
+                {
+                    "id": pid * 10 + i,
+                    "created_at": ts,
+                    "position": i + 1,
+                    "updated_at": ts,
+                    "product_id": pid,
+                    "variant_ids": [],
+                    "src": self.emu.photo_url("shopify", ph.key),
+                    "width": width,
+                    "height": height,
+                }
+            )
+        sizes = ("S", "M", "L")
+        colours = words.colour_values if words and words.colour_option else []
+        combos: list[tuple[str, ...]] = (
+            [(c, size) for c in colours for size in sizes] if colours else [(s,) for s in sizes]
+        )
         variants = [
             {
                 "id": pid * 100 + i,
-                "title": f"{colour} / {size}",
-                "option1": colour,
-                "option2": size,
+                "title": " / ".join(combo),
+                "option1": combo[0],
+                "option2": combo[1] if len(combo) > 1 else None,
                 "option3": None,
-                "sku": f"SKU-{post.n}-{size}",
+                "sku": f"SKU-{post.n}-{'-'.join(combo)}",
                 "requires_shipping": True,
                 "taxable": True,
                 "featured_image": None,
@@ -844,18 +826,24 @@ class _Handler(BaseHTTPRequestHandler):
                 "price": post.price,
                 "grams": 400,
                 "compare_at_price": None,
-                "position": i,
+                "position": i + 1,
                 "product_id": pid,
                 "created_at": ts,
                 "updated_at": ts,
             }
-            for i, size in enumerate(("S", "M", "L"))
+            for i, combo in enumerate(combos)
         ]
+        options = [{"name": "Size", "position": 1, "values": list(sizes)}]
+        if colours and words:
+            options = [
+                {"name": words.colour_option, "position": 1, "values": colours},
+                {"name": "Size", "position": 2, "values": list(sizes)},
+            ]
         return {
             "id": pid,
             "title": post.title,
             "handle": f"product-{post.n}",
-            "body_html": f"<p>{post.caption}</p>",
+            "body_html": words.body_html if words else f"<p>{post.caption}</p>",
             "published_at": ts,
             "created_at": ts,
             "updated_at": ts,
@@ -864,8 +852,5 @@ class _Handler(BaseHTTPRequestHandler):
             "tags": post.tags,
             "variants": variants,
             "images": images,
-            "options": [
-                {"name": "Colour", "position": 1, "values": [colour]},
-                {"name": "Size", "position": 2, "values": ["S", "M", "L"]},
-            ],
+            "options": options,
         }

@@ -22,9 +22,11 @@ from classifier.text.lexicon import (
     CATEGORY,
     COLOUR,
     COLOUR_WEAK,
+    FILLER,
     FUNCTION,
     JOINER,
     LINK,
+    NEUTRAL,
     OTHER,
     PAIRING,
     PART,
@@ -49,7 +51,7 @@ NEAR = 1.0  # colour next to the product word
 WINDOW = 0.9  # colour a few words from it
 LOOSE = 0.6  # colour with no product word near it
 OTHER_PRODUCT = 0.25  # colour of a part, of a paired product, of an accessory
-WEAK_SHADE = 0.5  # cream, denim: a shade that names a colour loosely
+WEAK_SHADE = 0.7  # cream, denim: a shade that names a colour loosely
 SEVERAL = 0.35  # each of several products or colours named side by side
 WITH_ACCESSORY = 0.6  # the product word with a non-taxonomy product beside it (a set?)
 PARTIAL_HASHTAG = 0.8  # a hashtag read with an unknown word left in it
@@ -64,6 +66,7 @@ NARROWER = {
 FLOOR = 0.5
 MARGIN = 0.3
 WINDOW_WORDS = 3
+HEAD_GAP = 4
 
 
 @dataclass
@@ -182,16 +185,30 @@ def _read(src: str, seq: list[Item], base: float, lex: Lexicon, found: _Found) -
 
 
 def _compounds(seq: list[Item], lex: Lexicon) -> list[Item]:
-    """Drop the modifier of two adjacent product words: the head names the product."""
+    """Keep the head of product words written together: the others are modifiers.
+
+    "shirt dress" is a dress, "Fast Jacket Black Sunglasses" sunglasses, "Top Black Dress" a
+    dress (the last word in English, German, Turkish); "платье-рубашка" a dress (the first in
+    Russian, French…). Words count as together when nothing but plain words, colours and parts
+    lie between (at most HEAD_GAP of them): a comma, "and", "+" or "with" keeps both."""
     out = list(seq)
-    for i in range(len(out) - 1):
-        a, b = out[i], out[i + 1]
-        if a.kind in (CATEGORY, OTHER) and b.kind in (CATEGORY, OTHER):
-            head_final = any(lex.languages[c].head_final for c in a.langs if c in lex.languages)
-            if head_final:
-                out[i] = Item(WORD, "", a.text)
-            else:
-                out[i + 1] = Item(WORD, "", b.text)
+    prev: int | None = None
+    gap = 0
+    for i, it in enumerate(out):
+        if it.kind in (CATEGORY, OTHER):
+            if prev is not None and gap <= HEAD_GAP:
+                a = out[prev]
+                head_final = any(lex.languages[c].head_final for c in a.langs if c in lex.languages)
+                if head_final:
+                    out[prev] = Item(WORD, "", a.text)
+                else:
+                    out[i] = Item(WORD, "", it.text)
+                    continue
+            prev, gap = i, 0
+        elif it.kind in (WORD, COLOUR, COLOUR_WEAK, PART, FUNCTION, FILLER, NEUTRAL):
+            gap += 1
+        else:
+            prev = None
     return out
 
 
@@ -259,7 +276,7 @@ def _right(seq: list[Item], i: int, has_category: bool, elsewhere: set[int]) -> 
             continue
         if it.kind == JOINER and j + 1 < len(seq) and seq[j + 1].kind in (COLOUR, COLOUR_WEAK):
             continue
-        if it.kind in (WORD, FUNCTION, BUNDLE) or it.kind == "filler":
+        if it.kind in (WORD, FUNCTION, BUNDLE, FILLER, NEUTRAL):
             words += 1
             if words > WINDOW_WORDS:
                 return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from classifier.text.lexicon import (
@@ -77,12 +78,30 @@ def _lookup(lexicon: Lexicon, toks: list[str], i: int) -> tuple[int, list[Entry]
                 if n < best_n:
                     break
                 hit = lang.index.get(tuple(key[:n]))
+                if hit and n == 1 and not exact and not lang.ending_ok(first, w):
+                    hit = None
                 if hit:
                     if n > best_n:
                         best_n, found = n, []
                     found.extend(hit)
                     break
+    if not best_n:
+        found = _tail(lexicon, w, codes)
+        best_n = 1 if found else 0
     return best_n, found
+
+
+def _tail(lexicon: Lexicon, w: str, codes: Iterable[str]) -> list[Entry]:
+    """A compound read by its last part ("sommerkleid" -> "kleid"), 3+ letters in front."""
+    for code in codes:
+        lang = lexicon.languages.get(code)
+        if lang is None or not lang.tails:
+            continue
+        for k in range(3, len(w) - 3):
+            hit = lang.tails.get(w[k:])
+            if hit:
+                return list(hit)
+    return []
 
 
 def items(text: str, lexicon: Lexicon) -> list[tuple[int, int, list[Entry], str]]:
@@ -116,48 +135,67 @@ def resolve(
     bathrobe in English) takes the meaning of the language the rest of the post is written
     in; a word of a language nothing else in the post is written in ("rock", a skirt in
     German, in "Hard Rock men black t-shirt") is dropped unless the post has no other words."""
-    support: Counter[str] = Counter()
-    for field in raw:
-        for _, _, entries, _ in field:
-            support.update({e.lang for e in entries})
-    top = max(support.values(), default=0)
+    support = _support(w for field in raw for w in field)
     out: list[list[Item]] = []
     for field in raw:
+        # The field's own words count twice: "#robenoire" is French whatever the caption is.
+        here = support + _support(field)
+        top = max(here.values(), default=0.0)
         seq: list[Item] = []
         for _, _, entries, text in field:
             if not entries:
                 seq.append(Item(WORD if text[0].isalnum() else _kind_of(text), "", text))
                 continue
-            seq.append(_meaning(entries, text, support, top))
+            seq.append(_meaning(entries, text, here, top))
         out.append(seq)
+    return out
+
+
+def _support(matches: Iterable[tuple[int, int, list[Entry], str]]) -> Counter[str]:
+    """How much of the text each language explains: a word listed in n languages gives each
+    1/n ("jeans" says little about the language, "vestido" much)."""
+    out: Counter[str] = Counter()
+    for _, _, entries, _ in matches:
+        langs = {e.lang for e in entries}
+        for lang in langs:
+            out[lang] += 1 / len(langs)
     return out
 
 
 _PLAIN_KINDS = (JOINER, LINK, FUNCTION, FILLER)
 
 
-def _meaning(entries: list[Entry], text: str, support: Counter[str], top: int) -> Item:
+def _meaning(entries: list[Entry], text: str, support: Counter[str], top: float) -> Item:
     meanings: dict[tuple[str, str], set[str]] = {}
     for e in entries:
         meanings.setdefault((e.kind, e.label), set()).add(e.lang)
+
+    def weight(langs: set[str]) -> float:
+        return max(support[lang] for lang in langs)
+
     naming = {k: v for k, v in meanings.items() if k[0] in NAMING}
+    plain = {k: v for k, v in meanings.items() if k[0] not in NAMING}
+    best_plain = max((weight(v) for v in plain.values()), default=-1.0)
+    # "color" is a link word in Spanish, a colour in Portuguese ("colorido"): the language
+    # the text is written in decides; a tie goes to the word that names something.
+    naming = {k: v for k, v in naming.items() if weight(v) >= best_plain}
     if not naming:
         for kind in _PLAIN_KINDS:
-            for (k, _), langs in meanings.items():
+            for (k, _), langs in plain.items():
                 if k == kind:
                     return Item(kind, "", text, frozenset(langs))
         return Item(WORD, "", text)
     langs_here = {e.lang for e in entries}
-
-    def weight(langs: set[str]) -> int:
-        return max(support[lang] for lang in langs)
-
     ranked = sorted(naming.items(), key=lambda kv: weight(kv[1]), reverse=True)
     (kind, label), langs = ranked[0]
     if len(ranked) > 1 and weight(ranked[1][1]) == weight(langs):
-        return Item(WORD, "", text)  # as likely one thing as another: read nothing
-    others = max((support[lang] - (lang in langs_here) for lang in support), default=0)
-    own = max(support[lang] - 1 for lang in langs)
+        english = [m for m in ranked if "en" in m[1]]
+        if not english:
+            return Item(WORD, "", text)  # as likely one thing as another: read nothing
+        (kind, label), langs = english[0]  # a tie: shops mix English into every language
+    share = 2 / len(langs_here)  # what this word itself gave each of its languages
+    others = max((support[lang] - share * (lang in langs_here) for lang in support), default=0)
+    own = max(support[lang] - share for lang in langs)
     if weight(langs) < top and own < 1 and others >= 1 and "en" not in langs:
         return Item(WORD, "", text)
     return Item(kind, label, text, frozenset(langs))

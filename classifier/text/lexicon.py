@@ -171,9 +171,12 @@ def load_language(code: str, text: str) -> Language:
     lang = Language(code, bool(data.get("head_final", False)), _stemmer(data["stemmer"], data))
     if "endings" in data:
         lang.endings = frozenset(["", *map(normalise, data["endings"])])
+    exact_colours = bool(data.get("exact_colours", False))
     for entry, exact in _entries(data, code):
-        # Parts are matched as written: "striped" (a pattern) must not reach "stripe" (a part).
-        lang.add(entry, exact or entry.kind == PART)
+        # Parts are matched as written: "striped" (a pattern) must not reach "stripe" (a part);
+        # so are colours where they do not inflect ("oranges" and "mushrooms" are food).
+        colour = entry.kind in (COLOUR, COLOUR_WEAK) and exact_colours
+        lang.add(entry, exact or entry.kind == PART or colour)
     if data.get("compound_tails"):
         endings = data.get("tail_endings", [""])
         for entries in lang.index.values():

@@ -177,8 +177,14 @@ def _meaning(entries: list[Entry], text: str, support: Counter[str], top: float)
     plain = {k: v for k, v in meanings.items() if k[0] not in NAMING}
     best_plain = max((weight(v) for v in plain.values()), default=-1.0)
     # "color" is a link word in Spanish, a colour in Portuguese ("colorido"): the language
-    # the text is written in decides; a tie goes to the word that names something.
-    naming = {k: v for k, v in naming.items() if weight(v) >= best_plain}
+    # the text is written in decides; a tie goes to the word that names something only where
+    # that word is listed as written ("are" is English, not the Portuguese "areia" stemmed).
+    listed = {(e.kind, e.label) for e in entries if " ".join(e.words) == text}
+    naming = {
+        k: v
+        for k, v in naming.items()
+        if weight(v) > best_plain or (weight(v) == best_plain and k in listed)
+    }
     if not naming:
         for kind in _PLAIN_KINDS:
             for (k, _), langs in plain.items():
@@ -196,6 +202,8 @@ def _meaning(entries: list[Entry], text: str, support: Counter[str], top: float)
     share = 2 / len(langs_here)  # what this word itself gave each of its languages
     others = max((support[lang] - share * (lang in langs_here) for lang in support), default=0)
     own = max(support[lang] - share for lang in langs)
-    if weight(langs) < top and own < 1 and others >= 1 and "en" not in langs:
+    # A word of a language the rest of the text is not written in ("china", Spanish "chinos"
+    # stemmed, in an English sentence): a coincidence of spelling. English is read everywhere.
+    if "en" not in langs and others >= 1 and (weight(langs) < top / 2 or own < 1):
         return Item(WORD, "", text)
     return Item(kind, label, text, frozenset(langs))

@@ -195,6 +195,7 @@ class Lexicon:
         self.surfaces: set[str] = set().union(*(lang.surfaces for lang in self.languages.values()))
         self.max_surface = max((len(s) for s in self.surfaces), default=1)
         self.latin: tuple[str, ...] = tuple(c for c in self.languages if c not in ("ru", "uk"))
+        self.starts: dict[str, list[tuple[str, bool, str, int]]] = {}  # see match._starts
 
 
 LANGUAGES: tuple[str, ...] = ("en", "ru", "uk", "de", "fr", "es", "it", "pt", "pl", "tr")

@@ -52,10 +52,13 @@ def _kind_of(tok: str) -> str:
     return WEAK
 
 
-def _lookup(lexicon: Lexicon, toks: list[str], i: int) -> tuple[int, list[Entry]]:
-    """The longest phrase of any language starting at word i: (length, its entries)."""
-    best_n, found = 0, []
-    w = toks[i]
+def _starts(lexicon: Lexicon, w: str) -> list[tuple[str, bool, str, int]]:
+    """Where phrases may start with word w: (language, exact?, first key, longest phrase).
+    Cached per word on the lexicon: shops' words repeat from post to post."""
+    hit = lexicon.starts.get(w)
+    if hit is not None:
+        return hit
+    out: list[tuple[str, bool, str, int]] = []
     codes = CYRILLIC_LANGS if _CYRILLIC.search(w) else lexicon.latin
     for code in codes:
         lang = lexicon.languages.get(code)
@@ -64,29 +67,40 @@ def _lookup(lexicon: Lexicon, toks: list[str], i: int) -> tuple[int, list[Entry]
         for exact in (True, False):
             first = EXACT + w if exact else lang.stem(w)
             longest = lang.first.get(first, 0)
-            if longest < best_n:
-                continue
-            key = [first]
-            n_max = 1
-            for j in range(i + 1, min(i + longest, len(toks))):
-                t = toks[j]
-                if not t[0].isalnum():
-                    break
-                key.append(EXACT + t if exact else lang.stem(t))
-                n_max += 1
-            for n in range(n_max, 0, -1):
-                if n < best_n:
-                    break
-                hit = lang.index.get(tuple(key[:n]))
-                if hit and n == 1 and not exact and not lang.ending_ok(first, w):
-                    hit = None
-                if hit:
-                    if n > best_n:
-                        best_n, found = n, []
-                    found.extend(hit)
-                    break
+            if longest and (exact or longest > 1 or lang.ending_ok(first, w)):
+                out.append((code, exact, first, longest))
+    if len(lexicon.starts) < 500_000:
+        lexicon.starts[w] = out
+    return out
+
+
+def _lookup(lexicon: Lexicon, toks: list[str], i: int) -> tuple[int, list[Entry]]:
+    """The longest phrase of any language starting at word i: (length, its entries)."""
+    best_n, found = 0, []
+    w = toks[i]
+    for code, exact, first, longest in _starts(lexicon, w):
+        if longest < best_n:
+            continue
+        lang = lexicon.languages[code]
+        key = [first]
+        for j in range(i + 1, min(i + longest, len(toks))):
+            t = toks[j]
+            if not t[0].isalnum():
+                break
+            key.append(EXACT + t if exact else lang.stem(t))
+        for n in range(len(key), 0, -1):
+            if n < best_n:
+                break
+            hit = lang.index.get(tuple(key[:n]))
+            if hit and n == 1 and not exact and not lang.ending_ok(first, w):
+                hit = None
+            if hit:
+                if n > best_n:
+                    best_n, found = n, []
+                found.extend(hit)
+                break
     if not best_n:
-        found = _tail(lexicon, w, codes)
+        found = _tail(lexicon, w, CYRILLIC_LANGS if _CYRILLIC.search(w) else lexicon.latin)
         best_n = 1 if found else 0
     return best_n, found
 

@@ -308,6 +308,13 @@ def _decide(found: _Found) -> TextEvidence:
         for c in found.clues:
             if c.head == head:
                 scores[c.label] = max(scores.get(c.label, 0.0), c.strength)
+        # A broad word beside a narrow one is no conflict: title "Mila Blouse" under the
+        # product type "Tops" is a blouse.
+        for pair, narrow in NARROWER.items():
+            if pair <= scores.keys():
+                (broad,) = pair - {narrow}
+                scores[narrow] = max(scores[narrow], scores.pop(broad))
+                found.clues = [c for c in found.clues if c.label != broad]
         ranked = sorted(scores.values(), reverse=True)
         strong = [s for s in ranked if s >= FLOOR]
         if (len(strong) > 1 and strong[0] - strong[1] < MARGIN) or (

@@ -209,3 +209,10 @@ def test_speed_under_a_millisecond_per_post() -> None:
     ms = (time.process_time() - t0) * 1000 / (3 * len(texts))
     # ~0.1–0.3 ms of CPU on the project's machine; 1 ms is the budget per post
     assert ms < 1.0, f"{ms:.3f} ms per post"
+
+
+def test_a_labelled_colour_is_the_products() -> None:
+    assert best("Oversized hoodie, 100% cotton. Colour: grey melange", "colour") == ("grey", 0.9)
+    assert best("Платье, цвет: чёрный", "colour") == ("black", 0.9)
+    ev = extract(PostText.caption_only("Colour: black. Also available in white"))
+    assert ev.best("colour") == ("black", 0.9)

@@ -21,6 +21,7 @@ from classifier.text.lexicon import (
     BUNDLE,
     CATEGORY,
     COLOUR,
+    COLOUR_LABEL,
     COLOUR_WEAK,
     FILLER,
     FUNCTION,
@@ -287,6 +288,8 @@ def _left(
         it = seq[j]
         if it.kind in (CATEGORY, PART, OTHER):  # "botones azules" are the buttons' colour
             return _target(it.kind, j, has_category, elsewhere, words + 1)
+        if it.kind == COLOUR_LABEL:  # "Colour: grey", "цвет чёрный": the shop says so
+            return NEAR
         if it.kind == JOINER:
             if j > 0 and (j - 1) in attached:
                 return attached[j - 1]

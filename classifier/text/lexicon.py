@@ -23,6 +23,7 @@ from catalog.taxonomy import CATEGORIES, COLOURS
 # What a lexicon entry says when it matches.
 CATEGORY, COLOUR, COLOUR_WEAK = "category", "colour", "colour_weak"
 OTHER, NEUTRAL = "other", "neutral"
+COLOUR_LABEL = "colour_label"
 PART, PAIRING, JOINER, BUNDLE, LINK, FUNCTION, FILLER = (
     "part",
     "pairing",
@@ -158,6 +159,7 @@ def _entries(data: dict, lang: str) -> Iterable[tuple[Entry, bool]]:
         (JOINER, "joiners"),
         (BUNDLE, "bundles"),
         (LINK, "links"),
+        (COLOUR_LABEL, "colour_labels"),
         (FUNCTION, "function"),
         (FILLER, "filler"),
     ):

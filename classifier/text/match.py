@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from classifier.text.lexicon import (
+    COLOUR_LABEL,
     EXACT,
     FILLER,
     FUNCTION,
@@ -176,7 +177,7 @@ def _support(matches: Iterable[tuple[int, int, list[Entry], str]]) -> Counter[st
     return out
 
 
-_PLAIN_KINDS = (JOINER, LINK, FUNCTION, FILLER)
+_PLAIN_KINDS = (COLOUR_LABEL, JOINER, LINK, FUNCTION, FILLER)
 
 
 def _meaning(entries: list[Entry], text: str, support: Counter[str], top: float) -> Item:

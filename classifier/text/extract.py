@@ -31,6 +31,7 @@ from classifier.text.lexicon import (
     OTHER,
     PAIRING,
     PART,
+    WITH,
     Lexicon,
     load_lexicon,
 )
@@ -290,10 +291,11 @@ def _left(
             return _target(it.kind, j, has_category, elsewhere, words + 1)
         if it.kind == COLOUR_LABEL:  # "Colour: grey", "цвет чёрный": the shop says so
             return NEAR
-        if it.kind == JOINER:
-            if j > 0 and (j - 1) in attached:
-                return attached[j - 1]
-            return OTHER_PRODUCT  # "… with white X", "goes well with pink"
+        if it.kind in (JOINER, WITH):
+            if it.kind == JOINER and j > 0 and (j - 1) in attached:
+                return attached[j - 1]  # "black and white": the second as the first
+            # "… with white X", "goes well with pink"; after "and" the colour stands alone
+            return OTHER_PRODUCT if it.kind == WITH else None
         if it.kind in _SKIP_LEFT:
             words += it.kind != LINK  # "blouse in beige" is as near as "blouse beige"
             if words > WINDOW_WORDS:

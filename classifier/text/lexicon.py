@@ -23,7 +23,7 @@ from catalog.taxonomy import CATEGORIES, COLOURS
 # What a lexicon entry says when it matches.
 CATEGORY, COLOUR, COLOUR_WEAK = "category", "colour", "colour_weak"
 OTHER, NEUTRAL = "other", "neutral"
-COLOUR_LABEL = "colour_label"
+COLOUR_LABEL, WITH = "colour_label", "with"
 PART, PAIRING, JOINER, BUNDLE, LINK, FUNCTION, FILLER = (
     "part",
     "pairing",
@@ -43,7 +43,8 @@ _WORD = re.compile(r"[^\W_]+|[+&/]")
 
 def normalise(text: str) -> str:
     """Case-folded, NFKC, "ё" read as "е", hyphens and apostrophes inside words as spaces."""
-    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е").replace("ї", "ї")
+    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    text = re.sub(r"(?<=\d)/(?=\d)", " ", text)  # "3/4 length" is no "3 and 4"
     return re.sub(r"(?<=\w)[-‐‑–’'ʼ](?=\w)", " ", text)
 
 
@@ -157,6 +158,7 @@ def _entries(data: dict, lang: str) -> Iterable[tuple[Entry, bool]]:
         (PART, "parts"),
         (PAIRING, "pairing"),
         (JOINER, "joiners"),
+        (WITH, "with_words"),
         (BUNDLE, "bundles"),
         (LINK, "links"),
         (COLOUR_LABEL, "colour_labels"),

@@ -15,6 +15,7 @@ from classifier.text.lexicon import (
     JOINER,
     LINK,
     NAMING,
+    WITH,
     Entry,
     Lexicon,
     normalise,
@@ -177,7 +178,7 @@ def _support(matches: Iterable[tuple[int, int, list[Entry], str]]) -> Counter[st
     return out
 
 
-_PLAIN_KINDS = (COLOUR_LABEL, JOINER, LINK, FUNCTION, FILLER)
+_PLAIN_KINDS = (COLOUR_LABEL, WITH, JOINER, LINK, FUNCTION, FILLER)
 
 
 def _meaning(entries: list[Entry], text: str, support: Counter[str], top: float) -> Item:

@@ -115,6 +115,7 @@ def test_hashtags_are_split_into_words() -> None:
     assert ev.best("category") == ("Dress", 0.85)
     assert ev.best("colour") == ("black", 0.85)
     assert {c.source for c in ev.clues} == {"hashtags"}
+    assert {c.text for c in ev.clues} == {"#blackdress"}
     assert label("#robenoire", "category") == "Dress"
     assert label("#платье #новинка", "category") == "Dress"
     assert label("#BlackDress", "colour") == "black"

@@ -81,44 +81,45 @@ class _Found:
 def extract(post: PostText, lexicon: Lexicon | None = None) -> TextEvidence:
     """The clues in a post's words. Never raises on odd text; empty text gives no clues."""
     lex = lexicon or load_lexicon()
-    flat: list[tuple[str, str, float]] = []  # (source, one text read on its own, its worth)
-    flat += [("options", o, 1.0) for o in post.options]
+    # (source, one text read on its own, its worth, what a clue from it shows when not its words)
+    flat: list[tuple[str, str, float, str]] = [("options", o, 1.0, "") for o in post.options]
     if post.title:
-        flat.append(("title", post.title, 1.0))
+        flat.append(("title", post.title, 1.0, ""))
     if post.product_type:
-        flat.append(("product_type", post.product_type, 1.0))
-    flat += [("tags", t, 1.0) for t in post.tags]
+        flat.append(("product_type", post.product_type, 1.0, ""))
+    flat += [("tags", t, 1.0, "") for t in post.tags]
     if post.caption:
         caption = strip_links(html_to_text(post.caption))
         rest, tags = split_hashtags(caption)
         for tag in tags:
             split = segment(tag, lex)
             if split:
-                flat.append(("hashtags", " ".join(split[0]), 1.0 if split[1] else PARTIAL_HASHTAG))
-        flat.append(("caption", rest, 1.0))
-    resolved = resolve([items(text, lex) for _, text, _ in flat], lex)
+                worth = 1.0 if split[1] else PARTIAL_HASHTAG
+                flat.append(("hashtags", " ".join(split[0]), worth, "#" + tag))
+        flat.append(("caption", rest, 1.0, ""))
+    resolved = resolve([items(text, lex) for _, text, _, _ in flat], lex)
     found = _Found([], set())
-    by_source: dict[str, list[tuple[list[Item], float]]] = {}
-    for (src, _, worth), seq in zip(flat, resolved, strict=True):
-        by_source.setdefault(src, []).append((seq, worth))
+    by_source: dict[str, list[tuple[list[Item], float, str]]] = {}
+    for (src, _, worth, shown), seq in zip(flat, resolved, strict=True):
+        by_source.setdefault(src, []).append((seq, worth, shown))
     for src, seqs in by_source.items():
         base = SOURCE_STRENGTH[src]
         if src in ("options", "tags", "hashtags"):
             _read_separately(src, seqs, base, lex, found)
         else:
-            for seq, worth in seqs:
-                _read(src, seq, base * worth, lex, found)
+            for seq, worth, shown in seqs:
+                _read(src, seq, base * worth, lex, found, shown)
     return _decide(found)
 
 
 def _read_separately(
-    src: str, seqs: list[tuple[list[Item], float]], base: float, lex: Lexicon, found: _Found
+    src: str, seqs: list[tuple[list[Item], float, str]], base: float, lex: Lexicon, found: _Found
 ) -> None:
     """Options and tags: each value is read alone; several values naming different labels
     (a product sold in black, white and red) say several."""
     local = _Found([], set())
-    for seq, worth in seqs:
-        _read(src, seq, base * worth, lex, local)
+    for seq, worth, shown in seqs:
+        _read(src, seq, base * worth, lex, local, shown)
     for head in ("category", "colour"):
         clues = [c for c in local.clues if c.head == head and c.strength >= FLOOR]
         if len({c.label for c in clues}) > 1:
@@ -134,7 +135,10 @@ def _with(c: Clue, strength: float) -> Clue:
     return Clue(c.head, c.label, c.source, c.text, round(max(0.0, min(1.0, strength)), 3))
 
 
-def _read(src: str, seq: list[Item], base: float, lex: Lexicon, found: _Found) -> None:
+def _read(
+    src: str, seq: list[Item], base: float, lex: Lexicon, found: _Found, shown: str = ""
+) -> None:
+    """One text's clues into `found`; `shown` replaces the matched words in them ("#robenoire")."""
     seq = _compounds(seq, lex)
     elsewhere = _paired(seq)
     cats = [i for i, it in enumerate(seq) if it.kind == CATEGORY]
@@ -160,7 +164,8 @@ def _read(src: str, seq: list[Item], base: float, lex: Lexicon, found: _Found) -
             s = WITH_ACCESSORY
         else:
             s = 1.0
-        found.clues.append(Clue("category", seq[i].label, src, seq[i].text, round(base * s, 3)))
+        text = shown or seq[i].text
+        found.clues.append(Clue("category", seq[i].label, src, text, round(base * s, 3)))
     colours = _colours(seq, elsewhere, bool(primary), accessories)
     if src == "options":  # an option value is the variant's colour, whatever words surround it
         colours = [(i, WEAK_SHADE if seq[i].kind == COLOUR_WEAK else 1.0) for i, _ in colours]
@@ -169,7 +174,8 @@ def _read(src: str, seq: list[Item], base: float, lex: Lexicon, found: _Found) -
     for i, s in colours:
         if several_colours and s >= FLOOR:
             s = min(s, SEVERAL)
-        found.clues.append(Clue("colour", seq[i].label, src, seq[i].text, round(base * s, 3)))
+        text = shown or seq[i].text
+        found.clues.append(Clue("colour", seq[i].label, src, text, round(base * s, 3)))
     if several_colours:
         found.several.add("colour")
 

@@ -175,3 +175,40 @@ def test_no_stem_names_two_things_in_one_language() -> None:
             if len(meanings) > 1:
                 clashes.append((code, key, sorted(meanings)))
     assert clashes == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Beige blouse — goes with our white jeans",
+        "Бежевая блузка — отлично сочетается с нашими белыми джинсами",
+        "Бежева блузка, ідеально з нашими білими джинсами",
+        "Beige Bluse, passt zu unserer weißen Jeans",
+        "Blouse beige, à porter avec notre pantalon blanc",
+        "Blusa beige, combina con nuestros vaqueros blancos",
+        "Blusa beige, abbinata a pantaloni bianchi",
+        "Blusa bege, combina com a nossa calça branca",
+        "Bluzka beżowa, pasuje do naszych białych spodni",
+        "Bej bluz, beyaz pantolon ile kombinleyebilirsiniz",
+    ],
+)
+def test_the_product_it_goes_with_is_not_the_product(text: str) -> None:
+    assert labels(text) == ("Blouse", "beige")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "White shirt with black buttons",
+        "Белая рубашка с чёрными пуговицами",
+        "Біла сорочка з чорними ґудзиками",
+        "Weißes Hemd mit schwarzen Knöpfen",
+        "Chemise blanche à boutons noirs",
+        "Camisa blanca con botones negros",
+        "Camicia bianca con bottoni neri",
+        "Camisa branca com botões pretos",
+        "Biała koszula z czarnymi guzikami",
+    ],
+)
+def test_the_colour_of_a_part_is_not_the_products(text: str) -> None:
+    assert labels(text) == ("Shirt", "white")

@@ -140,7 +140,7 @@ def _read(
 ) -> None:
     """One text's clues into `found`; `shown` replaces the matched words in them ("#robenoire")."""
     seq = _compounds(seq, lex)
-    elsewhere = _paired(seq)
+    elsewhere = _paired(seq, lex)
     cats = [i for i, it in enumerate(seq) if it.kind == CATEGORY]
     primary = [i for i in cats if i not in elsewhere]
     labels = {seq[i].label for i in primary}
@@ -211,13 +211,20 @@ def _compounds(seq: list[Item], lex: Lexicon) -> list[Item]:
     return out
 
 
-def _paired(seq: list[Item]) -> set[int]:
-    """Indices after a pairing phrase ("goes with our …") up to the end of its sentence."""
+def _paired(seq: list[Item], lex: Lexicon) -> set[int]:
+    """Indices after a pairing phrase ("goes with our …") up to the end of its sentence; in a
+    language whose pairing phrase follows its object, back to the previous break."""
     out: set[int] = set()
     on = False
     for i, it in enumerate(seq):
         if it.kind == PAIRING:
-            on = True
+            if any(lex.languages[c].pairing_follows for c in it.langs if c in lex.languages):
+                j = i - 1
+                while j >= 0 and seq[j].kind not in (STRONG, WEAK):
+                    out.add(j)
+                    j -= 1
+            else:
+                on = True
         elif it.kind == STRONG:
             on = False
         elif on:

@@ -77,6 +77,8 @@ class Language:
     # languages listing `endings`: a word reaches a stem only through one of them, or through
     # an ending a listed form has ("peter" is no Spanish "peto", though both stem to "pet")
     endings: frozenset[str] | None = None
+    # the pairing phrase follows what it pairs with (Turkish: "beyaz pantolon ile kombinle")
+    pairing_follows: bool = False
     seen_endings: dict[str, set[str]] = field(default_factory=dict)
 
     def ending_ok(self, stem: str, word: str) -> bool:
@@ -173,6 +175,7 @@ def load_language(code: str, text: str) -> Language:
     if data.get("language") != code:
         raise ValueError(f"lexicon {code}.toml says language = {data.get('language')!r}")
     lang = Language(code, bool(data.get("head_final", False)), _stemmer(data["stemmer"], data))
+    lang.pairing_follows = bool(data.get("pairing_follows", False))
     if "endings" in data:
         lang.endings = frozenset(["", *map(normalise, data["endings"])])
     exact_colours = bool(data.get("exact_colours", False))

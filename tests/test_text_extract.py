@@ -217,3 +217,8 @@ def test_a_labelled_colour_is_the_products() -> None:
     assert best("Платье, цвет: чёрный", "colour") == ("black", 0.9)
     ev = extract(PostText.caption_only("Colour: black. Also available in white"))
     assert ev.best("colour") == ("black", 0.9)
+
+
+def test_clues_show_the_words_as_written() -> None:
+    ev = extract(PostText(title="Бежевая Блузка"))
+    assert {c.text for c in ev.clues} == {"Бежевая", "Блузка"}

@@ -203,6 +203,7 @@ class Lexicon:
         self.max_surface = max((len(s) for s in self.surfaces), default=1)
         self.latin: tuple[str, ...] = tuple(c for c in self.languages if c not in ("ru", "uk"))
         self.starts: dict[str, list[tuple[str, bool, str, int]]] = {}  # see match._starts
+        self.segments: dict[str, tuple[list[str], bool] | None] = {}  # see plain.segment
 
 
 LANGUAGES: tuple[str, ...] = ("en", "ru", "uk", "de", "fr", "es", "it", "pt", "pl", "tr")

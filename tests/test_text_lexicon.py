@@ -153,6 +153,9 @@ def test_a_word_of_another_language_is_not_read_into_english() -> None:
     assert labels("The watch has a typo: Made in China", floor=0.0)[0] is None
     assert labels("Developers are making an app", floor=0.0) == (None, None)
     assert labels("Peter Blue Jeans") == ("Pants", "blue")
+    # but a listed word of another language is read in a mixed caption
+    assert labels("Jeans mom fit, azul claro") == ("Pants", "blue")
+    assert labels("Oversize худи, цвет графит") == ("Hoodie", "grey")
 
 
 def test_ukrainian_and_turkish_endings_from_data() -> None:

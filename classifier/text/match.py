@@ -229,6 +229,8 @@ def _meaning(entries: list[Entry], text: str, support: Counter[str], top: float)
     own = max(support[lang] - share for lang in langs)
     # A word of a language the rest of the text is not written in ("china", Spanish "chinos"
     # stemmed, in an English sentence): a coincidence of spelling. English is read everywhere.
-    if "en" not in langs and others >= 1 and (weight(langs) < top / 2 or own < 1):
+    # A word listed as written ("azul") is no coincidence: it needs only a fair share of the text.
+    stem_only = (kind, label) not in listed
+    if "en" not in langs and others >= 1 and (weight(langs) < top / 2 or (own < 1 and stem_only)):
         return Item(WORD, "", text)
     return Item(kind, label, text, frozenset(langs))

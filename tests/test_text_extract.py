@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -92,7 +94,11 @@ def test_no_tensorflow_import() -> None:
         "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; print(bad); "
         "sys.exit(1 if bad else 0)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, env=env
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

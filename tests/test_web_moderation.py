@@ -51,7 +51,7 @@ def _left(html: str) -> int:
     return int(re.search(r'id="left"><strong>(\d+)</strong>', html).group(1))
 
 
-def _act(client: TestClient, html: str, **data: str):
+def _act(client: TestClient, html: str, **data: str | list[str]):
     pid, version = _current(html)
     payload = {"csrf_token": csrf_of(html), "version": str(version), **data}
     return client.post(f"/moderate/photos/{pid}", data=payload)
@@ -76,7 +76,12 @@ def test_accept_correct_reject_publish_and_audit(mod_site) -> None:
     shopper = TestClient(app)
     dress, tee = seeded.photos["review_dress"], seeded.photos["review_tee"]
     html = client.get("/moderate").text
-    r = _act(client, html, action="correct", colour="blue")
+    # both labels are doubtful: both asked in one form, saved at once
+    assert 'id="ask-category"' in html and 'id="ask-colour"' in html
+    r = _act(
+        client, html, action="decide", asked=["category", "colour"], category="Dress",
+        colour="__other__", colour_other="blue",
+    )  # fmt: skip
     assert r.status_code == 200 and "Corrected photo" in r.text
     photo = _photo(engine, dress)
     assert (photo.status, photo.colour, photo.category, photo.version) == (
@@ -85,6 +90,7 @@ def test_accept_correct_reject_publish_and_audit(mod_site) -> None:
         "Dress",
         2,
     )
+    assert (photo.category_state, photo.colour_state) == ("human", "human")
     assert photo.reviewed_by == "ann"
     # published under the new colour, not the old one
     blue = {i["id"] for i in shopper.get("/api/v1/items?colour=blue&limit=50").json()["items"]}
@@ -126,12 +132,15 @@ def test_two_moderators_conflict_and_no_update_is_lost(mod_site) -> None:
     ann, bob = logged_in(app, "ann"), logged_in(app, "bob")
     ann_page, bob_page = ann.get("/moderate").text, bob.get("/moderate").text
     assert _current(ann_page) == _current(bob_page)
-    assert _act(ann, ann_page, action="correct", category="Skirt").status_code == 200
+    r = _act(ann, ann_page, action="correct", category="Skirt")
+    assert r.status_code == 200 and "Its colour still waits for review" in r.text
     r = _act(bob, bob_page, action="accept")
     assert r.status_code == 409
     assert "was changed by ann" in r.text and "nothing was saved" in r.text
     photo = _photo(engine, seeded.photos["review_dress"])
-    assert (photo.status, photo.category, photo.version) == ("corrected", "Skirt", 2)
+    # ann decided the category only: public under it, the colour still queued
+    assert (photo.status, photo.category, photo.version) == ("partly_accepted", "Skirt", 2)
+    assert (photo.category_state, photo.colour_state) == ("human", "review")
     assert [e.moderator for e in _events(engine, photo.id)] == ["ann"]
 
 
@@ -254,10 +263,17 @@ def test_choosing_the_models_own_label_counts_as_approval(mod_site) -> None:
     app, seeded, engine, *_ = mod_site
     client = logged_in(app)
     html = client.get("/moderate").text
-    r = _act(client, html, action="correct", category="Dress")  # what the model said
-    assert r.status_code == 200
+    # what the model said, for both labels
+    r = _act(client, html, action="decide", asked=["category", "colour"], category="Dress",
+             colour="red")  # fmt: skip
+    assert r.status_code == 200 and "Accepted photo" in r.text
     photo = _photo(engine, seeded.photos["review_dress"])
     assert (photo.status, photo.category, photo.version) == ("approved", "Dress", 2)
+    assert [e.action for e in _events(engine, photo.id)] == ["accept"]
+    # a decision that chose nothing for an asked label is refused, nothing is written
+    html = r.text
+    r = _act(client, html, action="decide", asked=["category", "colour"], category="Top")
+    assert r.status_code == 400 and "Choose a colour" in r.text
 
 
 def test_serve_refuses_a_public_address_with_the_default_secret(tmp_path, sqlite_url) -> None:

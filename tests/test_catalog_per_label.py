@@ -212,7 +212,8 @@ def test_a_decision_on_one_label_leaves_the_other_as_it_is(engine: Engine, site)
         moderation.decide(s, pid, version, "ann", "accept", heads=["category"])
     with Session(engine) as s:
         p = s.get(Photo, pid)
-        assert (p.status, p.category_state, p.colour_state) == ("partly_accepted", "human", "review")
+        states = (p.status, p.category_state, p.colour_state)
+        assert states == ("partly_accepted", "human", "review")
         assert _facet(s, "category")["Dress"] == 1 and "red" not in _facet(s, "colour")
         q = next(q for q in moderation.queue(s, limit=10) if q.item.id == pid)
         assert q.asked == ["colour"]

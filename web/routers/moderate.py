@@ -303,6 +303,6 @@ def photo_detail(
     context = {
         "item": item,
         "events": moderation.photo_events(session, item.id),
-        "top": moderation.top_labels(session, item.id),
+        "guesses": moderation.head_guesses(session, item.id),
     }
     return render(request, "moderate/photo.html", context)

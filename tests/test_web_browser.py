@@ -259,6 +259,7 @@ def test_moderator_is_asked_only_the_doubtful_colour(server, browser, tmp_path, 
         _key(page, "Enter")
         assert "Accepted photo" in page.locator("#flash").inner_text()
         expected = "beige"
+    # the decision is committed before the redirect: the next page no longer shows the photo
     assert page.get_attribute("article.review", "data-photo") != str(pid)
     shopper.goto(f"{base}/?colour={expected}")
     assert (pid, expected, "Shirt") in _grid(shopper)

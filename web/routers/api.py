@@ -373,6 +373,7 @@ def decide(
             colour=decision.colour,
             heads=decision.heads,
         )
+        session.commit()  # before the answer goes out: the client's next read must see it
     except Conflict as exc:
         return JSONResponse(
             {"detail": str(exc), "current_version": exc.version, "changed_by": exc.by},
@@ -390,6 +391,7 @@ def undo(
     """Revert your latest decision that is not undone yet."""
     try:
         event = moderation.undo_last(session, name)
+        session.commit()  # see decide()
     except Conflict as exc:
         return JSONResponse({"detail": str(exc)}, status_code=409)
     except ModerationError as exc:

@@ -178,6 +178,9 @@ async def decide(
         return _queue_page(request, session, name, 400, "The form lacks the photo's version.")
     try:
         event = _apply(session, pid, int(raw_version), name, action, form)
+        # Committed before the redirect goes out: a dependency's exit code runs after the
+        # response is sent, and the browser's next GET must already see this decision.
+        session.commit()
     except Conflict as exc:
         return _queue_page(request, session, name, 409, str(exc))
     except ModerationError as exc:
@@ -210,6 +213,7 @@ def undo(
 ) -> Response:
     try:
         event = moderation.undo_last(session, name)
+        session.commit()  # before the redirect: see decide()
     except Conflict as exc:
         return _queue_page(request, session, name, 409, str(exc))
     except ModerationError as exc:
@@ -268,6 +272,7 @@ async def bulk(
         _flash(request, "error", "Select at least one photo.")
     else:
         result = moderation.bulk_decide(session, name, action, pairs)
+        session.commit()  # before the redirect: see decide()
         message = f"{action.capitalize()}ed {len(result.done)} photo(s)."
         if result.conflicts:
             ids = ", ".join(str(c.photo_id) for c in result.conflicts[:10])

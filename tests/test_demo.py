@@ -53,7 +53,9 @@ def test_demo_fills_the_catalogue_and_stops_cleanly(tmp_path: Path, model_dir: s
         # A filled catalogue: every emulator post stored, every photo labelled or queued.
         assert scalar(db, "SELECT count(*) FROM posts") >= 16
         assert scalar(db, "SELECT count(*) FROM photos WHERE status = 'pending'") == 0
-        queue = scalar(db, "SELECT count(*) FROM photos WHERE status = 'needs_review'")
+        queue = scalar(
+            db, "SELECT count(*) FROM photos WHERE status IN ('needs_review', 'partly_accepted')"
+        )
         assert queue > 0
         with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as web:
             assert web.get("/").status_code == 200

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from catalog import crud
 from catalog.models import Prediction
-from catalog.taxonomy import CATEGORIES, COLOURS
+from catalog.taxonomy import CATEGORIES, COLOURS, LEGACY_STATES, LabelState
 
 RGB: dict[str, tuple[int, int, int]] = {
     "black": (25, 25, 25),
@@ -159,8 +159,13 @@ def add_photo(
     position: int = 0,
     duplicate_of_id: int | None = None,
     model_version: str = "test-model",
+    category_state: str | None = None,
+    colour_state: str | None = None,
 ) -> int:
-    """One labelled photo with a real image file and the model's predictions."""
+    """One labelled photo with a real image file and the model's predictions.
+
+    Label states default to what `status` meant for both labels (taxonomy.LEGACY_STATES).
+    """
     stored = store_image(media_dir, garment_image(category, colour, seed=seed))
     photo = crud.add_photo(
         session,
@@ -181,6 +186,8 @@ def add_photo(
     assert row is not None
     row.category, row.colour = category, colour
     row.category_confidence, row.colour_confidence = category_confidence, colour_confidence
+    legacy = LEGACY_STATES.get(status, LabelState.human)
+    row.category_state, row.colour_state = category_state or legacy, colour_state or legacy
     session.add(row)
     for head, label, conf, vocab in (
         ("category", category, category_confidence, CATEGORIES),

@@ -187,6 +187,8 @@ def _photo_row(fields: dict[str, Any], **keys: Any) -> dict[str, Any]:
         "thumb_path": "",
         "duplicate_of_id": None,
         "status": "pending",
+        "category_state": "pending",
+        "colour_state": "pending",
         "version": 1,
         "model_version": "",
         "reviewed_by": "",

@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
-from catalog.taxonomy import ReviewStatus
+from catalog.taxonomy import LabelState, ReviewStatus
 
 
 def utcnow() -> datetime:
@@ -82,14 +83,17 @@ class Photo(SQLModel, table=True):
 
     __tablename__ = "photos"
     # Covering indexes for the public catalogue: facet counts and filters on category/colour
-    # read only the index (status + duplicate_of_id select the public, folded photos).
+    # read only the index (status + duplicate_of_id select the public, folded photos; the
+    # label states say whether a partly accepted photo's label is public yet).
     __table_args__ = (
         Index(
             "ix_photos_public_colour",
             "status",
             "duplicate_of_id",
             "colour",
+            "colour_state",
             "category",
+            "category_state",
             "post_id",
             "id",
         ),
@@ -98,7 +102,9 @@ class Photo(SQLModel, table=True):
             "status",
             "duplicate_of_id",
             "category",
+            "category_state",
             "colour",
+            "colour_state",
             "post_id",
             "id",
         ),
@@ -121,6 +127,14 @@ class Photo(SQLModel, table=True):
     category_confidence: float | None = None
     colour: str | None = Field(default=None, max_length=32, index=True)
     colour_confidence: float | None = None
+    # Each label is published or queued on its own (catalog.taxonomy.LabelState); `status` is
+    # what the two states imply for the whole photo (taxonomy.photo_status), or `rejected`.
+    category_state: str = Field(
+        default=LabelState.pending, max_length=8, sa_column_kwargs={"server_default": "pending"}
+    )
+    colour_state: str = Field(
+        default=LabelState.pending, max_length=8, sa_column_kwargs={"server_default": "pending"}
+    )
     status: str = Field(default=ReviewStatus.pending, max_length=16, index=True)
     model_version: str = Field(default="", max_length=64)
     labelled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -171,6 +185,19 @@ class Prediction(SQLModel, table=True):
     confidence: float
     # The top-k as [[label, probability], ...], shown to moderators.
     top: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The photo alone, before the shop's words were fused in (same form as `top`; empty on
+    # rows from before migration l001).
+    image_top: list[Any] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    # What the post's words said for this head: catalog.evidence.TextEvidence.head_json.
+    evidence: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
+    # Confident words and a confident photo disagreed (the label went to a moderator).
+    conflict: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    # "auto" | "review": what the model decided for this head.
+    decision: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
     model_version: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 

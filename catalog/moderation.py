@@ -1,24 +1,40 @@
 """Moderators and their decisions: accounts (argon2), the review queue, audited label changes.
 
+Each label is decided on its own: the queue holds every photo with a label in review, a
+decision on one label leaves the other as it is, and the photo's status follows its two
+label states (catalog.taxonomy.photo_status).
+
 Every decision is a conditional UPDATE on (id, version): if someone else changed the photo in
 the meantime nothing is written and `Conflict` says who and when, so no update is ever lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlmodel import Session
 
+from catalog.evidence import TextEvidence
 from catalog.models import ModerationEvent, Moderator, Photo, Post, Prediction, utcnow
 from catalog.queries import MAX_ID, Filters, Item, _conditions, get_item
-from catalog.taxonomy import CATEGORIES, COLOURS, HEADS, ReviewStatus
+from catalog.taxonomy import (
+    CATEGORIES,
+    COLOURS,
+    DECIDED_STATES,
+    HEADS,
+    LEGACY_STATES,
+    REVIEW_STATUSES,
+    LabelState,
+    ReviewStatus,
+    label_states,
+    photo_status,
+)
 
 _hasher = PasswordHasher()
 # Verified when the name is unknown, so a login takes as long whether or not the name exists.
@@ -97,36 +113,66 @@ def authenticate(session: Session, name: str, password: str) -> Moderator | None
 # ---- the queue ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class HeadGuess:
+    """The newest model's view of one label, as a moderator sees it."""
+
+    label: str
+    confidence: float
+    top: list[tuple[str, float]]  # with the shop's words fused in
+    image_top: list[tuple[str, float]]  # the photo alone
+    evidence: TextEvidence  # this head's clues only
+    summary: str  # "shop says: beige (options, title)", or ""
+    conflict: bool  # confident words and a confident photo disagree
+    model_version: str
+
+
 @dataclass
 class QueueItem:
     item: Item
     version: int
     confidence: dict[str, float | None]
     top: dict[str, list[tuple[str, float]]]
+    states: dict[str, str] = field(default_factory=dict)  # head → LabelState
+    guesses: dict[str, HeadGuess] = field(default_factory=dict)
+
+    @property
+    def asked(self) -> list[str]:
+        """The labels the moderator is asked: those in review (both, for a legacy row)."""
+        return [h for h in HEADS if self.states.get(h) == LabelState.review] or list(HEADS)
+
+    @property
+    def conflict(self) -> bool:
+        return any(g.conflict for h, g in self.guesses.items() if h in self.asked)
 
 
 def _review_conditions(filters: Filters | None, dialect: str) -> list[Any]:
-    conds: list[Any] = [Photo.status == ReviewStatus.needs_review]
+    conds: list[Any] = [Photo.status.in_(REVIEW_STATUSES)]
     if filters is not None:
-        # Reuse the shoppers' filters but swap "public" for "needs review".
-        extra, _ = _conditions(filters, dialect)
-        conds.extend(extra[1:])
+        # The shoppers' filters, but on the model's labels whatever their state.
+        extra, _ = _conditions(filters, dialect, public=False)
+        conds.extend(extra)
     return conds
 
 
 def queue_count(session: Session) -> int:
     return int(
         session.execute(
-            select(func.count()).select_from(Photo).where(Photo.status == ReviewStatus.needs_review)
+            select(func.count()).select_from(Photo).where(Photo.status.in_(REVIEW_STATUSES))
         ).scalar_one()
     )
 
 
 def _sort_key(dialect: str) -> Any:
+    """The lowest confidence among the labels in review (a decided label does not count)."""
     least = func.least if dialect == "postgresql" else func.min
-    return least(
-        func.coalesce(Photo.category_confidence, 0.0), func.coalesce(Photo.colour_confidence, 0.0)
-    )
+
+    def asked(head: str) -> Any:
+        state = Photo.category_state if head == "category" else Photo.colour_state
+        conf = Photo.category_confidence if head == "category" else Photo.colour_confidence
+        return case((state.in_(DECIDED_STATES), 1.0), else_=func.coalesce(conf, 0.0))
+
+    return least(asked("category"), asked("colour"))
 
 
 def queue(
@@ -136,7 +182,7 @@ def queue(
     filters: Filters | None = None,
     limit: int = 1,
 ) -> list[QueueItem]:
-    """Photos needing review, least confident first (the lower of the two heads' confidences)."""
+    """Photos with a label in review, least confident doubtful label first."""
     dialect = session.get_bind().dialect.name
     conds = _review_conditions(filters, dialect)
     skip = [i for i in skip if 0 < i <= MAX_ID]
@@ -153,30 +199,61 @@ def queue(
     for pid, version, cat_conf, col_conf in session.execute(query).all():
         item = get_item(session, pid, public_only=False)
         if item is not None:
+            guesses = head_guesses(session, pid)
             out.append(
                 QueueItem(
                     item,
                     version,
                     {"category": cat_conf, "colour": col_conf},
-                    top_labels(session, pid),
+                    {h: g.top for h, g in guesses.items()} | _no_guess(guesses),
+                    item.states(),
+                    guesses,
                 )
             )
     return out
 
 
-def top_labels(session: Session, photo_id: int, k: int = 3) -> dict[str, list[tuple[str, float]]]:
-    """The newest model's top-k per head, as (label, probability)."""
-    out: dict[str, list[tuple[str, float]]] = {head: [] for head in HEADS}
+def _no_guess(guesses: dict[str, HeadGuess]) -> dict[str, list[tuple[str, float]]]:
+    return {h: [] for h in HEADS if h not in guesses}
+
+
+def _pairs(top: Any, k: int) -> list[tuple[str, float]]:
+    return [(str(t[0]), float(t[1])) for t in (top or []) if len(t) == 2][:k]
+
+
+def head_guesses(session: Session, photo_id: int, k: int = 3) -> dict[str, HeadGuess]:
+    """The newest model's guess per head, with the photo-only top and the shop's words."""
+    out: dict[str, HeadGuess] = {}
     rows = session.execute(
-        select(Prediction.head, Prediction.top, Prediction.label, Prediction.confidence)
+        select(Prediction)
         .where(Prediction.photo_id == photo_id)
         .order_by(Prediction.created_at.desc(), Prediction.id.desc())
-    ).all()
-    for head, top, label, confidence in rows:
-        if head in out and not out[head]:
-            pairs = [(str(t[0]), float(t[1])) for t in (top or []) if len(t) == 2]
-            out[head] = (pairs or [(label, confidence)])[:k]
+    ).scalars()
+    for pred in rows:
+        if pred.head not in HEADS or pred.head in out:
+            continue
+        top = _pairs(pred.top, k) or [(pred.label, pred.confidence)]
+        try:
+            evidence = TextEvidence.from_head_json({pred.head: pred.evidence or {}})
+        except (TypeError, ValueError):  # a clue a later vocabulary no longer knows
+            evidence = TextEvidence()
+        out[pred.head] = HeadGuess(
+            label=pred.label,
+            confidence=pred.confidence,
+            top=top,
+            image_top=_pairs(pred.image_top, k) or top,
+            evidence=evidence,
+            summary=evidence.summary(pred.head),
+            conflict=bool(pred.conflict),
+            model_version=pred.model_version,
+        )
     return out
+
+
+def top_labels(session: Session, photo_id: int, k: int = 3) -> dict[str, list[tuple[str, float]]]:
+    """The newest model's top-k per head, as (label, probability)."""
+    guesses = head_guesses(session, photo_id, k)
+    return {h: guesses[h].top if h in guesses else [] for h in HEADS}
 
 
 # ---- decisions ---------------------------------------------------------------------------
@@ -189,6 +266,8 @@ def _snapshot(photo: Photo) -> dict[str, Any]:
         "colour": photo.colour,
         "category_confidence": photo.category_confidence,
         "colour_confidence": photo.colour_confidence,
+        "category_state": photo.category_state,
+        "colour_state": photo.colour_state,
         "version": photo.version,
     }
 
@@ -215,13 +294,19 @@ def _write(
     version: int,
     moderator: str,
     action: str,
-    changes: dict[str, Any],
+    changes: dict[str, Any] | Callable[[Photo], dict[str, Any]],
     extra_after: dict[str, Any] | None = None,
 ) -> ModerationEvent:
+    """Apply `changes` (or `changes(photo)`, computed from the photo as it is now) if the
+    photo is still at `version`, and record the audit event."""
     photo = session.get(Photo, photo_id, populate_existing=True) if 0 < photo_id <= MAX_ID else None
     if photo is None:
         raise ModerationError(f"no photo {photo_id}")
+    if photo.version != version:
+        raise _conflict(session, photo_id)
     before = _snapshot(photo)
+    if callable(changes):
+        changes = changes(photo)
     now = utcnow()
     result = session.execute(
         update(Photo)
@@ -246,6 +331,47 @@ def _write(
     return event
 
 
+def _model_labels(session: Session, photo: Photo) -> dict[str, str]:
+    """head → the label the photo's current model gave it (none for photos never labelled)."""
+    rows = session.execute(
+        select(Prediction.head, Prediction.label).where(
+            Prediction.photo_id == photo.id, Prediction.model_version == photo.model_version
+        )
+    ).all()
+    return dict(rows)
+
+
+def _label_changes(
+    session: Session, photo: Photo, decided: dict[str, str | None], accept_all: bool
+) -> dict[str, Any]:
+    """The new columns when a moderator decides the labels in `decided` (head → the label
+    chosen, None: keep the current one); every other label stays as it is."""
+    states = label_states(photo.status, photo.category_state, photo.colour_state)
+    if accept_all:
+        # "accept" on a photo with no label in review confirms what it shows.
+        decided = {h: None for h in HEADS if states[h] != LabelState.human} or dict.fromkeys(HEADS)
+    changes: dict[str, Any] = {}
+    for head, label in decided.items():
+        states[head] = LabelState.human
+        changes[f"{head}_state"] = LabelState.human
+        if label is not None and label != getattr(photo, head):
+            changes.update({head: label, f"{head}_confidence": 1.0})
+    guesses = _model_labels(session, photo)
+    corrected = False
+    for head in HEADS:
+        if states[head] != LabelState.human:
+            continue
+        label = changes.get(head, getattr(photo, head))
+        if head in guesses:
+            corrected |= label != guesses[head]
+        elif head in decided:  # never labelled by a model: a change is a correction
+            corrected |= label != getattr(photo, head)
+        else:
+            corrected |= photo.status == ReviewStatus.corrected
+    changes["status"] = photo_status(states, corrected=corrected)
+    return changes
+
+
 def decide(
     session: Session,
     photo_id: int,
@@ -255,34 +381,65 @@ def decide(
     *,
     category: str | None = None,
     colour: str | None = None,
+    heads: Iterable[str] | None = None,
     audit_action: str | None = None,
 ) -> ModerationEvent:
-    """accept | correct (category and/or colour) | reject, if the photo is still at `version`."""
-    if action == "accept":
-        changes: dict[str, Any] = {"status": ReviewStatus.approved}
-    elif action == "reject":
-        changes = {"status": ReviewStatus.rejected}
+    """Decide labels of a photo still at `version`.
+
+    - accept: the labels in `heads` (default: those in review) are confirmed as they are;
+    - correct: `category` and/or `colour` are set to the labels given (a label equal to the
+      model's is a confirmation);
+    - reject: not a product photo; its labels stay as they are, the photo leaves the catalogue.
+
+    A label not decided here keeps its state: the photo leaves the queue only when no label is
+    in review any more, and is public meanwhile under its decided label.
+    """
+    if action == "reject":
+        changes: Any = {"status": ReviewStatus.rejected}
+    elif action == "accept":
+        chosen = list(dict.fromkeys(heads)) if heads is not None else None
+        if chosen is not None and any(h not in HEADS for h in chosen):
+            raise ModerationError(f"unknown label {next(h for h in chosen if h not in HEADS)!r}")
+
+        def changes(photo: Photo) -> dict[str, Any]:
+            states = label_states(photo.status, photo.category_state, photo.colour_state)
+            asked = (
+                chosen
+                if chosen is not None
+                else [h for h in HEADS if states[h] == LabelState.review]
+            )
+            return _label_changes(session, photo, dict.fromkeys(asked), accept_all=not asked)
+
     elif action == "correct":
-        changes = {"status": ReviewStatus.corrected}
+        decided: dict[str, str | None] = {}
         if category:
             if category not in CATEGORIES:
                 raise ModerationError(f"unknown category {category!r}")
-            changes.update(category=category, category_confidence=1.0)
+            decided["category"] = category
         if colour:
             if colour not in COLOURS:
                 raise ModerationError(f"unknown colour {colour!r}")
-            changes.update(colour=colour, colour_confidence=1.0)
-        if len(changes) == 1:
+            decided["colour"] = colour
+        if not decided:
             raise ModerationError("a correction needs a category or a colour")
-        photo = session.get(Photo, photo_id) if 0 < photo_id <= MAX_ID else None
-        if photo is not None and all(
-            getattr(photo, k) == changes[k] for k in ("category", "colour") if k in changes
-        ):
-            # Choosing the label the model already gave is a confirmation, not a correction.
-            changes["status"] = ReviewStatus.approved
+
+        def changes(photo: Photo) -> dict[str, Any]:
+            return _label_changes(session, photo, decided, accept_all=False)
+
     else:
         raise ModerationError(f"unknown action {action!r}")
     return _write(session, photo_id, version, moderator, audit_action or action, changes)
+
+
+_RESTORED = (
+    "status",
+    "category",
+    "colour",
+    "category_confidence",
+    "colour_confidence",
+    "category_state",
+    "colour_state",
+)
 
 
 def undo_last(session: Session, moderator: str) -> ModerationEvent:
@@ -300,8 +457,11 @@ def undo_last(session: Session, moderator: str) -> ModerationEvent:
             continue
         if event.id in undone:
             continue
-        keys = ("status", "category", "colour", "category_confidence", "colour_confidence")
-        restore = {k: event.before[k] for k in keys if k in event.before}
+        restore = {k: event.before[k] for k in _RESTORED if k in event.before}
+        legacy = LEGACY_STATES.get(str(event.before.get("status", "")))
+        if "category_state" not in event.before and legacy:
+            # An event from before per-label states: its status said what both labels were.
+            restore.update(category_state=legacy, colour_state=legacy)
         return _write(
             session,
             event.photo_id,

@@ -19,7 +19,15 @@ from sqlmodel import Session
 
 from catalog import prices, search
 from catalog.models import ModerationEvent, Photo, Post, Prediction, Shop
-from catalog.taxonomy import CATEGORIES, COLOURS, NETWORKS, PUBLIC_STATUSES
+from catalog.taxonomy import (
+    CATEGORIES,
+    COLOURS,
+    NETWORKS,
+    PUBLIC_STATUSES,
+    LabelState,
+    ReviewStatus,
+    label_states,
+)
 
 # Ids are 32-bit on PostgreSQL: anything larger cannot exist and must not reach the database.
 MAX_ID = 2**31 - 1
@@ -308,20 +316,40 @@ def _col(column: Any, dialect: str, unindexed: bool) -> Any:
     return column
 
 
+def label_public(head: str, dialect: str = "", *, unindexed: bool = False) -> ColumnElement[bool]:
+    """A public photo's `head` label is shown and counted: decided by the model or a moderator.
+
+    Written as "not in review" so that rows stored without states (raw SQL seeds) count by
+    their status; on a public photo only a partly accepted one has a label in review.
+    """
+    column = Photo.category_state if head == "category" else Photo.colour_state
+    return _col(column, dialect, unindexed) != LabelState.review
+
+
 def _start(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=UTC)
 
 
 def _conditions(
-    filters: Filters, dialect: str, *, posts_first: bool = False
+    filters: Filters, dialect: str, *, posts_first: bool = False, public: bool = True
 ) -> tuple[list[ColumnElement[bool]], bool]:
-    """WHERE terms for the filters, and whether they need the posts table joined."""
-    conds: list[ColumnElement[bool]] = [public_condition(dialect, unindexed=posts_first)]
+    """WHERE terms for the filters, and whether they need the posts table joined.
+
+    The first term selects public photos; `public=False` leaves it out and filters labels by
+    the model's guess whatever their state (the moderators' grid).
+    """
+    conds: list[ColumnElement[bool]] = (
+        [public_condition(dialect, unindexed=posts_first)] if public else []
+    )
     needs_post = False
     if filters.category:
         conds.append(_col(Photo.category, dialect, posts_first).in_(filters.category))
+        if public:
+            conds.append(label_public("category", dialect, unindexed=posts_first))
     if filters.colour:
         conds.append(_col(Photo.colour, dialect, posts_first).in_(filters.colour))
+        if public:
+            conds.append(label_public("colour", dialect, unindexed=posts_first))
     if filters.shop:
         conds.append(Post.shop_id.in_(filters.shop))
         needs_post = True
@@ -363,6 +391,8 @@ class Item:
     category: str | None
     colour: str | None
     status: str
+    category_state: str
+    colour_state: str
     post_id: int
     posted_at: datetime | None
     caption: str
@@ -388,6 +418,19 @@ class Item:
     def label(self) -> str:
         return " ".join(x for x in (self.colour, (self.category or "").lower()) if x) or "photo"
 
+    def states(self) -> dict[str, str]:
+        """head → LabelState (rows stored without states read by their status)."""
+        return label_states(self.status, self.category_state, self.colour_state)
+
+    def public(self) -> Item:
+        """What shoppers see: a label still in review is not shown."""
+        states = self.states()
+        return replace(
+            self,
+            category=self.category if states["category"] != LabelState.review else None,
+            colour=self.colour if states["colour"] != LabelState.review else None,
+        )
+
 
 _ITEM_COLUMNS = (
     Photo.id,
@@ -399,6 +442,8 @@ _ITEM_COLUMNS = (
     Photo.category,
     Photo.colour,
     Photo.status,
+    Photo.category_state,
+    Photo.colour_state,
     Photo.post_id,
     Post.posted_at,
     Post.caption,
@@ -442,6 +487,15 @@ def _items_select() -> Any:
 
 
 def _item(row: Any) -> Item:
+    """A public row: labels still in review are blanked (Item.public)."""
+    item = Item(*row)
+    if item.status == ReviewStatus.partly_accepted:  # the only public status with a label held
+        return item.public()
+    return item
+
+
+def _raw_item(row: Any) -> Item:
+    """Any row, with the model's labels whatever their state (moderators' views)."""
     return Item(*row)
 
 
@@ -593,6 +647,8 @@ def _facet_counts(session: Session, facet: str, filters: Filters) -> dict[Any, i
         "shop": Post.shop_id,
         "network": Post.network,
     }[facet]
+    if facet in ("category", "colour"):
+        conds.append(label_public(facet))  # a label still in review is not counted
     query = select(column, func.count()).select_from(Photo)
     if needs_post or facet in ("shop", "network"):
         query = query.join(Post, Post.id == Photo.post_id)
@@ -677,7 +733,9 @@ def get_item(session: Session, photo_id: int, *, public_only: bool = True) -> It
     if public_only:
         query = query.where(Photo.status.in_(PUBLIC_STATUSES))
     row = session.execute(query).first()
-    return _item(row) if row else None
+    if row is None:
+        return None
+    return _item(row) if public_only else _raw_item(row)
 
 
 def photo_page(session: Session, photo_id: int) -> PhotoPage | None:

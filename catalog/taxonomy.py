@@ -6,6 +6,7 @@ predictions without ever importing the model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 # The 17 garment categories of the training data, in a fixed order: the classifier's
@@ -54,28 +55,90 @@ LABELS: dict[str, tuple[str, ...]] = {"category": CATEGORIES, "colour": COLOURS}
 NETWORKS: tuple[str, ...] = ("instagram", "mastodon", "bluesky", "shopify")
 
 
+class LabelState(StrEnum):
+    """Where one label (a photo's category, or its colour) stands."""
+
+    pending = "pending"  # not labelled yet
+    auto = "auto"  # the model (with the shop's words) was sure: public as it is
+    review = "review"  # doubtful: a moderator is asked this label; not shown to shoppers
+    human = "human"  # a moderator chose it: no model ever overwrites it
+
+
+# A label shoppers see and filter by. Rows written without states (raw SQL seeds, rows from
+# before migration l001 that it could not map) read "pending" on a public photo: only "review"
+# is held back, so `!= review` is the public test (see catalog.queries).
+DECIDED_STATES: tuple[str, ...] = (LabelState.auto, LabelState.human)
+
+
 class ReviewStatus(StrEnum):
-    """Where a photo stands between the classifier and the public catalogue."""
+    """Where a photo stands between the classifier and the public catalogue.
+
+    Derived from its two label states (`photo_status`) except `rejected`, which a moderator
+    sets for the whole photo.
+    """
 
     pending = "pending"  # stored, not yet labelled
-    auto_accepted = "auto_accepted"  # both heads passed their thresholds
-    needs_review = "needs_review"  # in the moderator queue
-    approved = "approved"  # a moderator confirmed the model's labels
-    corrected = "corrected"  # a moderator changed a label
+    auto_accepted = "auto_accepted"  # both labels decided by the model
+    # One label decided (model or moderator) and public, the other in the moderator queue.
+    partly_accepted = "partly_accepted"
+    needs_review = "needs_review"  # both labels in the moderator queue; not public
+    approved = "approved"  # both decided, a moderator confirmed the model's label(s)
+    corrected = "corrected"  # both decided, a moderator's label differs from the model's
     rejected = "rejected"  # a moderator said it is not a product photo
 
 
 PUBLIC_STATUSES: tuple[str, ...] = (
     ReviewStatus.auto_accepted,
+    ReviewStatus.partly_accepted,
     ReviewStatus.approved,
     ReviewStatus.corrected,
 )
-# Statuses a moderator has set: a new model version must not overwrite these.
+# Photos with at least one label waiting for a moderator: the queue.
+REVIEW_STATUSES: tuple[str, ...] = (ReviewStatus.needs_review, ReviewStatus.partly_accepted)
+# Statuses a moderator has set on both labels (or the whole photo).
 HUMAN_STATUSES: tuple[str, ...] = (
     ReviewStatus.approved,
     ReviewStatus.corrected,
     ReviewStatus.rejected,
 )
+
+
+def photo_status(states: Mapping[str, str], *, corrected: bool = False) -> ReviewStatus:
+    """The photo status its label states imply (`corrected`: a human label differs from the
+    model's guess). Never `rejected`: that is a moderator's decision on the whole photo."""
+    values = {states.get(h, LabelState.pending) for h in HEADS}
+    if LabelState.pending in values:
+        return ReviewStatus.pending
+    if LabelState.review in values:
+        return (
+            ReviewStatus.needs_review
+            if values == {LabelState.review}
+            else ReviewStatus.partly_accepted
+        )
+    if LabelState.human in values:
+        return ReviewStatus.corrected if corrected else ReviewStatus.approved
+    return ReviewStatus.auto_accepted
+
+
+# The label states a photo status meant before labels had their own (migration l001 and undo
+# of older audit events use it). A rejected photo keeps whatever states it has.
+LEGACY_STATES: dict[str, str] = {
+    ReviewStatus.pending: LabelState.pending,
+    ReviewStatus.auto_accepted: LabelState.auto,
+    ReviewStatus.needs_review: LabelState.review,
+    ReviewStatus.approved: LabelState.human,
+    ReviewStatus.corrected: LabelState.human,
+}
+
+
+def label_states(status: str, category_state: str, colour_state: str) -> dict[str, str]:
+    """head → state, filling "pending" states of a labelled photo in from its status (rows
+    written without states, e.g. by raw SQL)."""
+    states = {"category": category_state, "colour": colour_state}
+    legacy = LEGACY_STATES.get(status)
+    if legacy and status != ReviewStatus.pending:
+        states = {h: (legacy if s == LabelState.pending else s) for h, s in states.items()}
+    return states
 
 
 def is_label(head: str, label: str) -> bool:

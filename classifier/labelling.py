@@ -1,16 +1,19 @@
-"""Labelling the catalogue: every pending photo, and (for a new model version) every photo no
-moderator has touched, in batches, idempotently.
+"""Labelling the catalogue: every pending photo, and (for a new model version) every photo with
+a label no moderator has decided, in batches, idempotently.
 
-Each labelled photo gets one `Prediction` row per head (with its top-3) for this model version,
-its current category/colour/confidences, `auto_accepted` or `needs_review`, and a bumped
-`version`. The photo row is updated only if nobody changed it since we read it and its status is
-not a moderator's (`approved`, `corrected`, `rejected`): a moderator's decision always wins.
+Each labelled photo gets one `Prediction` row per head for this model version (its top-3, the
+image-only top-3, what the shop's words said, whether words and photo disagreed, and the
+decision), and each label not decided by a moderator gets its value, confidence and state:
+`auto` (public at once) or `review` (a moderator is asked that label only). The photo's status
+follows from the two states (catalog.taxonomy.photo_status). The photo row is updated only if
+nobody changed it since we read it and it is not rejected: a moderator's decision always wins,
+and a label a moderator chose (`human`) is never overwritten by a model.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,31 +24,77 @@ from sqlmodel import Session, select
 
 from catalog.config import Settings
 from catalog.models import Photo, Prediction, utcnow
-from catalog.taxonomy import HUMAN_STATUSES, ReviewStatus
+from catalog.taxonomy import HEADS, LabelState, ReviewStatus, label_states, photo_status
 from classifier.data import Sample
 from classifier.inference import AUTO, Predictor, Row
 from classifier.model import VitrinaModel, load_model, resolve_model_dir
 
-LABEL_STATUSES = (ReviewStatus.pending, ReviewStatus.auto_accepted, ReviewStatus.needs_review)
+LABEL_STATUSES = (
+    ReviewStatus.pending,
+    ReviewStatus.auto_accepted,
+    ReviewStatus.partly_accepted,
+    ReviewStatus.needs_review,
+)
+MODEL_STATES = (LabelState.auto, LabelState.review)
+
+
+def _per_head() -> dict[str, int]:
+    return dict.fromkeys(HEADS, 0)
 
 
 @dataclass
 class ClassifySummary:
     model_version: str
     labelled: int = 0
-    auto_accepted: int = 0
-    needs_review: int = 0
+    auto_accepted: int = 0  # photos no moderator needs to see (every label decided)
+    needs_review: int = 0  # photos with a label in the moderator queue
+    partly_accepted: int = 0  # of those, public under their other label meanwhile
     unreadable: int = 0
     skipped_moderated: int = 0  # a moderator acted on the photo while we were labelling it
     seconds: float = 0.0
+    # Per head: labels the model decided (public at once), queued for a moderator, left as a
+    # moderator had decided them, and queued because the shop's words contradicted the photo.
+    labels_auto: dict[str, int] = field(default_factory=_per_head)
+    labels_review: dict[str, int] = field(default_factory=_per_head)
+    labels_human: dict[str, int] = field(default_factory=_per_head)
+    conflicts: dict[str, int] = field(default_factory=_per_head)
     errors: list[str] = field(default_factory=list)  # "photo <id>: <reason>", first 50
 
+    def count(self, states: Mapping[str, str], row: Row) -> None:
+        """One stored photo: `states` as `_store` wrote them."""
+        self.labelled += 1
+        for head, state in states.items():
+            {
+                LabelState.auto: self.labels_auto,
+                LabelState.review: self.labels_review,
+            }.get(state, self.labels_human)[head] += 1
+            if state == LabelState.review and row.conflict.get(head):
+                self.conflicts[head] += 1
+        status = photo_status(states)
+        if status == ReviewStatus.needs_review:
+            self.needs_review += 1
+        elif status == ReviewStatus.partly_accepted:
+            self.needs_review += 1
+            self.partly_accepted += 1
+        else:
+            self.auto_accepted += 1
+
     def line(self) -> str:
+        def heads(counts: Mapping[str, int]) -> str:
+            return ", ".join(f"{h} {counts.get(h, 0)}" for h in HEADS)
+
         return (
             f"labelled {self.labelled} photo(s) with {self.model_version}: "
-            f"{self.auto_accepted} auto-accepted, {self.needs_review} sent to review, "
+            f"{self.auto_accepted} need no moderator, {self.needs_review} sent to review "
+            f"({self.partly_accepted} public under one label meanwhile), "
             f"{self.unreadable} unreadable, {self.skipped_moderated} skipped (moderated meanwhile) "
-            f"in {self.seconds:.1f} s"
+            f"in {self.seconds:.1f} s; labels decided automatically: {heads(self.labels_auto)}; "
+            f"queued: {heads(self.labels_review)}"
+            + (
+                f" (words and photo disagree: {heads(self.conflicts)})"
+                if any(self.conflicts.values())
+                else ""
+            )
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -53,14 +102,21 @@ class ClassifySummary:
 
 
 def _todo_filter(version: str) -> Any:
-    """Photos to (re)label: pending ones, and model-labelled ones from another model version."""
+    """Photos to (re)label: pending ones, and, from another model version, those with a label
+    no moderator decided (rejected photos never)."""
     return and_(
         Photo.stored_path != "",
+        Photo.status != ReviewStatus.rejected,
         or_(
             Photo.status == ReviewStatus.pending,
             and_(
-                Photo.status.in_([ReviewStatus.auto_accepted, ReviewStatus.needs_review]),
                 Photo.model_version != version,
+                or_(
+                    # Rows written without states count by their status (taxonomy.label_states).
+                    Photo.status.in_(LABEL_STATUSES),
+                    Photo.category_state.in_(MODEL_STATES),
+                    Photo.colour_state.in_(MODEL_STATES),
+                ),
             ),
         ),
     )
@@ -75,10 +131,22 @@ def count_todo(engine: Engine, version: str) -> int:
         ).one()
 
 
-def _store(session: Session, photo: Photo, row: Row, version: str) -> bool:
-    """Write one photo's predictions and labels; False if a moderator got there first."""
+def _head_decision(row: Row, head: str) -> str:
+    decision = row.decisions.get(head) or row.decision
+    return LabelState.auto if decision == AUTO else LabelState.review
+
+
+def _store(session: Session, photo: Photo, row: Row, version: str) -> dict[str, str] | None:
+    """Write one photo's predictions and the labels no moderator decided.
+
+    Returns head → state as now stored ("human" for a moderator's label, left as it was), or
+    None if someone changed the photo since it was read (nothing of the photo is written then).
+    """
     now = utcnow()
-    for head in ("category", "colour"):
+    before = label_states(photo.status, photo.category_state, photo.colour_state)
+    states: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for head in HEADS:
         existing = session.exec(
             select(Prediction).where(
                 Prediction.photo_id == photo.id,
@@ -87,31 +155,39 @@ def _store(session: Session, photo: Photo, row: Row, version: str) -> bool:
             )
         ).first()
         pred = existing or Prediction(photo_id=photo.id, head=head, model_version=version)
+        decision = _head_decision(row, head)
         pred.label = getattr(row, head)
         pred.confidence = float(getattr(row, f"{head}_confidence"))
         pred.top = row.top[head]
+        pred.image_top = row.image_top.get(head) or row.top[head]
+        pred.evidence = row.evidence.head_json(head)
+        pred.conflict = bool(row.conflict.get(head))
+        pred.decision = decision
         session.add(pred)
-    status = ReviewStatus.auto_accepted if row.decision == AUTO else ReviewStatus.needs_review
+        if before[head] == LabelState.human:
+            states[head] = LabelState.human
+            continue
+        states[head] = decision
+        values[head] = getattr(row, head)
+        values[f"{head}_confidence"] = getattr(row, f"{head}_confidence")
+        values[f"{head}_state"] = decision
+    if values:
+        # "corrected": a moderator's label differs from what this model says.
+        corrected = any(
+            states[h] == LabelState.human and getattr(photo, h) != getattr(row, h) for h in HEADS
+        )
+        values["status"] = photo_status(states, corrected=corrected)
     result = session.execute(
         update(Photo)
         .where(
             Photo.id == photo.id,
             Photo.version == photo.version,  # optimistic concurrency with the moderator UI
-            Photo.status.not_in(HUMAN_STATUSES),
+            Photo.status != ReviewStatus.rejected,
         )
-        .values(
-            category=row.category,
-            category_confidence=row.category_confidence,
-            colour=row.colour,
-            colour_confidence=row.colour_confidence,
-            status=status,
-            model_version=version,
-            labelled_at=now,
-            version=Photo.version + 1,
-        )
+        .values(**values, model_version=version, labelled_at=now, version=Photo.version + 1)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return states if result.rowcount == 1 else None
 
 
 def classify_catalog(
@@ -170,14 +246,11 @@ def classify_catalog(
                             f"photo {photo.id} ({photo.stored_path}): {row.error}"
                         )
                     continue
-                if not _store(session, photo, row, version):
+                states = _store(session, photo, row, version)
+                if states is None:
                     summary.skipped_moderated += 1
                     continue
-                summary.labelled += 1
-                if row.decision == AUTO:
-                    summary.auto_accepted += 1
-                else:
-                    summary.needs_review += 1
+                summary.count(states, row)
             session.commit()
         done += len(photos)
         if progress:
@@ -187,12 +260,18 @@ def classify_catalog(
 
 
 def catalogue_samples(settings: Settings, engine: Engine) -> list[Sample]:
-    """Photos a moderator approved or corrected, as training samples (the feedback loop)."""
+    """Photos a moderator approved or corrected, as training samples (the feedback loop).
+
+    Only photos whose every label a moderator decided: one the model auto-decided would teach
+    the model its own guess.
+    """
     media = Path(settings.media_dir)
     with Session(engine) as session:
         photos = session.exec(
             select(Photo).where(
                 Photo.status.in_([ReviewStatus.approved, ReviewStatus.corrected]),
+                Photo.category_state != LabelState.auto,
+                Photo.colour_state != LabelState.auto,
                 Photo.category.is_not(None),
                 Photo.colour.is_not(None),
                 Photo.stored_path != "",

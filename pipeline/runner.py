@@ -79,6 +79,37 @@ def _labelled_since(engine: Engine, since: datetime) -> dict[str, int]:
     return dict(rows)
 
 
+def _label_states_since(engine: Engine, since: datetime) -> dict[str, int]:
+    """Labels of the photos labelled since `since`, keyed "<head>_<state>" (colour_review)."""
+    out: dict[str, int] = {}
+    with session_scope(engine) as s:
+        for head, column in (("category", Photo.category_state), ("colour", Photo.colour_state)):
+            rows = s.exec(
+                select(column, func.count())
+                .where(Photo.labelled_at.is_not(None), Photo.labelled_at >= since)  # type: ignore[union-attr]
+                .group_by(column)
+            ).all()
+            for state, n in rows:
+                out[f"{head}_{state}"] = n
+    return out
+
+
+def _classify_stats(labelled: dict[str, int], states: dict[str, int]) -> dict[str, int]:
+    """The classify step's figures: photos no moderator needs to see vs queued, and labels
+    decided automatically vs queued, per head."""
+    queued = ("needs_review", "partly_accepted")
+    stats = {
+        "labelled": sum(labelled.values()),
+        "auto_accepted": sum(n for st, n in labelled.items() if st not in (*queued, "pending")),
+        "needs_review": sum(labelled.get(st, 0) for st in queued),
+        "partly_accepted": labelled.get("partly_accepted", 0),
+    }
+    for head in ("category", "colour"):
+        for state in ("auto", "review"):
+            stats[f"{head}_{state}"] = states.get(f"{head}_{state}", 0)
+    return stats
+
+
 def _promoted_since_last_classify(engine: Engine, current_run: int) -> bool:
     """Did retraining promote a model after the last pipeline run whose classify step ran?"""
     with session_scope(engine) as s:
@@ -266,8 +297,9 @@ class _Run:
         # does that by itself), so the step runs then even with no new photos.
         promoted = _promoted_since_last_classify(self.engine, self.id)
         if not pending and not promoted:
-            self.stats.setdefault("auto_accepted", 0)
-            self.stats.setdefault("needs_review", 0)
+            for key in _classify_stats({}, {}):
+                if key != "labelled":
+                    self.stats.setdefault(key, 0)
             return {"status": "skipped", "reason": "no new photos to label"}
         started = utcnow()
         what = f"{pending} new photo(s)" + (
@@ -281,10 +313,11 @@ class _Run:
         if model is not None and not self.settings.classifier.model_dir:
             args += ["--model", str(model)]  # the model promoted by retraining
         res = self.child("classify", *args)
-        labelled = _labelled_since(self.engine, started)
-        self.stats["auto_accepted"] = labelled.get("auto_accepted", 0)
-        self.stats["needs_review"] = labelled.get("needs_review", 0)
-        self.stats["labelled"] = sum(labelled.values())
+        self.stats.update(
+            _classify_stats(
+                _labelled_since(self.engine, started), _label_states_since(self.engine, started)
+            )
+        )
         detail = {**_child_detail(res), "seconds": round(res.seconds, 1)}
         if not res.ok:
             self.errors.append(_child_error("classify", res, self.timeout))
@@ -352,7 +385,10 @@ def run_pipeline(
                     progress(step, result["status"])
                     run.save()
                 queue = _status_counts(engine)
-                run.stats["review_queue"] = queue.get("needs_review", 0)
+                # Photos with a label waiting for a moderator (partly accepted ones included).
+                run.stats["review_queue"] = queue.get("needs_review", 0) + queue.get(
+                    "partly_accepted", 0
+                )
                 run.stats["pending"] = queue.get("pending", 0)
                 status = _final_status(run.steps)
             except BaseException:

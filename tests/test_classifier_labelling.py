@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from catalog.db import session_scope
 from catalog.models import Photo, Prediction
-from catalog.taxonomy import CATEGORIES, COLOURS, ReviewStatus
+from catalog.taxonomy import CATEGORIES, COLOURS, LabelState, ReviewStatus, photo_status
 from classifier.labelling import catalogue_samples, classify_catalog
 from classifier.model import VitrinaModel, default_model_dir, load_model
 from tests.classifier_support import photos, store_photos
@@ -44,12 +44,12 @@ def test_labels_pending_photos_idempotently(
     assert summary.auto_accepted + summary.needs_review == 5
     assert f"photo {ids[5]}" in summary.errors[0] and "corrupt" in summary.errors[0]
     assert calls[-1] == (6, 6)
+    partly = 0
     with Session(engine) as session:
         rows = {p.id: p for p in session.exec(select(Photo)).all()}
         for pid in ids[:5]:
             p = rows[pid]
             assert p.category in CATEGORIES and p.colour in COLOURS
-            assert p.status in (ReviewStatus.auto_accepted, ReviewStatus.needs_review)
             assert p.version == 2 and p.model_version == model.version and p.labelled_at
             preds = session.exec(select(Prediction).where(Prediction.photo_id == pid)).all()
             assert {x.head for x in preds} == {"category", "colour"}
@@ -57,12 +57,24 @@ def test_labels_pending_photos_idempotently(
                 assert len(x.top) == 3 and x.top[0][0] == x.label
                 assert x.confidence == pytest.approx(x.top[0][1], abs=1e-3)
             thresholds = model.thresholds()
-            auto = (
-                p.category_confidence >= thresholds["category"]
-                and p.colour_confidence >= thresholds["colour"]
-            )
-            assert (p.status == ReviewStatus.auto_accepted) == auto
+            # Each label is decided on its own; the status is what the two states imply.
+            states = {}
+            for head in ("category", "colour"):
+                sure = getattr(p, f"{head}_confidence") >= thresholds[head]
+                states[head] = getattr(p, f"{head}_state")
+                assert states[head] == (LabelState.auto if sure else LabelState.review)
+                pred = next(x for x in preds if x.head == head)
+                assert pred.decision == states[head] and pred.image_top == pred.top
+                assert pred.evidence == {"clues": [], "ambiguous": False} and not pred.conflict
+            assert p.status == photo_status(states)
+            if p.status == ReviewStatus.partly_accepted:
+                partly += 1
         assert rows[ids[5]].status == ReviewStatus.pending and rows[ids[5]].version == 1
+        assert summary.partly_accepted == partly
+        for head in ("category", "colour"):
+            auto_n = sum(getattr(rows[i], f"{head}_state") == LabelState.auto for i in ids[:5])
+            assert summary.labels_auto[head] == auto_n
+            assert summary.labels_review[head] == 5 - auto_n
 
     again = classify_catalog(settings, engine, model=model)
     assert again.labelled == 0 and again.unreadable == 1  # the broken file is retried, nothing else
@@ -80,8 +92,10 @@ def test_new_model_version_relabels_only_untouched_photos(
     with session_scope(engine) as session:
         approved = session.get(Photo, ids[0])
         approved.status, approved.category, approved.version = ReviewStatus.approved, "Shorts", 7
+        approved.category_state = approved.colour_state = LabelState.human
         corrected = session.get(Photo, ids[1])
         corrected.status, corrected.colour = ReviewStatus.corrected, "green"
+        corrected.category_state = corrected.colour_state = LabelState.human
         session.add_all([approved, corrected])
 
     newer = VitrinaModel(model.path, model.keras_model, {**model.metadata, "version": "v-next"})
@@ -109,7 +123,9 @@ def test_limit_and_cli_summary(sqlite_url: str, settings_for) -> None:
     store_photos(eng, settings.media_dir, photos("Hat", 3))
     result = CliRunner().invoke(app, ["--config", str(cfg), "classify", "--limit", "2"])
     assert result.exit_code == 0, result.output
-    assert "labelled 2 photo(s)" in result.output and "auto-accepted" in result.output
+    said = " ".join(result.output.split())  # Rich wraps long lines
+    assert "labelled 2 photo(s)" in said and "need no moderator" in said
+    assert "labels decided automatically: category" in said
     result = CliRunner().invoke(app, ["--config", str(cfg), "classify"])
     assert "labelled 1 photo(s)" in result.output
     with Session(eng) as session:
@@ -128,6 +144,13 @@ def test_approved_and_corrected_photos_become_training_samples(
             p = session.get(Photo, pid)
             p.status, p.category, p.colour = status, "Dress", "red"
             session.add(p)
+    # A moderator decided the category only; the colour is the model's: not a sample.
+    extra = store_photos(engine, settings.media_dir, photos("Dress", 4)[3:])
+    with session_scope(engine) as session:
+        p = session.get(Photo, extra[0])
+        p.status, p.category, p.colour = ReviewStatus.approved, "Dress", "red"
+        p.category_state, p.colour_state = LabelState.human, LabelState.auto
+        session.add(p)
     samples = catalogue_samples(settings, engine)
     assert len(samples) == 2
     assert all(
@@ -135,3 +158,43 @@ def test_approved_and_corrected_photos_become_training_samples(
     )
     assert json.dumps([s.colour for s in samples]) == '["red", "red"]'
     shutil.rmtree(settings.media_dir)
+
+
+def test_new_model_never_overwrites_a_moderators_label(
+    model: VitrinaModel, engine: Engine, db_url: str, settings_for
+) -> None:
+    """A moderator decided the category only: a new model relabels the colour, not the
+    category, and the photo's status follows the two states."""
+    settings, _ = settings_for(db_url)
+    ids = store_photos(engine, settings.media_dir, photos("Shoes", 2))
+    classify_catalog(settings, engine, model=model)
+    with session_scope(engine) as session:
+        p = session.get(Photo, ids[0])
+        p.category, p.category_confidence, p.category_state = "Hat", 1.0, LabelState.human
+        p.colour_state, p.colour = LabelState.review, "pink"
+        p.status = ReviewStatus.partly_accepted
+        session.add(p)
+    newer = VitrinaModel(model.path, model.keras_model, {**model.metadata, "version": "v-next"})
+    summary = classify_catalog(settings, engine, model=newer)
+    assert summary.labelled == 2 and summary.labels_human == {"category": 1, "colour": 0}
+    with Session(engine) as session:
+        p = session.get(Photo, ids[0])
+        assert (p.category, p.category_state, p.category_confidence) == (
+            "Hat",
+            LabelState.human,
+            1.0,
+        )
+        assert p.model_version == "v-next"
+        preds = session.exec(
+            select(Prediction).where(
+                Prediction.photo_id == ids[0], Prediction.model_version == "v-next"
+            )
+        ).all()
+        assert {x.head for x in preds} == {"category", "colour"}  # the model's guess is kept
+        guess = next(x.label for x in preds if x.head == "category")
+        colour = next(x for x in preds if x.head == "colour")
+        assert (p.colour, p.colour_state) == (colour.label, colour.decision)
+        expected = photo_status(
+            {"category": LabelState.human, "colour": p.colour_state}, corrected=guess != "Hat"
+        )
+        assert p.status == expected

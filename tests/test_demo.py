@@ -57,7 +57,9 @@ def test_demo_fills_the_catalogue_and_stops_cleanly(tmp_path: Path, model_dir: s
         # A filled catalogue: every emulator post stored, every photo labelled or queued.
         assert scalar(db, "SELECT count(*) FROM posts") >= 16
         assert scalar(db, "SELECT count(*) FROM photos WHERE status = 'pending'") == 0
-        queue = scalar(db, "SELECT count(*) FROM photos WHERE status = 'needs_review'")
+        queue = scalar(
+            db, "SELECT count(*) FROM photos WHERE status IN ('needs_review', 'partly_accepted')"
+        )
         assert queue > 0
         # The committed real photos (not drawings, not ../shared); besides them only the
         # quirk shop's EXIF-rotated, resized and icon versions of one.

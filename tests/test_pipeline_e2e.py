@@ -16,7 +16,7 @@ from tests.test_cli import vitrina
 
 pytest_plugins = ["tests.pipeline_fixtures"]  # the emulator and model_dir fixtures
 
-LABELLED = "('auto_accepted', 'needs_review')"
+LABELLED = "('auto_accepted', 'partly_accepted', 'needs_review')"
 
 
 def _last_run(cfg: Path) -> dict:
@@ -42,6 +42,11 @@ def test_two_runs_in_a_row_second_fetches_only_new(
     assert run1["status"] == "ok" and run1["trigger"] == "manual"
     assert {s["status"] for s in run1["steps"].values()} == {"ok"}
     assert run1["stats"]["auto_accepted"] + run1["stats"]["needs_review"] == 16
+    # each label decided or queued on its own, counted per head
+    for head in ("category", "colour"):
+        assert run1["stats"][f"{head}_auto"] + run1["stats"][f"{head}_review"] == 16
+        queued = scalar(sqlite_url, f"SELECT count(*) FROM photos WHERE {head}_state = 'review'")
+        assert run1["stats"][f"{head}_review"] == queued
     assert all(c["new_posts"] == 2 for c in run1["stats"]["shops"].values())
     assert Path(run1["steps"]["crawl"]["log"]).is_file()
 
@@ -62,6 +67,8 @@ def test_two_runs_in_a_row_second_fetches_only_new(
     assert scalar(sqlite_url, "SELECT count(*) FROM posts") == 19
     listing = vitrina("--config", str(cfg), "runs")
     assert listing.returncode == 0 and "2 run(s)" in listing.stdout
+    cat = f"{run2['stats']['category_auto']}/{run2['stats']['category_review']}"
+    assert "auto/queued" in listing.stdout and cat in listing.stdout
     detail = vitrina("--config", str(cfg), "runs", "--id", "2")
     assert "mastodon:linen_house" in detail.stdout and "run #2 (manual) ok" in detail.stdout
 

@@ -41,6 +41,10 @@ def _add_runs(db_url: str) -> None:
                     "new_photos": 20,
                     "auto_accepted": 15,
                     "needs_review": 5,
+                    "category_auto": 18,
+                    "category_review": 2,
+                    "colour_auto": 16,
+                    "colour_review": 4,
                     "shops": {"mastodon:atelier_lina": {"new_posts": 12, "new_photos": 20}},
                 },
             )
@@ -77,6 +81,7 @@ def test_admin_runs_needs_a_moderator_and_shows_history(db_url: str, tmp_path: P
     assert "&lt;script&gt;boom&lt;/script&gt;" in detail.text and "<script>boom" not in detail.text
     one = client.get("/admin/runs/1").text
     assert "mastodon:atelier_lina" in one and "70.5" in one
+    assert "colour review: <strong>4</strong>" in one  # labels queued, per head
     assert client.get("/admin/runs/999").status_code == 404
     assert client.get("/admin/runs/x1").status_code == 404
 

@@ -23,7 +23,7 @@ from tests.pipeline_support import pipeline_toml, rows, scalar
 
 pytest_plugins = ["tests.pipeline_fixtures"]
 
-LABELLED = "('auto_accepted', 'needs_review')"
+LABELLED = "('auto_accepted', 'partly_accepted', 'needs_review')"
 
 
 @pytest.fixture

@@ -166,9 +166,11 @@ def test_moderator_works_the_queue_with_the_keyboard(server, browser) -> None:
     dress, tee = seeded.photos["review_dress"], seeded.photos["review_tee"]
     assert page.get_attribute("article.review", "data-photo") == str(dress)
     assert "2 photos left" in page.locator("#left").inner_text()
-    # key 8 = the model's second colour guess for this photo (seeded deterministically)
+    # both labels are doubtful: both asked; key 8 = the model's second colour guess for this
+    # photo (seeded deterministically), the category stays as chosen, Enter saves both
+    assert page.locator("fieldset.ask").count() == 2
     second = top3("red", 0.55, COLOURS, 5)[1][0]
-    _key(page, "8")
+    _key(page, "8", "Enter")
     assert "Corrected photo" in page.locator("#flash").inner_text()
     assert "1 photo left" in page.locator("#left").inner_text()
     assert page.get_attribute("article.review", "data-photo") == str(tee)
@@ -208,3 +210,59 @@ def test_two_moderators_conflict_and_one_is_told(server, browser) -> None:
     assert r.status == 200 and r.json()["category"] == "Dress"
     ann_ctx.close()
     bob_ctx.close()
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_moderator_is_asked_only_the_doubtful_colour(server, browser, tmp_path, viewport) -> None:
+    """Category sure, colour not: public as a Shirt at once; the queue asks the colour only,
+    with the shop's words and the conflict in view; one answer publishes the photo fully."""
+    from catalog.config import load_settings
+    from tests.web_helpers import add_doubtful_colour
+
+    base, _ = server
+    pid = add_doubtful_colour(load_settings(tmp_path / "config.toml", environ={}))
+    shopper = browser.new_page()
+    shopper.goto(f"{base}/?category=Shirt")
+    assert (pid, "", "Shirt") in _grid(shopper)  # public, colour not shown
+    assert shopper.locator('#facet-colour a[data-value="beige"]').count() == 0
+
+    width, height = viewport
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(f"{base}/moderate/login")
+    page.fill('input[name="name"]', "ann")
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('button[type="submit"]:has-text("Log in")')
+    page.wait_for_selector("article.review")
+    assert page.get_attribute("article.review", "data-photo") == str(pid)
+    assert page.locator("#ask-category").count() == 0 and page.locator("#ask-colour").is_visible()
+    assert "Shirt" in page.locator("#decided-category").inner_text()
+    assert page.locator("#evidence-colour").inner_text() == "shop says: beige (options, title)"
+    assert page.locator("#conflict-colour").is_visible()
+    assert "white 80%" in page.locator("#image-colour").inner_text()
+    save = page.locator('#decision button[data-key="enter"]')
+    photo = page.locator("figure.large img").bounding_box()
+    button = save.bounding_box()
+    assert photo and button
+    if width < 800:  # phone: the photo on top, the choices and buttons below, no sideways scroll
+        assert photo["y"] + photo["height"] <= button["y"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert button["x"] + button["width"] <= width
+        # by touch: the full list, then Save
+        page.select_option("#other-colour", "white")
+        assert page.is_checked("#other-colour-radio")
+        with page.expect_navigation():
+            save.click()
+        assert "Corrected photo" in page.locator("#flash").inner_text()
+        expected = "white"
+    else:  # desktop: the model's guess is preselected, Enter keeps it
+        assert page.is_checked('input[name="colour"][value="beige"]')
+        _key(page, "Enter")
+        assert "Accepted photo" in page.locator("#flash").inner_text()
+        expected = "beige"
+    # the decision is committed before the redirect: the next page no longer shows the photo
+    assert page.get_attribute("article.review", "data-photo") != str(pid)
+    shopper.goto(f"{base}/?colour={expected}")
+    assert (pid, expected, "Shirt") in _grid(shopper)
+    shopper.close()
+    context.close()

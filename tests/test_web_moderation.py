@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from catalog.db import make_engine
 from catalog.models import ModerationEvent, Moderator, Photo
-from tests.web_helpers import csrf_of, logged_in, make_app, seed
+from tests.web_helpers import add_doubtful_colour, csrf_of, logged_in, make_app, seed
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def _left(html: str) -> int:
     return int(re.search(r'id="left"><strong>(\d+)</strong>', html).group(1))
 
 
-def _act(client: TestClient, html: str, **data: str):
+def _act(client: TestClient, html: str, **data: str | list[str]):
     pid, version = _current(html)
     payload = {"csrf_token": csrf_of(html), "version": str(version), **data}
     return client.post(f"/moderate/photos/{pid}", data=payload)
@@ -76,7 +76,12 @@ def test_accept_correct_reject_publish_and_audit(mod_site) -> None:
     shopper = TestClient(app)
     dress, tee = seeded.photos["review_dress"], seeded.photos["review_tee"]
     html = client.get("/moderate").text
-    r = _act(client, html, action="correct", colour="blue")
+    # both labels are doubtful: both asked in one form, saved at once
+    assert 'id="ask-category"' in html and 'id="ask-colour"' in html
+    r = _act(
+        client, html, action="decide", asked=["category", "colour"], category="Dress",
+        colour="__other__", colour_other="blue",
+    )  # fmt: skip
     assert r.status_code == 200 and "Corrected photo" in r.text
     photo = _photo(engine, dress)
     assert (photo.status, photo.colour, photo.category, photo.version) == (
@@ -85,6 +90,7 @@ def test_accept_correct_reject_publish_and_audit(mod_site) -> None:
         "Dress",
         2,
     )
+    assert (photo.category_state, photo.colour_state) == ("human", "human")
     assert photo.reviewed_by == "ann"
     # published under the new colour, not the old one
     blue = {i["id"] for i in shopper.get("/api/v1/items?colour=blue&limit=50").json()["items"]}
@@ -126,12 +132,15 @@ def test_two_moderators_conflict_and_no_update_is_lost(mod_site) -> None:
     ann, bob = logged_in(app, "ann"), logged_in(app, "bob")
     ann_page, bob_page = ann.get("/moderate").text, bob.get("/moderate").text
     assert _current(ann_page) == _current(bob_page)
-    assert _act(ann, ann_page, action="correct", category="Skirt").status_code == 200
+    r = _act(ann, ann_page, action="correct", category="Skirt")
+    assert r.status_code == 200 and "Its colour still waits for review" in r.text
     r = _act(bob, bob_page, action="accept")
     assert r.status_code == 409
     assert "was changed by ann" in r.text and "nothing was saved" in r.text
     photo = _photo(engine, seeded.photos["review_dress"])
-    assert (photo.status, photo.category, photo.version) == ("corrected", "Skirt", 2)
+    # ann decided the category only: public under it, the colour still queued
+    assert (photo.status, photo.category, photo.version) == ("partly_accepted", "Skirt", 2)
+    assert (photo.category_state, photo.colour_state) == ("human", "review")
     assert [e.moderator for e in _events(engine, photo.id)] == ["ann"]
 
 
@@ -254,10 +263,17 @@ def test_choosing_the_models_own_label_counts_as_approval(mod_site) -> None:
     app, seeded, engine, *_ = mod_site
     client = logged_in(app)
     html = client.get("/moderate").text
-    r = _act(client, html, action="correct", category="Dress")  # what the model said
-    assert r.status_code == 200
+    # what the model said, for both labels
+    r = _act(client, html, action="decide", asked=["category", "colour"], category="Dress",
+             colour="red")  # fmt: skip
+    assert r.status_code == 200 and "Accepted photo" in r.text
     photo = _photo(engine, seeded.photos["review_dress"])
     assert (photo.status, photo.category, photo.version) == ("approved", "Dress", 2)
+    assert [e.action for e in _events(engine, photo.id)] == ["accept"]
+    # a decision that chose nothing for an asked label is refused, nothing is written
+    html = r.text
+    r = _act(client, html, action="decide", asked=["category", "colour"], category="Top")
+    assert r.status_code == 400 and "Choose a colour" in r.text
 
 
 def test_serve_refuses_a_public_address_with_the_default_secret(tmp_path, sqlite_url) -> None:
@@ -267,3 +283,69 @@ def test_serve_refuses_a_public_address_with_the_default_secret(tmp_path, sqlite
     config = write_config(tmp_path, sqlite_url)
     r = CliRunner().invoke(cli, ["--config", str(config), "serve", "--host", "0.0.0.0"])
     assert r.exit_code == 2 and "default web.secret_key" in r.output
+
+
+def test_queue_page_asks_only_the_doubtful_colour_with_the_shops_words(mod_site) -> None:
+    app, seeded, engine, settings, _ = mod_site
+    pid = add_doubtful_colour(settings)
+    shopper = TestClient(app)
+    # public at once under its category; its colour is not shown nor counted yet
+    body = shopper.get("/api/v1/items?category=Shirt&limit=50").json()
+    item = next(i for i in body["items"] if i["id"] == pid)
+    assert (item["category"], item["colour"]) == ("Shirt", None)
+    assert item["states"] == {"category": "auto", "colour": "review"}
+    assert "beige" not in {v["value"] for v in body["facets"]["colour"]}
+    page = shopper.get(f"/photos/{pid}").text
+    assert 'id="label-category">Shirt' in page and "beige" not in page
+    assert shopper.get(f"/api/v1/items/{pid}").json()["evidence"]["colour"]["summary"] == (
+        "shop says: beige (options, title)"
+    )
+
+    client = logged_in(app)
+    html = client.get("/moderate").text
+    assert _current(html)[0] == pid and _left(html) == 3
+    assert 'id="ask-colour"' in html and 'id="ask-category"' not in html
+    assert 'id="decided-category"' in html and "decided by the model" in html
+    assert "shop says: beige (options, title)" in html
+    assert 'id="conflict-colour"' in html and "words and photo disagree" in html
+    assert "Photo alone: white 80%" in html
+    assert 'value="colour"' in html and 'name="category"' not in html
+    # the moderator's answer to the one question publishes the photo fully
+    r = _act(client, html, action="decide", asked="colour", colour="beige")
+    assert r.status_code == 200 and "Accepted photo" in r.text and _left(r.text) == 2
+    photo = _photo(engine, pid)
+    assert (photo.status, photo.category_state, photo.colour_state) == ("approved", "auto", "human")
+    body = shopper.get("/api/v1/items?colour=beige").json()
+    assert [i["id"] for i in body["items"]] == [pid]
+    assert body["items"][0]["states"] == {"category": "auto", "colour": "human"}
+
+
+def test_api_queue_shows_asked_labels_guesses_and_evidence(mod_site) -> None:
+    app, seeded, engine, settings, _ = mod_site
+    from web.auth import issue_token
+
+    pid = add_doubtful_colour(settings)
+    headers = {"Authorization": f"Bearer {issue_token(settings, 'ann')}"}
+    api = TestClient(app)
+    first = api.get("/api/v1/moderation/queue", headers=headers).json()["items"][0]
+    assert first["photo"]["id"] == pid and first["asked"] == ["colour"] and first["conflict"]
+    colour = first["guesses"]["colour"]
+    assert colour["evidence"]["summary"] == "shop says: beige (options, title)"
+    assert colour["image_top"][0] == ["white", 0.8] and colour["top"][0][0] == "beige"
+    assert {c["source"] for c in colour["evidence"]["clues"]} == {"options", "title"}
+    assert first["photo"]["colour"] == "beige"  # moderators see the model's guess
+    # correcting the colour leaves the category as the model decided it
+    url = f"/api/v1/moderation/photos/{pid}"
+    r = api.post(
+        url, json={"action": "correct", "version": first["version"], "colour": "white"},
+        headers=headers,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    after = r.json()["after"]
+    assert (after["status"], after["category_state"], after["colour"]) == (
+        "corrected",
+        "auto",
+        "white",
+    )
+    r = api.post(url, json={"action": "accept", "version": 9, "heads": ["size"]}, headers=headers)
+    assert r.status_code == 422

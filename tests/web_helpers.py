@@ -136,3 +136,36 @@ def seeded_sqlite_site(tmp_path: Path, extra: str = "") -> tuple[Settings, Seede
     engine.dispose()
     settings = load_settings(write_config(tmp_path, url, extra), environ={})
     return settings, seed(settings)
+
+
+def add_doubtful_colour(settings: Settings) -> int:
+    """A Shopify linen shirt whose category the model was sure of and whose colour it was not:
+    the shop's words say beige, the photo alone says white (a conflict). Public as a Shirt,
+    its colour first in the queue (confidence .30)."""
+    from sqlalchemy import select
+
+    from catalog.evidence import Clue, TextEvidence
+    from catalog.models import Prediction
+
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as s:
+        shop = crud.upsert_shop(
+            s, "shopify", "linen.example", display_name="Linen Co", base_url="https://linen.example"
+        ).id
+        post = add_post(s, shop, "shopify", "linen-1", title="Sand linen shirt", days_ago=0.5)
+        pid = add_photo(
+            s, settings.media_dir, post, "Shirt", "beige", seed=11, status="partly_accepted",
+            category_state="auto", colour_state="review", colour_confidence=0.30,
+        )  # fmt: skip
+        pred = s.execute(
+            select(Prediction).where(Prediction.photo_id == pid, Prediction.head == "colour")
+        ).scalar_one()
+        words = [
+            Clue("colour", "beige", "options", "Beige"),
+            Clue("colour", "beige", "title", "Sand"),
+        ]
+        pred.evidence = TextEvidence.of(words).head_json("colour")
+        pred.conflict = True
+        pred.image_top = [["white", 0.8], ["beige", 0.1], ["grey", 0.05]]
+    engine.dispose()
+    return pid

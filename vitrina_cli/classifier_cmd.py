@@ -344,8 +344,9 @@ def classify(
     limit: int | None = typer.Option(None, min=1, help="Label at most N photos this run."),
     model: Path | None = typer.Option(None, "--model", help="Model folder (default: configured)."),
 ) -> None:
-    """Label every pending photo in the catalogue (and, for a new model version, relabel the
-    photos no moderator has touched): auto_accepted when both heads pass, else needs_review."""
+    """Label every pending photo in the catalogue (and, for a new model version, relabel every
+    label no moderator decided): each label passing its threshold is public at once, the others
+    wait for a moderator one by one."""
     from classifier.labelling import classify_catalog, count_todo
 
     settings = settings_from(ctx)

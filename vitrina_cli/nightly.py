@@ -44,7 +44,9 @@ def print_outcome(outcome: RunOutcome) -> None:
         f"[{colour}]run #{outcome.run_id} {outcome.status}[/] in {outcome.seconds:.0f} s: "
         f"{s.get('new_posts', 0)} new post(s), {s.get('new_photos', 0)} new photo(s), "
         f"{s.get('auto_accepted', 0)} labelled automatically, {s.get('needs_review', 0)} sent to "
-        f"review ({s.get('review_queue', 0)} in the queue), {len(outcome.errors)} error(s)",
+        f"review ({s.get('review_queue', 0)} in the queue), {len(outcome.errors)} error(s); "
+        f"labels auto/queued: category {s.get('category_auto', 0)}/{s.get('category_review', 0)}, "
+        f"colour {s.get('colour_auto', 0)}/{s.get('colour_review', 0)}",
         highlight=False,
     )
 

@@ -11,6 +11,13 @@ from pipeline.history import get_run, recent_runs
 from vitrina_cli.common import console, engine_from, fail
 
 
+def _labels(stats: dict, head: str) -> str:
+    """E.g. "12/4": labels of `head` the model decided vs queued for a moderator ("–" for
+    runs from before per-label review)."""
+    auto, queued = stats.get(f"{head}_auto"), stats.get(f"{head}_review")
+    return "–" if auto is None and queued is None else f"{auto or 0}/{queued or 0}"
+
+
 def runs(
     ctx: typer.Context,
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to list."),
@@ -63,7 +70,7 @@ def runs(
         return
     table = Table(
         "id", "trigger", "started (UTC)", "took", "status", "new posts", "new photos",
-        "auto", "review", "errors",
+        "auto", "review", "category auto/queued", "colour auto/queued", "errors",
     )  # fmt: skip
     for v in views:
         colour = {"ok": "green", "partial": "yellow", "running": "cyan"}.get(v.status, "red")
@@ -77,6 +84,8 @@ def runs(
             str(v.stats.get("new_photos", "–")),
             str(v.stats.get("auto_accepted", "–")),
             str(v.stats.get("needs_review", "–")),
+            _labels(v.stats, "category"),
+            _labels(v.stats, "colour"),
             str(len(v.errors)),
         )
     console.print(table)

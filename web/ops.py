@@ -20,6 +20,7 @@ from sqlmodel import select
 from catalog.config import Settings
 from catalog.db import current_revision, session_scope
 from catalog.models import Photo, PipelineRun, Post, Shop, utcnow
+from catalog.taxonomy import REVIEW_STATUSES, ReviewStatus
 from pipeline.history import RunView, get_run, recent_runs, view
 from web.auth import require_moderator
 
@@ -162,7 +163,7 @@ def metrics(request: Request) -> PlainTextResponse:
         [({"active": "true"}, shops.get(True, 0)), ({"active": "false"}, shops.get(False, 0))],
     )
     m.add("vitrina_posts", "gauge", "Posts in the catalogue.", [({}, posts)])
-    statuses = ("pending", "auto_accepted", "needs_review", "approved", "corrected", "rejected")
+    statuses = tuple(ReviewStatus)
     m.add(
         "vitrina_photos",
         "gauge",
@@ -172,8 +173,8 @@ def metrics(request: Request) -> PlainTextResponse:
     m.add(
         "vitrina_review_queue",
         "gauge",
-        "Photos waiting for a moderator.",
-        [({}, photos.get("needs_review", 0))],
+        "Photos with a label waiting for a moderator.",
+        [({}, sum(photos.get(st, 0) for st in REVIEW_STATUSES))],
     )
     m.add(
         "vitrina_pipeline_runs_total",
@@ -210,7 +211,16 @@ def metrics(request: Request) -> PlainTextResponse:
             "Counts of the latest finished run.",
             [
                 ({"kind": k}, float(st.get(k, 0) or 0))
-                for k in ("new_posts", "new_photos", "auto_accepted", "needs_review")
+                for k in (
+                    "new_posts",
+                    "new_photos",
+                    "auto_accepted",
+                    "needs_review",
+                    "category_auto",
+                    "category_review",
+                    "colour_auto",
+                    "colour_review",
+                )
             ]
             + [({"kind": "errors"}, len(last.errors))],
         )

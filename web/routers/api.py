@@ -38,8 +38,13 @@ class ItemOut(BaseModel):
     thumb_url: str
     width: int
     height: int
-    category: str | None
-    colour: str | None
+    category: str | None = Field(description="null while the label waits for a moderator")
+    colour: str | None = Field(description="null while the label waits for a moderator")
+    states: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per label: auto (the model decided), human (a moderator did), review "
+        "(waiting for a moderator: not shown) or pending",
+    )
     posted_at: datetime | None
     caption: str
     title: str
@@ -65,9 +70,35 @@ class ItemsOut(BaseModel):
     facets: dict[str, list[FacetValueOut]]
 
 
+class ClueOut(BaseModel):
+    label: str
+    source: str = Field(description="options | title | product_type | tags | hashtags | ...")
+    text: str = Field(description="The shop's words matched, as written")
+    strength: float
+
+
+class EvidenceOut(BaseModel):
+    summary: str = Field(description="What moderators read, e.g. 'shop says: beige (options)'")
+    clues: list[ClueOut]
+    ambiguous: bool = Field(description="The words named several labels: no evidence")
+
+
+class GuessOut(BaseModel):
+    label: str
+    confidence: float
+    top: list[tuple[str, float]] = Field(description="With the shop's words fused in")
+    image_top: list[tuple[str, float]] = Field(description="The photo alone")
+    conflict: bool = Field(description="Confident words and a confident photo disagree")
+    evidence: EvidenceOut
+    model_version: str
+
+
 class ItemDetailOut(ItemOut):
     post_photos: list[ItemOut]
     reposts: list[ItemOut]
+    evidence: dict[str, EvidenceOut] = Field(
+        default_factory=dict, description="Per label: what the shop's words say"
+    )
 
 
 class ShopSummaryOut(ShopOut):
@@ -76,11 +107,14 @@ class ShopSummaryOut(ShopOut):
 
 
 class QueueItemOut(BaseModel):
-    photo: ItemOut
+    photo: ItemOut = Field(description="With the model's labels, decided or not")
     status: str
     version: int
+    asked: list[str] = Field(description="The labels waiting for a moderator")
     confidence: dict[str, float | None]
     top: dict[str, list[tuple[str, float]]]
+    guesses: dict[str, GuessOut] = Field(description="Per label: the newest model's view")
+    conflict: bool = Field(description="Words and photo disagree on an asked label")
 
 
 class QueueOut(BaseModel):
@@ -93,6 +127,12 @@ class DecisionIn(BaseModel):
     version: int = Field(ge=0, le=2**31 - 1, description="The version you saw (optimistic check)")
     category: str | None = Field(None, max_length=64)
     colour: str | None = Field(None, max_length=64)
+    heads: list[Literal["category", "colour"]] | None = Field(
+        None,
+        max_length=2,
+        description="accept: the labels confirmed (default: those waiting for review); "
+        "a label not decided stays as it is",
+    )
 
 
 class EventOut(BaseModel):
@@ -115,6 +155,7 @@ def item_out(item: Item) -> ItemOut:
         height=item.height,
         category=item.category,
         colour=item.colour,
+        states=item.states(),
         posted_at=item.posted_at,
         caption=item.caption,
         title=item.title,
@@ -166,6 +207,7 @@ def item_json(item: Item) -> dict[str, Any]:
         "height": item.height,
         "category": item.category,
         "colour": item.colour,
+        "states": item.states(),
         "posted_at": _utc(item.posted_at),
         "caption": item.caption,
         "title": item.title,
@@ -224,10 +266,35 @@ def item(photo_id: str, session: Session = Depends(get_session)) -> ItemDetailOu
     page = queries.photo_page(session, parse_id(photo_id))
     if page is None:
         raise HTTPException(404, "No such photo in the catalogue.")
+    guesses = moderation.head_guesses(session, page.item.id)
     return ItemDetailOut(
         **item_out(page.item).model_dump(),
         post_photos=[item_out(i) for i in page.post_photos],
         reposts=[item_out(i) for i in page.reposts],
+        evidence={h: _evidence_out(g) for h, g in guesses.items()},
+    )
+
+
+def _evidence_out(g: moderation.HeadGuess) -> EvidenceOut:
+    return EvidenceOut(
+        summary=g.summary,
+        clues=[
+            ClueOut(label=c.label, source=c.source, text=c.text, strength=c.strength)
+            for c in g.evidence.clues
+        ],
+        ambiguous=bool(g.evidence.ambiguous),
+    )
+
+
+def _guess_out(g: moderation.HeadGuess) -> GuessOut:
+    return GuessOut(
+        label=g.label,
+        confidence=g.confidence,
+        top=g.top,
+        image_top=g.image_top,
+        conflict=g.conflict,
+        evidence=_evidence_out(g),
+        model_version=g.model_version,
     )
 
 
@@ -265,7 +332,9 @@ def moderation_queue(
     name: str = Depends(api_moderator),
     session: Session = Depends(get_session),
 ) -> QueueOut:
-    """Photos needing review, least confident first, with the model's top 3 per head."""
+    """Photos with a label waiting for review, least confident first: which labels are asked,
+    the model's top 3 per head (with the shop's words, and from the photo alone) and what the
+    shop's words say."""
     return QueueOut(
         left=moderation.queue_count(session),
         items=[
@@ -273,8 +342,11 @@ def moderation_queue(
                 photo=item_out(q.item),
                 status=q.item.status,
                 version=q.version,
+                asked=q.asked,
                 confidence=q.confidence,
                 top=q.top,
+                guesses={h: _guess_out(g) for h, g in q.guesses.items()},
+                conflict=q.conflict,
             )
             for q in moderation.queue(session, limit=limit)
         ],
@@ -306,7 +378,8 @@ def decide(
     name: str = Depends(api_moderator),
     session: Session = Depends(get_session),
 ) -> Any:
-    """Accept, correct or reject a photo, if it is still at `version`."""
+    """Accept, correct or reject a photo's labels, if it is still at `version`. A label not
+    named (correct) or not waiting for review (accept without `heads`) stays as it is."""
     try:
         event = moderation.decide(
             session,
@@ -316,7 +389,9 @@ def decide(
             decision.action,
             category=decision.category,
             colour=decision.colour,
+            heads=decision.heads,
         )
+        session.commit()  # before the answer goes out: the client's next read must see it
     except Conflict as exc:
         return JSONResponse(
             {"detail": str(exc), "current_version": exc.version, "changed_by": exc.by},
@@ -334,6 +409,7 @@ def undo(
     """Revert your latest decision that is not undone yet."""
     try:
         event = moderation.undo_last(session, name)
+        session.commit()  # see decide()
     except Conflict as exc:
         return JSONResponse({"detail": str(exc)}, status_code=409)
     except ModerationError as exc:

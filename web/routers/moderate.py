@@ -13,7 +13,7 @@ from catalog import moderation, queries
 from catalog.config import Settings
 from catalog.moderation import Conflict, ModerationError
 from catalog.queries import FilterError, Filters
-from catalog.taxonomy import CATEGORIES, COLOURS
+from catalog.taxonomy import CATEGORIES, COLOURS, HEADS, LabelState
 from web.auth import (
     check_login,
     csrf_protect,
@@ -117,29 +117,83 @@ def queue(
     return _queue_page(request, session, name)
 
 
+OTHER = "__other__"  # the "Other" radio: the label comes from the head's full list
+
+
+def _chosen(form: Any, asked: list[str]) -> dict[str, str]:
+    """head → the label the moderator chose for each doubtful label on the queue page."""
+    chosen: dict[str, str] = {}
+    for head in dict.fromkeys(asked):
+        if head not in HEADS:
+            raise ModerationError(f"unknown label {head[:20]!r}")
+        value = str(form.get(head, ""))[:64]
+        if value == OTHER:
+            value = str(form.get(f"{head}_other", ""))[:64]
+        if not value:
+            raise ModerationError(f"choose a {head}")
+        chosen[head] = value
+    if not chosen:
+        raise ModerationError("nothing was asked: reload the queue")
+    return chosen
+
+
+def _apply(
+    session: Session, pid: int, version: int, name: str, action: str, form: Any
+) -> moderation.ModerationEvent:
+    """Carry out one decision from the queue page, the photo page or an older client."""
+    if action != "decide":
+        category = str(form.get("category", ""))[:64] or None
+        colour = str(form.get("colour", ""))[:64] or None
+        return moderation.decide(
+            session, pid, version, name, action, category=category, colour=colour
+        )
+    chosen = _chosen(form, [str(h) for h in form.getlist("asked")])
+    item = queries.get_item(session, pid, public_only=False)
+    if item is not None and all(getattr(item, h) == v for h, v in chosen.items()):
+        # The moderator kept the model's labels: an approval, audited as one.
+        return moderation.decide(session, pid, version, name, "accept", heads=list(chosen))
+    return moderation.decide(
+        session,
+        pid,
+        version,
+        name,
+        "correct",
+        category=chosen.get("category"),
+        colour=chosen.get("colour"),
+    )
+
+
 @router.post("/photos/{photo_id}")
-def decide(
+async def decide(
     photo_id: str,
     request: Request,
-    action: str = Form(..., max_length=16),
-    version: int = Form(..., ge=0, le=2**31 - 1),
-    category: str = Form("", max_length=64),
-    colour: str = Form("", max_length=64),
-    back: str = Form("", max_length=16),
     name: str = Depends(require_moderator),
     session: Session = Depends(get_session),
 ) -> Response:
     pid = parse_id(photo_id)
+    form = await request.form()
+    action = str(form.get("action", ""))[:16]
+    raw_version = str(form.get("version", ""))
+    if not raw_version.isdigit() or len(raw_version) > 10 or int(raw_version) > 2**31 - 1:
+        return _queue_page(request, session, name, 400, "The form lacks the photo's version.")
     try:
-        moderation.decide(
-            session, pid, version, name, action, category=category or None, colour=colour or None
-        )
+        event = _apply(session, pid, int(raw_version), name, action, form)
+        # Committed before the redirect goes out: a dependency's exit code runs after the
+        # response is sent, and the browser's next GET must already see this decision.
+        session.commit()
     except Conflict as exc:
         return _queue_page(request, session, name, 409, str(exc))
     except ModerationError as exc:
-        return _queue_page(request, session, name, 400, str(exc))
-    verb = {"accept": "Accepted", "reject": "Rejected", "correct": "Corrected"}.get(action, action)
-    _flash(request, "ok", f"{verb} photo {pid}. Press U to undo.")
+        return _queue_page(request, session, name, 400, str(exc).capitalize() + ".")
+    verb = {"accept": "Accepted", "reject": "Rejected", "correct": "Corrected"}.get(
+        event.action, event.action
+    )
+    message = f"{verb} photo {pid}."
+    waiting = [h for h in HEADS if event.after.get(f"{h}_state") == LabelState.review]
+    if waiting and event.after.get("status") != "rejected":
+        message += f" Its {' and '.join(waiting)} still waits for review."
+    _flash(request, "ok", message + " Press U to undo.")
+    back = str(form.get("back", ""))
     return RedirectResponse("/moderate/grid" if back == "grid" else "/moderate", status_code=303)
 
 
@@ -159,6 +213,7 @@ def undo(
 ) -> Response:
     try:
         event = moderation.undo_last(session, name)
+        session.commit()  # before the redirect: see decide()
     except Conflict as exc:
         return _queue_page(request, session, name, 409, str(exc))
     except ModerationError as exc:
@@ -217,6 +272,7 @@ async def bulk(
         _flash(request, "error", "Select at least one photo.")
     else:
         result = moderation.bulk_decide(session, name, action, pairs)
+        session.commit()  # before the redirect: see decide()
         message = f"{action.capitalize()}ed {len(result.done)} photo(s)."
         if result.conflicts:
             ids = ", ".join(str(c.photo_id) for c in result.conflicts[:10])
@@ -252,6 +308,6 @@ def photo_detail(
     context = {
         "item": item,
         "events": moderation.photo_events(session, item.id),
-        "top": moderation.top_labels(session, item.id),
+        "guesses": moderation.head_guesses(session, item.id),
     }
     return render(request, "moderate/photo.html", context)

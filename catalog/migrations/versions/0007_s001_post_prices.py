@@ -3,7 +3,7 @@ Shopify's price or the caption), so that shoppers can sort and filter by price; 
 are filled in here
 
 Revision ID: s001
-Revises: c002
+Revises: l001
 """
 from collections.abc import Sequence
 
@@ -13,7 +13,7 @@ from alembic import op
 from catalog.prices import price_columns
 
 revision: str = "s001"
-down_revision: str | None = "c002"
+down_revision: str | None = "l001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

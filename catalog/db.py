@@ -119,11 +119,20 @@ def migration_transaction(engine: Engine) -> Iterator[Connection]:
         raw = conn.connection.dbapi_connection
         saved = raw.isolation_level  # type: ignore[union-attr]
         raw.isolation_level = None  # type: ignore[union-attr]
+        # Batch mode rebuilds a table (CREATE new, copy, DROP old, rename): with foreign keys
+        # on, that DROP would cascade and delete every photo of a rebuilt `posts`. The pragma is
+        # a no-op inside a transaction, so it goes before BEGIN; foreign_key_check then proves
+        # the rebuilt tables still hold together before anything commits.
+        raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]  (not via SQLAlchemy: no autobegin)
         try:
             with conn.begin():  # SQLAlchemy's bookkeeping; COMMIT/ROLLBACK go to pysqlite
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 yield conn
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
         finally:
+            raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
             raw.isolation_level = saved  # type: ignore[union-attr]
 
 

@@ -32,7 +32,7 @@ def _progress() -> Progress:
 
 
 def _load(ctx: typer.Context, model: Path | None):  # type: ignore[no-untyped-def]
-    from classifier.model import ModelNotFound, load_model, resolve_model_dir
+    from classifier.model import InvalidModel, ModelNotFound, load_model, resolve_model_dir
 
     settings = settings_from(ctx)
     path = (
@@ -42,7 +42,7 @@ def _load(ctx: typer.Context, model: Path | None):  # type: ignore[no-untyped-de
     )
     try:
         return load_model(path)
-    except ModelNotFound as exc:
+    except (ModelNotFound, InvalidModel) as exc:
         fail(str(exc))
 
 

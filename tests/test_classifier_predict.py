@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,11 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from catalog.evidence import NO_EVIDENCE, PostText
 from catalog.taxonomy import CATEGORIES, COLOURS
 from classifier.images import UnreadableImage, load_rgb
 from classifier.inference import Predictor
-from classifier.model import VitrinaModel, default_model_dir, load_model
+from classifier.model import InvalidModel, VitrinaModel, default_model_dir, load_model
 from tests.classifier_support import dataset, photos, rows
 from tests.conftest import write_config
 from vitrina_cli.main import app
@@ -211,3 +213,76 @@ def test_cli_evaluate_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> No
     assert 0 <= figures["category"]["ece"] <= 1
     text = " ".join(result.output.split())  # rich wraps at the runner's 80 columns
     assert "macro-F1" in text and "sent to review" in text
+
+
+# -- photo + words --------------------------------------------------------------------------
+
+
+def model_copy(tmp_path: Path, *, fusion: str | None = None) -> Path:
+    """The default model's folder without its fusion.json (or with `fusion` as its text)."""
+    src, dst = default_model_dir(), tmp_path / "model-copy"
+    dst.mkdir()
+    (dst / "model.keras").symlink_to(src / "model.keras")
+    shutil.copy(src / "metadata.json", dst / "metadata.json")
+    if fusion is not None:
+        (dst / "fusion.json").write_text(fusion, encoding="utf-8")
+    return dst
+
+
+def test_default_model_has_a_fitted_fusion(model: VitrinaModel) -> None:
+    assert model.fusion is not None
+    for head in ("category", "colour"):
+        f = model.fusion.heads[head]
+        assert f.fitted_on["converged"] and f.fitted_on["posts"] > 200
+        assert 0 < f.threshold < 1 and f.labels == model.labels[head]
+    report = model.fusion.metadata["report"]["photo_and_words"]
+    assert report["label_precision"] >= 0.95
+
+
+def test_rows_without_words_are_as_without_fusion(model: VitrinaModel, tmp_path: Path) -> None:
+    plain = load_model(model_copy(tmp_path))
+    assert plain.fusion is None and model.fusion is not None
+    paths = photos(None, 12)
+    before = list(Predictor(plain, batch_size=5).predict_paths(paths))
+    for texts in (None, [None] * len(paths), [PostText()] * len(paths)):
+        after = list(Predictor(model, batch_size=5).predict_paths(paths, texts))
+        for a, b in zip(before, after, strict=True):
+            assert a.as_dict(with_top=True) == b.as_dict(with_top=True)
+            assert a.decisions == b.decisions and a.image_top == b.image_top == b.top
+            assert not any(b.conflict.values()) and b.evidence == NO_EVIDENCE
+
+
+def test_a_damaged_fusion_json_is_a_clear_error(tmp_path: Path, sqlite_url: str) -> None:
+    folder = model_copy(tmp_path, fusion='{"heads": {"colour": {}}}')
+    with pytest.raises(InvalidModel, match="fusion.json: not a valid fusion file"):
+        load_model(folder)
+    cfg = write_config(tmp_path, sqlite_url)
+    result = CliRunner().invoke(
+        app, ["--config", str(cfg), "predict", str(photos(None, 1)[0]), "--model", str(folder)]
+    )
+    assert result.exit_code == 2 and "not a valid fusion file" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"file,caption\nx.jpg,red\n", "missing column(s) path, text"),
+        (b"path,text\n,red dress\n", "line 2: empty path"),
+        (b"path,text\na.jpg,red\na.jpg,blue\n", "line 3: a.jpg already has other words"),
+        (b"path,text\na.jpg,\xff\xfe red\n", "not UTF-8"),
+    ],
+)
+def test_cli_predict_refuses_a_bad_captions_file(
+    tmp_path: Path, sqlite_url: str, content: bytes, message: str
+) -> None:
+    cfg = write_config(tmp_path, sqlite_url)
+    bad = tmp_path / "captions.csv"
+    bad.write_bytes(content)
+    photo = str(photos(None, 1)[0])
+    runner = CliRunner()
+    for path in (bad, tmp_path / "absent.csv"):
+        result = runner.invoke(
+            app, ["--config", str(cfg), "predict", photo, "--captions", str(path)]
+        )
+        expected = message if path == bad else "not found"
+        assert result.exit_code == 2 and expected in " ".join(result.output.split()), result.output

@@ -1,0 +1,165 @@
+"""The lexicon: every language's words for Vitrina's labels, loaded from `lexicon/<lang>.toml`.
+
+Entries are indexed by their stems, one index per language, so that "dresses", "платья" and
+"Kleider" reach the word listed as "dress", "платье" and "Kleid". Stemming uses Snowball
+(`snowballstemmer`); a language without a Snowball stemmer lists its endings in its file
+(`suffixes`), stripped longest first.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from importlib import resources
+
+import snowballstemmer
+
+from catalog.taxonomy import CATEGORIES, COLOURS
+
+# What a lexicon entry says when it matches.
+CATEGORY, COLOUR, COLOUR_WEAK = "category", "colour", "colour_weak"
+OTHER, NEUTRAL = "other", "neutral"
+PART, PAIRING, JOINER, BUNDLE, LINK, FUNCTION, FILLER = (
+    "part",
+    "pairing",
+    "joiner",
+    "bundle",
+    "link",
+    "function",
+    "filler",
+)
+# Kinds that name something (a match of one of these consumes its words).
+NAMING = (CATEGORY, COLOUR, COLOUR_WEAK, OTHER, NEUTRAL, PART, PAIRING, BUNDLE)
+EXACT = "="  # entry prefix: match the written form only, never its stem
+
+_WORD = re.compile(r"[^\W_]+|[+&/]")
+
+
+def normalise(text: str) -> str:
+    """Case-folded, NFKC, "ё" read as "е", hyphens and apostrophes inside words as spaces."""
+    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е").replace("ї", "ї")
+    return re.sub(r"(?<=\w)[-‐‑–’'](?=\w)", " ", text)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(normalise(text))
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    label: str  # a category or colour for those kinds, else ""
+    lang: str
+    words: tuple[str, ...]  # as listed, normalised
+
+
+@dataclass
+class Language:
+    code: str
+    head_final: bool
+    stem: Callable[[str], str]
+    # key (tuple of stems, or of "=word" for exact entries) -> entries
+    index: dict[tuple[str, ...], list[Entry]] = field(default_factory=dict)
+    # first key -> longest phrase starting with it, to bound the lookups
+    first: dict[str, int] = field(default_factory=dict)
+    surfaces: set[str] = field(default_factory=set)  # every listed word, for hashtag splitting
+    # first two letters of every first key: a word starting otherwise is never stemmed here
+    prefixes: set[str] = field(default_factory=set)
+
+    def add(self, entry: Entry, exact: bool) -> None:
+        key = tuple(EXACT + w for w in entry.words) if exact else tuple(map(self.stem, entry.words))
+        self.index.setdefault(key, []).append(entry)
+        self.first[key[0]] = max(self.first.get(key[0], 0), len(key))
+        self.prefixes.add(entry.words[0][:2])
+        self.surfaces.update(entry.words)
+
+
+def _suffix_stemmer(suffixes: Iterable[str], min_stem: int) -> Callable[[str], str]:
+    ordered = sorted({normalise(s) for s in suffixes}, key=len, reverse=True)
+
+    def stem(word: str) -> str:
+        for s in ordered:
+            if word.endswith(s) and len(word) - len(s) >= min_stem:
+                return word[: -len(s)]
+        return word
+
+    return stem
+
+
+def _stemmer(name: str, data: dict) -> Callable[[str], str]:
+    if name == "suffixes":
+        base = _suffix_stemmer(data.get("suffixes", ()), int(data.get("min_stem", 3)))
+    else:
+        base = snowballstemmer.stemmer(name).stemWord
+    # Tokens repeat across posts (the same shop's words every night): stem each once.
+    return lru_cache(maxsize=200_000)(base)
+
+
+def _entries(data: dict, lang: str) -> Iterable[tuple[Entry, bool]]:
+    def make(kind: str, label: str, items: Iterable[str]) -> Iterable[tuple[Entry, bool]]:
+        for raw in items:
+            exact = raw.startswith(EXACT)
+            ws = tuple(words(raw.removeprefix(EXACT)))
+            if ws:
+                yield Entry(kind, label, lang, ws), exact
+
+    for head, kind, allowed in (
+        ("category", CATEGORY, CATEGORIES),
+        ("colour", COLOUR, COLOURS),
+        ("colour_weak", COLOUR_WEAK, COLOURS),
+    ):
+        for label, items in data.get(head, {}).items():
+            if label not in allowed:
+                raise ValueError(f"lexicon {lang}: [{head}] has unknown label {label!r}")
+            yield from make(kind, label, items)
+    yield from make(OTHER, "", data.get("other", {}).get("products", ()))
+    yield from make(NEUTRAL, "", data.get("neutral", {}).get("phrases", ()))
+    ctx = data.get("context", {})
+    for kind, key in (
+        (PART, "parts"),
+        (PAIRING, "pairing"),
+        (JOINER, "joiners"),
+        (BUNDLE, "bundles"),
+        (LINK, "links"),
+        (FUNCTION, "function"),
+        (FILLER, "filler"),
+    ):
+        yield from make(kind, "", ctx.get(key, ()))
+
+
+def load_language(code: str, text: str) -> Language:
+    data = tomllib.loads(text)
+    if data.get("language") != code:
+        raise ValueError(f"lexicon {code}.toml says language = {data.get('language')!r}")
+    lang = Language(code, bool(data.get("head_final", False)), _stemmer(data["stemmer"], data))
+    for entry, exact in _entries(data, code):
+        # Parts are matched as written: "striped" (a pattern) must not reach "stripe" (a part).
+        lang.add(entry, exact or entry.kind == PART)
+    return lang
+
+
+@dataclass
+class Lexicon:
+    languages: dict[str, Language]
+
+    def __post_init__(self) -> None:
+        self.surfaces: set[str] = set().union(*(lang.surfaces for lang in self.languages.values()))
+        self.max_surface = max((len(s) for s in self.surfaces), default=1)
+        self.latin: tuple[str, ...] = tuple(c for c in self.languages if c not in ("ru", "uk"))
+
+
+LANGUAGES: tuple[str, ...] = ("en", "ru", "uk", "de", "fr", "es", "it", "pt", "pl", "tr")
+
+
+@cache
+def load_lexicon(codes: tuple[str, ...] | None = None) -> Lexicon:
+    """The shipped lexicon (every language found in the package unless `codes` names some)."""
+    folder = resources.files("classifier.text") / "lexicon"
+    wanted = codes or tuple(c for c in LANGUAGES if (folder / f"{c}.toml").is_file())
+    return Lexicon(
+        {c: load_language(c, (folder / f"{c}.toml").read_text(encoding="utf-8")) for c in wanted}
+    )

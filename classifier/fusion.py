@@ -12,10 +12,11 @@ source or network the fitting data never showed simply gets the shared text weig
 fitted values show how far each source is trusted. A head whose text names no label is decided by
 the image alone, exactly as without fusion (same probabilities, same image threshold).
 
-Two rules sit on top of the model: confident words (a plain clue) naming another label than a
-confident photo (top probability at or above the image threshold) send that label to review and
-flag the conflict, whatever the fused probability says; and plain words that the fused decision
-overrules (it picks another label) send the label to review too.
+Two rules sit on top of the model. Confident words (whose fitted term alone would take a label
+from even odds to 95%) naming another label than a confident photo (top probability at or above
+the image threshold) send that label to review and flag the conflict, whatever the fused
+probability says; and confident words that the fused decision overrules (it picks another label)
+send the label to review too.
 
 numpy/scipy only: importing this module never loads TensorFlow.
 """
@@ -42,6 +43,9 @@ L2_BIAS = 1e-3
 L2_OFFSET = 3e-3
 L2_NETWORK = 3e-2  # firmer: networks differ in habits more than in how often shops are right
 THRESHOLD_FOLDS = 5
+# "1.0: the words plainly name this label for the product" (catalog.evidence.Clue); the text
+# extractor gives that to titles and options, and discounts captions (0.9) and hashtags.
+CONFIDENT_STRENGTH = 1.0
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,9 @@ class HeadFusion:
     network_log_scales: dict[str, float] = field(default_factory=dict)  # ρ_network
     bias: list[float] = field(default_factory=list)  # b_k
     threshold: float = 1.0  # on the fused probability, for posts whose words name a label
-    # A clue at least this strong counts as the shop plainly naming the label (conflict rule).
-    conflict_strength: float = 1.0
+    # Words are confident when a clue is at least this strong (catalog.evidence.Clue: 1.0 is
+    # the words plainly naming the label); the conflict and overrule rules apply to those only.
+    confident_strength: float = CONFIDENT_STRENGTH
     fitted_on: dict[str, Any] = field(default_factory=dict)  # counts per source/network, target
 
     def source_weights(self) -> dict[str, float]:
@@ -94,6 +99,25 @@ class HeadFusion:
 
     def network_scales(self) -> dict[str, float]:
         return {n: float(np.exp(r)) for n, r in self.network_log_scales.items()}
+
+    def text_logits(self, x: HeadFeatures) -> np.ndarray:
+        """(N, K): what the words alone add to each label's logit."""
+        w = np.array([self.source_weights()[s] for s in SOURCES])
+        r = np.exp([self.network_log_scales.get(n, 0.0) for n in x.network])
+        return r[:, None] * np.einsum("nsk,s->nk", x.text, w)
+
+    def rules(
+        self, x: HeadFeatures, probs: np.ndarray, image_threshold: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(conflict, overruled) per post: confident words naming another label than a
+        confident photo; confident words naming another label than the fused decision."""
+        strongest = x.text.max(axis=1)  # (N, K): the strongest clue per label, any source
+        confident = strongest.max(axis=1, initial=0.0) >= self.confident_strength
+        text_label = strongest.argmax(axis=1)
+        image_label, image_conf = x.image.argmax(axis=1), x.image.max(axis=1)
+        conflict = confident & (image_conf >= image_threshold) & (text_label != image_label)
+        overruled = confident & (text_label != probs.argmax(axis=1))
+        return conflict, overruled
 
     def probabilities(self, x: HeadFeatures) -> np.ndarray:
         """(N, K) fused probabilities (for every post; callers keep the image's where the
@@ -120,7 +144,7 @@ class HeadFusion:
             "network_scales": self.network_scales(),
             "bias": self.bias,
             "threshold": self.threshold,
-            "conflict_strength": self.conflict_strength,
+            "confident_strength": self.confident_strength,
             "fitted_on": self.fitted_on,
         }
 
@@ -135,7 +159,7 @@ class HeadFusion:
             network_log_scales={k: float(v) for k, v in d.get("network_log_scales", {}).items()},
             bias=[float(b) for b in d.get("bias", [])],
             threshold=float(d["threshold"]),
-            conflict_strength=float(d.get("conflict_strength", 1.0)),
+            confident_strength=float(d.get("confident_strength", CONFIDENT_STRENGTH)),
             fitted_on=dict(d.get("fitted_on", {})),
         )
 
@@ -162,21 +186,8 @@ def decide(fusion: HeadFusion | None, x: HeadFeatures, image_threshold: float) -
         idx = np.flatnonzero(fused)
         probs[idx] = fusion.probabilities(x.subset(fused))
         auto[idx] = probs[idx].max(axis=1) >= fusion.threshold
-        # conflict: the shop plainly names a label the confident photo does not show
-        strongest = x.text[idx].max(axis=1)  # (M, K) over sources
-        text_label = strongest.argmax(axis=1)
-        text_conf = strongest.max(axis=1)
-        img_label = x.image[idx].argmax(axis=1)
-        img_conf = x.image[idx].max(axis=1)
-        clash = (
-            (text_conf >= fusion.conflict_strength)
-            & (img_conf >= image_threshold)
-            & (text_label != img_label)
-        )
+        clash, overruled = fusion.rules(x.subset(fused), probs[idx], image_threshold)
         conflict[idx] = clash
-        # words plainly naming a label the fused decision does not pick were overruled by the
-        # photo: a person looks, even when the photo alone was not sure enough to conflict
-        overruled = (text_conf >= fusion.conflict_strength) & (text_label != probs[idx].argmax(1))
         auto[idx[clash | overruled]] = False
     return Decision(probs, auto, conflict, fused)
 
@@ -193,7 +204,7 @@ def fit_head(
     right: np.ndarray | None = None,
     image_threshold: float,
     target_precision: float = 0.95,
-    conflict_strength: float = 1.0,
+    confident_strength: float = CONFIDENT_STRENGTH,
 ) -> HeadFusion:
     """Fit one head on posts whose words name a label (others are decided by the image).
 
@@ -204,7 +215,7 @@ def fit_head(
     keep = x.has_text
     x, y = x.subset(keep), np.asarray(y)[keep]
     right = np.eye(len(labels), dtype=bool)[y] if right is None else np.asarray(right)[keep]
-    fusion = HeadFusion(head, list(labels), conflict_strength=conflict_strength)
+    fusion = HeadFusion(head, list(labels), confident_strength=confident_strength)
     networks = sorted(set(x.network))
     fusion.fitted_on = {
         "posts": int(len(y)),
@@ -230,12 +241,8 @@ def fit_head(
     top, conf = probs.argmax(axis=1), probs.max(axis=1)
     correct = right[np.arange(len(y)), top]
     # posts the rules send to review whatever the probability are left out of the choice
-    strongest = x.text.max(axis=1)
-    plain = strongest.max(axis=1) >= conflict_strength
-    text_label = strongest.argmax(axis=1)
-    img_label, img_conf = x.image.argmax(axis=1), x.image.max(axis=1)
-    conflict = plain & (img_conf >= image_threshold) & (text_label != img_label)
-    ok = ~conflict & ~(plain & (text_label != top))
+    conflict, overruled = fusion.rules(x, probs, image_threshold)
+    ok = ~conflict & ~overruled
     fusion.threshold = calibration.threshold_for_precision(conf[ok], correct[ok], target_precision)
     fusion.fitted_on["threshold_from"] = f"{THRESHOLD_FOLDS}-fold out-of-fold probabilities"
     return fusion

@@ -22,7 +22,15 @@ import numpy as np
 from catalog.evidence import NO_EVIDENCE, PostText, TextEvidence
 from classifier import fusion_data
 from classifier.data import Sample
-from classifier.fusion import Fusion, HeadFeatures, HeadFusion, decide, fit_head, text_features
+from classifier.fusion import (
+    CONFIDENT_STRENGTH,
+    Fusion,
+    HeadFeatures,
+    HeadFusion,
+    decide,
+    fit_head,
+    text_features,
+)
 
 HEADS = ("category", "colour")
 Extract = Callable[[PostText], TextEvidence]
@@ -163,6 +171,7 @@ def _fit(
     labels: dict[str, list[str]],
     image_thresholds: dict[str, float],
     target: float,
+    confident_strength: float = CONFIDENT_STRENGTH,
 ) -> dict[str, HeadFusion]:
     heads = {}
     for head in HEADS:
@@ -175,6 +184,7 @@ def _fit(
             right=right,
             image_threshold=image_thresholds[head],
             target_precision=target,
+            confident_strength=confident_strength,
         )
     return heads
 
@@ -194,6 +204,7 @@ def fit_and_measure(
     extract: Extract,
     *,
     target: float = 0.95,
+    confident_strength: float = CONFIDENT_STRENGTH,
 ) -> FitResult:
     keys = [s.key for s in samples]
     fit_titles = [t for t in titles if fusion_data.title_half(t) == "fit"]
@@ -212,13 +223,13 @@ def fit_and_measure(
             keys,
             extract,
         )
-        heads = _fit(train, labels, image_thresholds, target)
+        heads = _fit(train, labels, image_thresholds, target, confident_strength)
         folds.append({h: heads[h].as_json() for h in HEADS})
         parts["fused"].append(outcomes(held, labels, heads, image_thresholds))
         parts["image"].append(outcomes(held, labels, None, image_thresholds))
     fused, image = Outcomes.concat(parts["fused"]), Outcomes.concat(parts["image"])
     everything = post_set(fit_pairs, probs, keys, extract)
-    heads = _fit(everything, labels, image_thresholds, target)
+    heads = _fit(everything, labels, image_thresholds, target, confident_strength)
     kinds = {k: everything.kinds.count(k) for k in sorted(set(everything.kinds))}
     report = {
         "measured": "cross-fitted: fitted on one half of the validation photos (titles from one "
@@ -250,6 +261,7 @@ def fit_fusion(
     target: float = 0.95,
     thresholds: dict[str, float | None] | None = None,
     extract: Extract | None = None,
+    confident_strength: float = CONFIDENT_STRENGTH,
 ) -> FitResult:
     """Everything `vitrina fit-fusion` does except writing the file."""
     from classifier.evaluate import select_samples
@@ -267,6 +279,7 @@ def fit_fusion(
         model.thresholds(thresholds),
         extract,
         target=target,
+        confident_strength=confident_strength,
     )
     result.fusion.metadata["model_version"] = model.version
     return result

@@ -515,6 +515,14 @@ def fit_fusion(
     target_precision: float | None = typer.Option(
         None, min=0.5, max=1.0, help="Default: [classifier] target_precision."
     ),
+    confident_strength: float = typer.Option(
+        1.0,
+        min=0.0,
+        max=1.0,
+        help="Clue strength from which words count as confident: confident words against a "
+        "confident photo go to review as a conflict (1.0: plainly named in a title or option; "
+        "0.9 adds captions).",
+    ),
 ) -> None:
     """Fit the fusion of photo and post words on the model's validation photos paired with real
     product titles; write fusion.json into the model folder and print cross-fitted figures."""
@@ -538,6 +546,7 @@ def fit_fusion(
                 target=target_precision or cfg.target_precision,
                 thresholds={"category": cfg.category_threshold, "colour": cfg.colour_threshold},
                 extract=extract,
+                confident_strength=confident_strength,
             )
     except DatasetError as exc:
         fail(str(exc))

@@ -1,6 +1,7 @@
 """`vitrina predict --captions FILE.csv`: each photo's post words from a CSV file.
 
-Columns `path,text` (optional `network`: whose habits apply, e.g. instagram). A relative path is
+Columns `path,text` (the post's caption; optional `title`: a product title, as a shop's
+storefront shows it; optional `network`: whose habits apply, e.g. instagram). A relative path is
 looked up from the current folder and from the CSV's folder. Photos the file does not list get
 no words; rows naming photos that are not being labelled are ignored (and counted).
 """
@@ -56,14 +57,16 @@ def read_captions(path: str | Path) -> Captions:
                 if not name:
                     raise CaptionsError(f"{path} line {line}: empty path")
                 text = (row.get("text") or "").strip()
+                title = (row.get("title") or "").strip()
                 network = (row.get("network") or "").strip().lower()
+                post = PostText(network=network, title=title, caption=text)
                 for key in _candidates(Path(name), path.parent):
-                    if key in out and out[key].caption != text:
+                    if key in out and out[key] != post:
                         raise CaptionsError(
                             f"{path} line {line}: {name} already has other words on line "
                             f"{lines[key]}"
                         )
-                    out[key] = PostText.caption_only(text, network)
+                    out[key] = post
                     lines[key] = line
     except UnicodeDecodeError as exc:
         raise CaptionsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc

@@ -286,3 +286,120 @@ def test_cli_predict_refuses_a_bad_captions_file(
         )
         expected = message if path == bad else "not found"
         assert result.exit_code == 2 and expected in " ".join(result.output.split()), result.output
+
+
+WORDS = {"T-Shirt": "t-shirt", "Shoes": "shoes", "Pants": "trousers"}
+
+
+def sure_and_unsure(model: VitrinaModel) -> tuple[list[Path], Path, str]:
+    """Real photos the image alone publishes on both heads (of three kinds), and one whose
+    category is sure but whose colour (the labeller's) is its unsure top guess."""
+    predictor = Predictor(model)
+    sure: dict[str, Path] = {}
+    unsure: tuple[Path, str] | None = None
+    for category in WORDS:
+        picked = rows(category, 20)
+        paths = [dataset() / r["image"] for r in picked]
+        for r, row in zip(picked, predictor.predict_paths(paths), strict=True):
+            right = row.category == r["category"] and row.colour == r["colour"]
+            # sure photos are never red: the tests' other product is a red dress
+            if row.decision == "auto" and right and r["colour"] != "red" and category not in sure:
+                sure[category] = dataset() / r["image"]
+            elif (
+                unsure is None
+                and right
+                and row.decisions == {"category": "auto", "colour": "review"}
+            ):
+                unsure = (dataset() / r["image"], f"{r['colour']} {WORDS[category]}")
+    assert len(sure) == 3 and unsure is not None
+    return list(sure.values()), *unsure
+
+
+def test_words_against_a_sure_photo_are_a_conflict(model: VitrinaModel) -> None:
+    sure, unsure, agreeing = sure_and_unsure(model)
+    texts = [
+        PostText(network="shopify", title="Red Dress"),  # plainly another product
+        None,
+        PostText(network="instagram", caption=""),
+        PostText(network="instagram", caption=f"new in: {agreeing} 🔥"),
+    ]
+    before = list(Predictor(model).predict_paths([*sure, unsure]))
+    after = list(Predictor(model).predict_paths([*sure, unsure], texts))
+    clash = after[0]
+    assert clash.conflict == {"category": True, "colour": True}
+    assert clash.decisions == {"category": "review", "colour": "review"}
+    assert clash.decision == "review" and clash.image_top == before[0].top
+    assert clash.evidence.best("category")[0] == "Dress"
+    # no words (None or empty): exactly as the photo alone
+    for k in (1, 2):
+        assert after[k].as_dict(with_top=True) == before[k].as_dict(with_top=True)
+        assert after[k].decisions == before[k].decisions and not any(after[k].conflict.values())
+    # agreeing words make the unsure colour publishable
+    helped = after[3]
+    assert before[3].decisions["colour"] == "review" and helped.decisions["colour"] == "auto"
+    assert (
+        helped.colour == before[3].colour and helped.colour_confidence > before[3].colour_confidence
+    )
+    assert helped.decision == "auto" and not any(helped.conflict.values())
+    assert helped.image_top == before[3].top != helped.top
+
+
+def test_without_fusion_json_words_do_not_change_decisions(
+    model: VitrinaModel, tmp_path: Path
+) -> None:
+    plain = load_model(model_copy(tmp_path))
+    sure, unsure, agreeing = sure_and_unsure(model)
+    paths = [*sure, unsure]
+    texts = [PostText(title="Red Dress")] * 3 + [PostText(caption=agreeing)]
+    before = list(Predictor(plain).predict_paths(paths))
+    after = list(Predictor(plain).predict_paths(paths, texts))
+    for a, b in zip(before, after, strict=True):
+        assert a.as_dict(with_top=True) == b.as_dict(with_top=True) and a.decisions == b.decisions
+        assert not any(b.conflict.values())
+    # the words are still read, for moderators to see
+    assert after[0].evidence.summary("category").startswith("shop says: Dress")
+
+
+def test_cli_predict_with_captions(model: VitrinaModel, tmp_path: Path, sqlite_url: str) -> None:
+    cfg = write_config(tmp_path, sqlite_url)
+    sure, unsure, agreeing = sure_and_unsure(model)
+    captions = tmp_path / "captions.csv"
+    with captions.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "text", "title", "network"])
+        w.writerow([str(sure[0]), "", "Red Dress", "shopify"])
+        w.writerow([str(unsure), f"new in: {agreeing}", "", "instagram"])
+        w.writerow(["nowhere/else.jpg", "black boots", "", ""])  # names no photo given: fine
+    out = tmp_path / "rows.csv"
+    args = ["--config", str(cfg), "predict", *map(str, [*sure, unsure]), "--out", str(out)]
+    runner = CliRunner()
+    result = runner.invoke(app, [*args, "--captions", str(captions)])
+    assert result.exit_code == 0, result.output
+    with out.open(newline="", encoding="utf-8") as f:
+        table = {Path(r["path"]).name: r for r in csv.DictReader(f)}
+    clash, helped = table[sure[0].name], table[unsure.name]
+    assert clash["decision"] == "review" and clash["category_conflict"] == "True"
+    assert clash["category_text"] == "shop says: Dress (title)"
+    assert helped["colour_decision"] == "auto" and helped["colour_conflict"] == "False"
+    assert table[sure[1].name]["category_text"] == "" and table[sure[1].name]["decision"] == "auto"
+    text = " ".join(result.output.split())
+    assert "2 with words, 1 with a photo/words conflict" in text
+    assert "1 caption row(s) named no photo given" in text
+    # the same photos without --captions: today's columns, and the words' effect is gone
+    plain_out = tmp_path / "plain.csv"
+    result = runner.invoke(app, [*args[:-1], str(plain_out)])
+    assert result.exit_code == 0, result.output
+    with plain_out.open(newline="", encoding="utf-8") as f:
+        plain = {Path(r["path"]).name: r for r in csv.DictReader(f)}
+    assert list(next(iter(plain.values()))) == [
+        "path",
+        "category",
+        "category_confidence",
+        "colour",
+        "colour_confidence",
+        "decision",
+        "error",
+    ]
+    assert plain[unsure.name]["decision"] == "review" and plain[sure[0].name]["decision"] == "auto"
+    for name in (sure[1].name, sure[2].name):
+        assert {k: table[name][k] for k in plain[name]} == plain[name]

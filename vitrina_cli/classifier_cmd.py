@@ -326,7 +326,7 @@ def predict(
     captions: Path | None = typer.Option(
         None,
         "--captions",
-        help="CSV with columns path,text (optional network): each photo's post words, fused "
+        help="CSV with columns path,text (optional title, network): each photo's post words, fused "
         "with the photo when the model has a fusion.json. Unlisted photos get no words.",
     ),
 ) -> None:

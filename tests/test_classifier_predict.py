@@ -11,14 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from catalog.evidence import NO_EVIDENCE, PostText
-from catalog.taxonomy import CATEGORIES, COLOURS
+from catalog.models import Photo, Post
+from catalog.taxonomy import CATEGORIES, COLOURS, ReviewStatus
 from classifier.images import UnreadableImage, load_rgb
 from classifier.inference import Predictor
+from classifier.labelling import classify_catalog
 from classifier.model import InvalidModel, VitrinaModel, default_model_dir, load_model
-from tests.classifier_support import dataset, photos, rows
+from tests.classifier_support import dataset, photos, rows, store_photos
 from tests.conftest import write_config
 from vitrina_cli.main import app
 
@@ -403,3 +407,29 @@ def test_cli_predict_with_captions(model: VitrinaModel, tmp_path: Path, sqlite_u
     assert plain[unsure.name]["decision"] == "review" and plain[sure[0].name]["decision"] == "auto"
     for name in (sure[1].name, sure[2].name):
         assert {k: table[name][k] for k in plain[name]} == plain[name]
+
+
+def test_classify_catalog_reads_each_photos_post_words(
+    model: VitrinaModel,
+    engine: Engine,
+    db_url: str,
+    settings_for,  # type: ignore[no-untyped-def]
+) -> None:
+    settings, _ = settings_for(db_url)
+    sure, unsure, agreeing = sure_and_unsure(model)
+    ids = store_photos(engine, settings.media_dir, [sure[0], sure[1], unsure])
+    with Session(engine) as session:
+        photo_post = [session.get(Photo, i).post_id for i in ids]
+        posts = {pid: session.get(Post, pid) for pid in photo_post}
+        posts[photo_post[0]].title = "Red Dress"  # a storefront title naming another product
+        posts[photo_post[2]].caption = f"new in: {agreeing} #sale"
+        for post in posts.values():
+            session.add(post)
+        session.commit()
+    summary = classify_catalog(settings, engine, model=model)
+    assert summary.labelled == 3
+    with Session(engine) as session:
+        status = {i: session.get(Photo, i).status for i in ids}
+    assert status[ids[0]] == ReviewStatus.needs_review  # words against a sure photo
+    assert status[ids[1]] == ReviewStatus.auto_accepted  # no words: the photo alone, as before
+    assert status[ids[2]] == ReviewStatus.auto_accepted  # agreeing words settle its colour

@@ -20,6 +20,7 @@ from vitrina_cli import (
     schedule,
     serve,
     shops,
+    text_cmd,
 )
 from vitrina_cli.common import console, engine_from, settings_from
 
@@ -76,6 +77,7 @@ app.command("runs")(runs.runs)
 app.command("schedule")(schedule.schedule)
 app.command("demo")(demo.demo)
 app.command("retrain")(nightly.retrain_now)
+app.command("predict-text")(text_cmd.predict_text)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,11 @@ from classifier.text.lexicon import (
     CATEGORY,
     COLOUR,
     COLOUR_WEAK,
+    FILLER,
     FUNCTION,
     JOINER,
     LINK,
+    NEUTRAL,
     OTHER,
     PAIRING,
     PART,
@@ -49,7 +51,7 @@ NEAR = 1.0  # colour next to the product word
 WINDOW = 0.9  # colour a few words from it
 LOOSE = 0.6  # colour with no product word near it
 OTHER_PRODUCT = 0.25  # colour of a part, of a paired product, of an accessory
-WEAK_SHADE = 0.5  # cream, denim: a shade that names a colour loosely
+WEAK_SHADE = 0.7  # cream, denim: a shade that names a colour loosely
 SEVERAL = 0.35  # each of several products or colours named side by side
 WITH_ACCESSORY = 0.6  # the product word with a non-taxonomy product beside it (a set?)
 PARTIAL_HASHTAG = 0.8  # a hashtag read with an unknown word left in it
@@ -64,6 +66,8 @@ NARROWER = {
 FLOOR = 0.5
 MARGIN = 0.3
 WINDOW_WORDS = 3
+MODIFIER = "modifier"  # a product word read as part of another's name ("jean" in "jupe en jean")
+HEAD_GAP = 4
 
 
 @dataclass
@@ -75,55 +79,44 @@ class _Found:
 def extract(post: PostText, lexicon: Lexicon | None = None) -> TextEvidence:
     """The clues in a post's words. Never raises on odd text; empty text gives no clues."""
     lex = lexicon or load_lexicon()
-    fields: list[tuple[str, list[str]]] = []  # (source, texts read on their own)
-    if post.options:
-        fields.append(("options", list(post.options)))
+    flat: list[tuple[str, str, float]] = []  # (source, one text read on its own, its worth)
+    flat += [("options", o, 1.0) for o in post.options]
     if post.title:
-        fields.append(("title", [post.title]))
+        flat.append(("title", post.title, 1.0))
     if post.product_type:
-        fields.append(("product_type", [post.product_type]))
-    if post.tags:
-        fields.append(("tags", list(post.tags)))
+        flat.append(("product_type", post.product_type, 1.0))
+    flat += [("tags", t, 1.0) for t in post.tags]
     if post.caption:
         caption = strip_links(html_to_text(post.caption))
         rest, tags = split_hashtags(caption)
-        read = [_hashtag_text(t, lex) for t in tags]
-        if any(read):
-            fields.append(("hashtags", [" , ".join(r for r in read if r)]))
-        fields.append(("caption", [rest]))
-    flat = [(src, text) for src, texts in fields for text in texts]
-    resolved = resolve([items(text, lex) for _, text in flat], lex)
+        for tag in tags:
+            split = segment(tag, lex)
+            if split:
+                flat.append(("hashtags", " ".join(split[0]), 1.0 if split[1] else PARTIAL_HASHTAG))
+        flat.append(("caption", rest, 1.0))
+    resolved = resolve([items(text, lex) for _, text, _ in flat], lex)
     found = _Found([], set())
-    by_source: dict[str, list[list[Item]]] = {}
-    for (src, _), seq in zip(flat, resolved, strict=True):
-        by_source.setdefault(src, []).append(seq)
+    by_source: dict[str, list[tuple[list[Item], float]]] = {}
+    for (src, _, worth), seq in zip(flat, resolved, strict=True):
+        by_source.setdefault(src, []).append((seq, worth))
     for src, seqs in by_source.items():
         base = SOURCE_STRENGTH[src]
-        if src in ("options", "tags"):
+        if src in ("options", "tags", "hashtags"):
             _read_separately(src, seqs, base, lex, found)
         else:
-            for seq in seqs:
-                _read(src, seq, base, lex, found)
+            for seq, worth in seqs:
+                _read(src, seq, base * worth, lex, found)
     return _decide(found)
 
 
-def _hashtag_text(tag: str, lex: Lexicon) -> str:
-    split = segment(tag, lex)
-    if split is None:
-        return ""
-    words, whole = split
-    # An unknown word at the front stays as a word the lexicon does not know.
-    return " ".join(words) if whole else "~partial~ " + " ".join(words)
-
-
 def _read_separately(
-    src: str, seqs: list[list[Item]], base: float, lex: Lexicon, found: _Found
+    src: str, seqs: list[tuple[list[Item], float]], base: float, lex: Lexicon, found: _Found
 ) -> None:
     """Options and tags: each value is read alone; several values naming different labels
     (a product sold in black, white and red) say several."""
     local = _Found([], set())
-    for seq in seqs:
-        _read(src, seq, base, lex, local)
+    for seq, worth in seqs:
+        _read(src, seq, base * worth, lex, local)
     for head in ("category", "colour"):
         clues = [c for c in local.clues if c.head == head and c.strength >= FLOOR]
         if len({c.label for c in clues}) > 1:
@@ -140,8 +133,6 @@ def _with(c: Clue, strength: float) -> Clue:
 
 
 def _read(src: str, seq: list[Item], base: float, lex: Lexicon, found: _Found) -> None:
-    if src == "hashtags" and seq and seq[0].text == "partial":
-        base *= PARTIAL_HASHTAG
     seq = _compounds(seq, lex)
     elsewhere = _paired(seq)
     cats = [i for i, it in enumerate(seq) if it.kind == CATEGORY]
@@ -181,17 +172,34 @@ def _read(src: str, seq: list[Item], base: float, lex: Lexicon, found: _Found) -
         found.several.add("colour")
 
 
+_GAP = (WORD, COLOUR, COLOUR_WEAK, PART, FUNCTION, FILLER, NEUTRAL, LINK, MODIFIER)
+
+
 def _compounds(seq: list[Item], lex: Lexicon) -> list[Item]:
-    """Drop the modifier of two adjacent product words: the head names the product."""
+    """Keep the head of product words written together: the others are modifiers.
+
+    "shirt dress" is a dress, "Fast Jacket Black Sunglasses" sunglasses, "Top Black Dress" a
+    dress (the last word in English, German, Turkish); "платье-рубашка" a dress (the first in
+    Russian, French…). Words count as together when nothing but plain words, colours and parts
+    lie between (at most HEAD_GAP of them): a comma, "and", "+" or "with" keeps both."""
     out = list(seq)
-    for i in range(len(out) - 1):
-        a, b = out[i], out[i + 1]
-        if a.kind in (CATEGORY, OTHER) and b.kind in (CATEGORY, OTHER):
-            head_final = any(lex.languages[c].head_final for c in a.langs if c in lex.languages)
-            if head_final:
-                out[i] = Item(WORD, "", a.text)
-            else:
-                out[i + 1] = Item(WORD, "", b.text)
+    prev: int | None = None
+    gap = 0
+    for i, it in enumerate(out):
+        if it.kind in (CATEGORY, OTHER):
+            if prev is not None and gap <= HEAD_GAP:
+                a = out[prev]
+                head_final = any(lex.languages[c].head_final for c in a.langs if c in lex.languages)
+                if head_final:
+                    out[prev] = Item(MODIFIER, "", a.text)
+                else:
+                    out[i] = Item(MODIFIER, "", it.text)
+                    continue
+            prev, gap = i, 0
+        elif it.kind in _GAP:
+            gap += 1  # "jupe en jean": a denim skirt
+        else:
+            prev = None
     return out
 
 
@@ -209,7 +217,8 @@ def _paired(seq: list[Item]) -> set[int]:
     return out
 
 
-_SKIP_LEFT = (LINK, FUNCTION, WEAK)
+# Between a product and its colour after it: "maglione di lana grigio", "dress, black".
+_SKIP_LEFT = (LINK, FUNCTION, WEAK, MODIFIER, WORD, FILLER)
 
 
 def _colours(
@@ -259,7 +268,7 @@ def _right(seq: list[Item], i: int, has_category: bool, elsewhere: set[int]) -> 
             continue
         if it.kind == JOINER and j + 1 < len(seq) and seq[j + 1].kind in (COLOUR, COLOUR_WEAK):
             continue
-        if it.kind in (WORD, FUNCTION, BUNDLE) or it.kind == "filler":
+        if it.kind in (WORD, FUNCTION, BUNDLE, FILLER, NEUTRAL, MODIFIER):
             words += 1
             if words > WINDOW_WORDS:
                 return None
@@ -276,7 +285,7 @@ def _left(
     words = 0
     for j in range(i - 1, -1, -1):
         it = seq[j]
-        if it.kind == CATEGORY:
+        if it.kind in (CATEGORY, PART, OTHER):  # "botones azules" are the buttons' colour
             return _target(it.kind, j, has_category, elsewhere, words + 1)
         if it.kind == JOINER:
             if j > 0 and (j - 1) in attached:
@@ -299,6 +308,13 @@ def _decide(found: _Found) -> TextEvidence:
         for c in found.clues:
             if c.head == head:
                 scores[c.label] = max(scores.get(c.label, 0.0), c.strength)
+        # A broad word beside a narrow one is no conflict: title "Mila Blouse" under the
+        # product type "Tops" is a blouse.
+        for pair, narrow in NARROWER.items():
+            if pair <= scores.keys():
+                (broad,) = pair - {narrow}
+                scores[narrow] = max(scores[narrow], scores.pop(broad))
+                found.clues = [c for c in found.clues if c.label != broad]
         ranked = sorted(scores.values(), reverse=True)
         strong = [s for s in ranked if s >= FLOOR]
         if (len(strong) > 1 and strong[0] - strong[1] < MARGIN) or (

@@ -2,9 +2,10 @@
 
 `fit_fusion` is what `vitrina fit-fusion` runs: the model's validation photos, each paired with a
 real title (classifier.fusion_data), the text extracted by `classifier.text.extract`, one
-`HeadFusion` per head fitted on every photo with titles from the "fit" half of names.csv. The
+`HeadFusion` per head fitted on every photo with titles from the "fit" part of names.csv. The
 figures saved with it are cross-fitted: fitted on one half of the photos (fit titles), measured
-on the other half (report titles), both ways, so no reported figure comes from fitted data.
+on the other half (report titles: the fifth of names.csv the text lexicon was not tuned on),
+both ways, so no reported figure comes from fitted data.
 
 A label counts as right when it is the labeller's (for colour: or the labeller's runner-up).
 """
@@ -205,12 +206,15 @@ def fit_and_measure(
     *,
     target: float = 0.95,
     confident_strength: float = CONFIDENT_STRENGTH,
+    pairing_seed: str = fusion_data.PAIRING_SEED,
 ) -> FitResult:
+    """Cross-fitted figures and the fusion fitted on every photo. `pairing_seed` draws which
+    photo gets which title (and which no text or another product's title)."""
     keys = [s.key for s in samples]
     fit_titles = [t for t in titles if fusion_data.title_half(t) == "fit"]
     report_titles = [t for t in titles if fusion_data.title_half(t) == "report"]
-    fit_pairs = fusion_data.pair_posts(samples, fit_titles)
-    report_pairs = fusion_data.pair_posts(samples, report_titles)
+    fit_pairs = fusion_data.pair_posts(samples, fit_titles, seed=pairing_seed)
+    report_pairs = fusion_data.pair_posts(samples, report_titles, seed=pairing_seed)
     parts: dict[str, list[Outcomes]] = {"fused": [], "image": []}
     folds = []
     for fold in (0, 1):
@@ -232,8 +236,9 @@ def fit_and_measure(
     heads = _fit(everything, labels, image_thresholds, target, confident_strength)
     kinds = {k: everything.kinds.count(k) for k in sorted(set(everything.kinds))}
     report = {
-        "measured": "cross-fitted: fitted on one half of the validation photos (titles from one "
-        "half of names.csv), measured on the other half (titles from the other half), both ways",
+        "measured": "cross-fitted: fitted on one half of the validation photos (titles from 4/5 "
+        "of names.csv), measured on the other half (titles from the held-out fifth the text "
+        "lexicon was not tuned on), both ways",
         "posts": len(everything),
         "post_kinds": kinds,
         "target_precision": target,

@@ -280,7 +280,11 @@ def evaluate(
         )
     if "fusion" in result:
         console.print(
-            fusion_table(result["fusion"], f"photo + words on these photos with {names} titles")
+            fusion_table(
+                result["fusion"],
+                f"photo + words on these photos with held-out {names} titles "
+                f"(the fusion was fitted on the validation photos)",
+            )
         )
     d = result["decision"]
     if json_out:

@@ -7,6 +7,9 @@ end in tests/test_classifier_predict.py."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -191,3 +194,19 @@ def test_fusion_json_round_trip_and_refusals(tmp_path: Path) -> None:
     (tmp_path / FUSION_FILE).write_text('{"heads": {"colour": {"head": "colour"}}}')
     with pytest.raises(ValueError, match="not a valid fusion file"):
         load_fusion(tmp_path, {"colour": LABELS})
+
+
+def test_fusion_modules_never_load_tensorflow() -> None:
+    code = (
+        "import sys, classifier.fusion, classifier.fusion_fit, classifier.fusion_data, "
+        "classifier.captions; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert out.stdout.split() == ["False", "False"]

@@ -164,6 +164,7 @@ def run(names_csv: Path = NAMES, split: str = "test") -> list[Result]:
         score("lexicon (strength ≥ 0.5), first pass", lexicon_labeller(0.5), rows),
         score("lexicon (strength ≥ 0.5), again", lexicon_labeller(0.5), rows),
         score("lexicon (strength ≥ 0.8)", lexicon_labeller(0.8), rows),
+        score("keyword baseline, Polo as T-Shirt*", _polo_as_tshirt(keyword_baseline), rows),
         score("lexicon (≥ 0.5), Polo as T-Shirt*", _polo_as_tshirt(lexicon_labeller(0.5)), rows),
     ]
 

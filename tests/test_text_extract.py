@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -92,7 +94,11 @@ def test_no_tensorflow_import() -> None:
         "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; print(bad); "
         "sys.exit(1 if bad else 0)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, env=env
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -115,6 +121,7 @@ def test_hashtags_are_split_into_words() -> None:
     assert ev.best("category") == ("Dress", 0.85)
     assert ev.best("colour") == ("black", 0.85)
     assert {c.source for c in ev.clues} == {"hashtags"}
+    assert {c.text for c in ev.clues} == {"#blackdress"}
     assert label("#robenoire", "category") == "Dress"
     assert label("#платье #новинка", "category") == "Dress"
     assert label("#BlackDress", "colour") == "black"
@@ -209,3 +216,15 @@ def test_speed_under_a_millisecond_per_post() -> None:
     ms = (time.process_time() - t0) * 1000 / (3 * len(texts))
     # ~0.1–0.3 ms of CPU on the project's machine; 1 ms is the budget per post
     assert ms < 1.0, f"{ms:.3f} ms per post"
+
+
+def test_a_labelled_colour_is_the_products() -> None:
+    assert best("Oversized hoodie, 100% cotton. Colour: grey melange", "colour") == ("grey", 0.9)
+    assert best("Платье, цвет: чёрный", "colour") == ("black", 0.9)
+    ev = extract(PostText.caption_only("Colour: black. Also available in white"))
+    assert ev.best("colour") == ("black", 0.9)
+
+
+def test_clues_show_the_words_as_written() -> None:
+    ev = extract(PostText(title="Бежевая Блузка"))
+    assert {c.text for c in ev.clues} == {"Бежевая", "Блузка"}

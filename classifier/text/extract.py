@@ -21,6 +21,7 @@ from classifier.text.lexicon import (
     BUNDLE,
     CATEGORY,
     COLOUR,
+    COLOUR_LABEL,
     COLOUR_WEAK,
     FILLER,
     FUNCTION,
@@ -30,6 +31,7 @@ from classifier.text.lexicon import (
     OTHER,
     PAIRING,
     PART,
+    WITH,
     Lexicon,
     load_lexicon,
 )
@@ -79,44 +81,45 @@ class _Found:
 def extract(post: PostText, lexicon: Lexicon | None = None) -> TextEvidence:
     """The clues in a post's words. Never raises on odd text; empty text gives no clues."""
     lex = lexicon or load_lexicon()
-    flat: list[tuple[str, str, float]] = []  # (source, one text read on its own, its worth)
-    flat += [("options", o, 1.0) for o in post.options]
+    # (source, one text read on its own, its worth, what a clue from it shows when not its words)
+    flat: list[tuple[str, str, float, str]] = [("options", o, 1.0, "") for o in post.options]
     if post.title:
-        flat.append(("title", post.title, 1.0))
+        flat.append(("title", post.title, 1.0, ""))
     if post.product_type:
-        flat.append(("product_type", post.product_type, 1.0))
-    flat += [("tags", t, 1.0) for t in post.tags]
+        flat.append(("product_type", post.product_type, 1.0, ""))
+    flat += [("tags", t, 1.0, "") for t in post.tags]
     if post.caption:
         caption = strip_links(html_to_text(post.caption))
         rest, tags = split_hashtags(caption)
         for tag in tags:
             split = segment(tag, lex)
             if split:
-                flat.append(("hashtags", " ".join(split[0]), 1.0 if split[1] else PARTIAL_HASHTAG))
-        flat.append(("caption", rest, 1.0))
-    resolved = resolve([items(text, lex) for _, text, _ in flat], lex)
+                worth = 1.0 if split[1] else PARTIAL_HASHTAG
+                flat.append(("hashtags", " ".join(split[0]), worth, "#" + tag))
+        flat.append(("caption", rest, 1.0, ""))
+    resolved = resolve([items(text, lex) for _, text, _, _ in flat], lex)
     found = _Found([], set())
-    by_source: dict[str, list[tuple[list[Item], float]]] = {}
-    for (src, _, worth), seq in zip(flat, resolved, strict=True):
-        by_source.setdefault(src, []).append((seq, worth))
+    by_source: dict[str, list[tuple[list[Item], float, str]]] = {}
+    for (src, _, worth, shown), seq in zip(flat, resolved, strict=True):
+        by_source.setdefault(src, []).append((seq, worth, shown))
     for src, seqs in by_source.items():
         base = SOURCE_STRENGTH[src]
         if src in ("options", "tags", "hashtags"):
             _read_separately(src, seqs, base, lex, found)
         else:
-            for seq, worth in seqs:
-                _read(src, seq, base * worth, lex, found)
+            for seq, worth, shown in seqs:
+                _read(src, seq, base * worth, lex, found, shown)
     return _decide(found)
 
 
 def _read_separately(
-    src: str, seqs: list[tuple[list[Item], float]], base: float, lex: Lexicon, found: _Found
+    src: str, seqs: list[tuple[list[Item], float, str]], base: float, lex: Lexicon, found: _Found
 ) -> None:
     """Options and tags: each value is read alone; several values naming different labels
     (a product sold in black, white and red) say several."""
     local = _Found([], set())
-    for seq, worth in seqs:
-        _read(src, seq, base * worth, lex, local)
+    for seq, worth, shown in seqs:
+        _read(src, seq, base * worth, lex, local, shown)
     for head in ("category", "colour"):
         clues = [c for c in local.clues if c.head == head and c.strength >= FLOOR]
         if len({c.label for c in clues}) > 1:
@@ -132,9 +135,12 @@ def _with(c: Clue, strength: float) -> Clue:
     return Clue(c.head, c.label, c.source, c.text, round(max(0.0, min(1.0, strength)), 3))
 
 
-def _read(src: str, seq: list[Item], base: float, lex: Lexicon, found: _Found) -> None:
+def _read(
+    src: str, seq: list[Item], base: float, lex: Lexicon, found: _Found, shown: str = ""
+) -> None:
+    """One text's clues into `found`; `shown` replaces the matched words in them ("#robenoire")."""
     seq = _compounds(seq, lex)
-    elsewhere = _paired(seq)
+    elsewhere = _paired(seq, lex)
     cats = [i for i, it in enumerate(seq) if it.kind == CATEGORY]
     primary = [i for i in cats if i not in elsewhere]
     labels = {seq[i].label for i in primary}
@@ -158,7 +164,8 @@ def _read(src: str, seq: list[Item], base: float, lex: Lexicon, found: _Found) -
             s = WITH_ACCESSORY
         else:
             s = 1.0
-        found.clues.append(Clue("category", seq[i].label, src, seq[i].text, round(base * s, 3)))
+        text = shown or seq[i].text
+        found.clues.append(Clue("category", seq[i].label, src, text, round(base * s, 3)))
     colours = _colours(seq, elsewhere, bool(primary), accessories)
     if src == "options":  # an option value is the variant's colour, whatever words surround it
         colours = [(i, WEAK_SHADE if seq[i].kind == COLOUR_WEAK else 1.0) for i, _ in colours]
@@ -167,7 +174,8 @@ def _read(src: str, seq: list[Item], base: float, lex: Lexicon, found: _Found) -
     for i, s in colours:
         if several_colours and s >= FLOOR:
             s = min(s, SEVERAL)
-        found.clues.append(Clue("colour", seq[i].label, src, seq[i].text, round(base * s, 3)))
+        text = shown or seq[i].text
+        found.clues.append(Clue("colour", seq[i].label, src, text, round(base * s, 3)))
     if several_colours:
         found.several.add("colour")
 
@@ -203,13 +211,20 @@ def _compounds(seq: list[Item], lex: Lexicon) -> list[Item]:
     return out
 
 
-def _paired(seq: list[Item]) -> set[int]:
-    """Indices after a pairing phrase ("goes with our …") up to the end of its sentence."""
+def _paired(seq: list[Item], lex: Lexicon) -> set[int]:
+    """Indices after a pairing phrase ("goes with our …") up to the end of its sentence; in a
+    language whose pairing phrase follows its object, back to the previous break."""
     out: set[int] = set()
     on = False
     for i, it in enumerate(seq):
         if it.kind == PAIRING:
-            on = True
+            if any(lex.languages[c].pairing_follows for c in it.langs if c in lex.languages):
+                j = i - 1
+                while j >= 0 and seq[j].kind not in (STRONG, WEAK):
+                    out.add(j)
+                    j -= 1
+            else:
+                on = True
         elif it.kind == STRONG:
             on = False
         elif on:
@@ -287,10 +302,13 @@ def _left(
         it = seq[j]
         if it.kind in (CATEGORY, PART, OTHER):  # "botones azules" are the buttons' colour
             return _target(it.kind, j, has_category, elsewhere, words + 1)
-        if it.kind == JOINER:
-            if j > 0 and (j - 1) in attached:
-                return attached[j - 1]
-            return OTHER_PRODUCT  # "… with white X", "goes well with pink"
+        if it.kind == COLOUR_LABEL:  # "Colour: grey", "цвет чёрный": the shop says so
+            return NEAR
+        if it.kind in (JOINER, WITH):
+            if it.kind == JOINER and j > 0 and (j - 1) in attached:
+                return attached[j - 1]  # "black and white": the second as the first
+            # "… with white X", "goes well with pink"; after "and" the colour stands alone
+            return OTHER_PRODUCT if it.kind == WITH else None
         if it.kind in _SKIP_LEFT:
             words += it.kind != LINK  # "blouse in beige" is as near as "blouse beige"
             if words > WINDOW_WORDS:

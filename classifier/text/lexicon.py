@@ -23,6 +23,7 @@ from catalog.taxonomy import CATEGORIES, COLOURS
 # What a lexicon entry says when it matches.
 CATEGORY, COLOUR, COLOUR_WEAK = "category", "colour", "colour_weak"
 OTHER, NEUTRAL = "other", "neutral"
+COLOUR_LABEL, WITH = "colour_label", "with"
 PART, PAIRING, JOINER, BUNDLE, LINK, FUNCTION, FILLER = (
     "part",
     "pairing",
@@ -42,7 +43,8 @@ _WORD = re.compile(r"[^\W_]+|[+&/]")
 
 def normalise(text: str) -> str:
     """Case-folded, NFKC, "ё" read as "е", hyphens and apostrophes inside words as spaces."""
-    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е").replace("ї", "ї")
+    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    text = re.sub(r"(?<=\d)/(?=\d)", " ", text)  # "3/4 length" is no "3 and 4"
     return re.sub(r"(?<=\w)[-‐‑–’'ʼ](?=\w)", " ", text)
 
 
@@ -75,6 +77,8 @@ class Language:
     # languages listing `endings`: a word reaches a stem only through one of them, or through
     # an ending a listed form has ("peter" is no Spanish "peto", though both stem to "pet")
     endings: frozenset[str] | None = None
+    # the pairing phrase follows what it pairs with (Turkish: "beyaz pantolon ile kombinle")
+    pairing_follows: bool = False
     seen_endings: dict[str, set[str]] = field(default_factory=dict)
 
     def ending_ok(self, stem: str, word: str) -> bool:
@@ -156,8 +160,10 @@ def _entries(data: dict, lang: str) -> Iterable[tuple[Entry, bool]]:
         (PART, "parts"),
         (PAIRING, "pairing"),
         (JOINER, "joiners"),
+        (WITH, "with_words"),
         (BUNDLE, "bundles"),
         (LINK, "links"),
+        (COLOUR_LABEL, "colour_labels"),
         (FUNCTION, "function"),
         (FILLER, "filler"),
     ):
@@ -169,6 +175,7 @@ def load_language(code: str, text: str) -> Language:
     if data.get("language") != code:
         raise ValueError(f"lexicon {code}.toml says language = {data.get('language')!r}")
     lang = Language(code, bool(data.get("head_final", False)), _stemmer(data["stemmer"], data))
+    lang.pairing_follows = bool(data.get("pairing_follows", False))
     if "endings" in data:
         lang.endings = frozenset(["", *map(normalise, data["endings"])])
     exact_colours = bool(data.get("exact_colours", False))
@@ -196,6 +203,7 @@ class Lexicon:
         self.max_surface = max((len(s) for s in self.surfaces), default=1)
         self.latin: tuple[str, ...] = tuple(c for c in self.languages if c not in ("ru", "uk"))
         self.starts: dict[str, list[tuple[str, bool, str, int]]] = {}  # see match._starts
+        self.segments: dict[str, tuple[list[str], bool] | None] = {}  # see plain.segment
 
 
 LANGUAGES: tuple[str, ...] = ("en", "ru", "uk", "de", "fr", "es", "it", "pt", "pl", "tr")

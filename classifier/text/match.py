@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from classifier.text.lexicon import (
+    COLOUR_LABEL,
     EXACT,
     FILLER,
     FUNCTION,
     JOINER,
     LINK,
     NAMING,
+    WITH,
     Entry,
     Lexicon,
     normalise,
@@ -26,6 +28,7 @@ _TOKEN = re.compile(r"[^\W_]+|\n|[^\w\s]")
 _STRONG = set(".!?;\n|•")
 _JOIN = set("+&/")
 _CYRILLIC = re.compile(r"[а-яіїєґ]")
+_HYPHEN = re.compile(r"(?<=\w)[-‐‑–’'ʼ](?=\w)|(?<=\d)/(?=\d)")
 # Only Cyrillic languages for Cyrillic words, the others for the rest.
 CYRILLIC_LANGS = frozenset({"ru", "uk"})
 
@@ -42,6 +45,12 @@ class Item:
 
 def tokens(text: str) -> list[str]:
     return _TOKEN.findall(normalise(text))
+
+
+def _as_written(text: str, toks: list[str]) -> list[str]:
+    """The tokens with their original case ("Бежевая"), where normalising kept them aligned."""
+    raw = _TOKEN.findall(_HYPHEN.sub(" ", text))
+    return raw if len(raw) == len(toks) else toks
 
 
 def _kind_of(tok: str) -> str:
@@ -118,31 +127,33 @@ def _tail(lexicon: Lexicon, w: str, codes: Iterable[str]) -> list[Entry]:
     return []
 
 
-def items(text: str, lexicon: Lexicon) -> list[tuple[int, int, list[Entry], str]]:
-    """Raw matches over the tokens: (start, end, entries, words) — entries empty for unknown
-    words and separators (the kind is then the token's own)."""
+Raw = tuple[int, int, list[Entry], str, str]  # start, end, entries, words, words as written
+
+
+def items(text: str, lexicon: Lexicon) -> list[Raw]:
+    """Raw matches over the tokens — entries empty for unknown words and separators (the kind
+    is then the token's own)."""
     toks = tokens(text)
-    out: list[tuple[int, int, list[Entry], str]] = []
+    shown = _as_written(text, toks)
+    out: list[Raw] = []
     i = 0
     while i < len(toks):
         t = toks[i]
         if not t[0].isalnum():
-            out.append((i, i + 1, [], t))
+            out.append((i, i + 1, [], t, t))
             i += 1
             continue
         n, entries = _lookup(lexicon, toks, i)
         if n:
-            out.append((i, i + n, entries, " ".join(toks[i : i + n])))
+            out.append((i, i + n, entries, " ".join(toks[i : i + n]), " ".join(shown[i : i + n])))
             i += n
         else:
-            out.append((i, i + 1, [], t))
+            out.append((i, i + 1, [], t, shown[i]))
             i += 1
     return out
 
 
-def resolve(
-    raw: list[list[tuple[int, int, list[Entry], str]]], lexicon: Lexicon
-) -> list[list[Item]]:
+def resolve(raw: list[list[Raw]], lexicon: Lexicon) -> list[list[Item]]:
     """One meaning per match, across all of a post's fields at once.
 
     A word listed in several languages with different meanings ("robe": a dress in French, a
@@ -156,27 +167,27 @@ def resolve(
         here = support + _support(field)
         top = max(here.values(), default=0.0)
         seq: list[Item] = []
-        for _, _, entries, text in field:
+        for _, _, entries, text, shown in field:
             if not entries:
-                seq.append(Item(WORD if text[0].isalnum() else _kind_of(text), "", text))
+                seq.append(Item(WORD if text[0].isalnum() else _kind_of(text), "", shown))
                 continue
-            seq.append(_meaning(entries, text, here, top))
+            seq.append(replace(_meaning(entries, text, here, top), text=shown))
         out.append(seq)
     return out
 
 
-def _support(matches: Iterable[tuple[int, int, list[Entry], str]]) -> Counter[str]:
+def _support(matches: Iterable[Raw]) -> Counter[str]:
     """How much of the text each language explains: a word listed in n languages gives each
     1/n ("jeans" says little about the language, "vestido" much)."""
     out: Counter[str] = Counter()
-    for _, _, entries, _ in matches:
+    for _, _, entries, _, _ in matches:
         langs = {e.lang for e in entries}
         for lang in langs:
             out[lang] += 1 / len(langs)
     return out
 
 
-_PLAIN_KINDS = (JOINER, LINK, FUNCTION, FILLER)
+_PLAIN_KINDS = (COLOUR_LABEL, WITH, JOINER, LINK, FUNCTION, FILLER)
 
 
 def _meaning(entries: list[Entry], text: str, support: Counter[str], top: float) -> Item:
@@ -218,6 +229,8 @@ def _meaning(entries: list[Entry], text: str, support: Counter[str], top: float)
     own = max(support[lang] - share for lang in langs)
     # A word of a language the rest of the text is not written in ("china", Spanish "chinos"
     # stemmed, in an English sentence): a coincidence of spelling. English is read everywhere.
-    if "en" not in langs and others >= 1 and (weight(langs) < top / 2 or own < 1):
+    # A word listed as written ("azul") is no coincidence: it needs only a fair share of the text.
+    stem_only = (kind, label) not in listed
+    if "en" not in langs and others >= 1 and (weight(langs) < top / 2 or (own < 1 and stem_only)):
         return Item(WORD, "", text)
     return Item(kind, label, text, frozenset(langs))

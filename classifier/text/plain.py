@@ -54,7 +54,16 @@ def segment(tag: str, lexicon: Lexicon) -> tuple[list[str], bool] | None:
     Returns (words, whole) where `whole` is False when an unknown word had to be left at the
     start ("#summerdress" with "summer" unknown); None when the tag cannot be read as words.
     CamelCase splits first ("#BlackDress"). Dynamic programming over the listed surface forms
-    (and their plural in "s"), fewest words first."""
+    (and their plural in "s"), fewest words first. Cached: a shop uses its hashtags again."""
+    if tag in lexicon.segments:
+        return lexicon.segments[tag]
+    found = _segment(tag, lexicon)
+    if len(lexicon.segments) < 100_000:
+        lexicon.segments[tag] = found
+    return found
+
+
+def _segment(tag: str, lexicon: Lexicon) -> tuple[list[str], bool] | None:
     out: list[str] = []
     whole = True
     for part in _CAMEL.split(tag):

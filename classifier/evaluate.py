@@ -35,7 +35,11 @@ def evaluate(
     thresholds: dict[str, float | None] | None = None,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    titles: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
+    """The per-head figures and today's both-heads decision on `samples`; with `titles`
+    (classifier.fusion_data.Title) and a fusion.json, also the photo + words figures with
+    titles from the half of names.csv the fusion was not fitted on (result["fusion"])."""
     predictor = Predictor(model, batch_size=batch_size, thresholds=thresholds)
     probs: dict[str, list[np.ndarray]] = {"category": [], "colour": []}
     kept: list[Sample] = []
@@ -74,6 +78,8 @@ def evaluate(
     pcat = np.array(probs["category"]).argmax(1) if kept else np.zeros(0, int)
     pcol = np.array(probs["colour"]).argmax(1) if kept else np.zeros(0, int)
     both = (pcat == ycat) & (pcol == ycol)
+    if titles is not None and model.fusion is not None and kept:
+        result["fusion"] = fused_figures(model, kept, probs, titles, predictor.thresholds)
     result["decision"] = {
         "auto_accepted": float(auto[labelled].mean()) if labelled.any() else 0.0,
         "auto_precision_both_heads": float(both[labelled & auto].mean())
@@ -83,3 +89,28 @@ def evaluate(
         "unsure_sent_to_review": float((~auto[~labelled]).mean()) if (~labelled).any() else 1.0,
     }
     return result
+
+
+def fused_figures(
+    model: VitrinaModel,
+    samples: Sequence[Sample],
+    probs: dict[str, list[np.ndarray]],
+    titles: Sequence[Any],
+    thresholds: dict[str, float],
+) -> dict[str, Any]:
+    from classifier import fusion_data, fusion_fit
+    from classifier.text import extract
+
+    assert model.fusion is not None
+    report_titles = [t for t in titles if fusion_data.title_half(t) == "report"]
+    pairs = fusion_data.pair_posts(samples, report_titles)
+    arrays = {h: np.array(v) for h, v in probs.items()}
+    posts = fusion_fit.post_set(pairs, arrays, [s.key for s in samples], extract)
+    fused = fusion_fit.outcomes(posts, model.labels, model.fusion.heads, thresholds)
+    image = fusion_fit.outcomes(posts, model.labels, None, thresholds)
+    return {
+        "posts": len(posts),
+        "image_only_both_heads": fusion_fit.figures(image, per_label=False),
+        "image_only_per_label": fusion_fit.figures(image),
+        "photo_and_words": fusion_fit.figures(fused),
+    }

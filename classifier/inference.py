@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from catalog.evidence import NO_EVIDENCE, TextEvidence
+from catalog.evidence import NO_EVIDENCE, PostText, TextEvidence
+from classifier.fusion import HeadFeatures, decide, text_features
 from classifier.images import DEFAULT_MAX_PIXELS, UnreadableImage, load_rgb
 from classifier.model import VitrinaModel
 
@@ -62,6 +63,15 @@ class Row:
             out["top"] = self.top
         return out
 
+    def text_dict(self) -> dict[str, Any]:
+        """What the words changed: per-label decisions, the shop's words, conflicts."""
+        out: dict[str, Any] = {}
+        for head in self.decisions:
+            out[f"{head}_decision"] = self.decisions[head]
+            out[f"{head}_text"] = self.evidence.summary(head)
+            out[f"{head}_conflict"] = bool(self.conflict.get(head, False))
+        return out
+
 
 class Predictor:
     def __init__(
@@ -101,26 +111,55 @@ class Predictor:
         out = self._run(tf.constant(pixels, dtype=tf.uint8))
         return {k: v.numpy() for k, v in out.items()}
 
-    def rows_from_probs(self, paths: Sequence[str], probs: dict[str, np.ndarray]) -> list[Row]:
+    def evidence_for(self, texts: Sequence[PostText | None] | None, n: int) -> list[TextEvidence]:
+        """The words' clues per post (NO_EVIDENCE where a post has no words)."""
+        if texts is None:
+            return [NO_EVIDENCE] * n
+        if len(texts) != n:
+            raise ValueError(f"{len(texts)} texts for {n} photos: give one per photo (or None)")
+        if all(t is None or t.is_empty() for t in texts):
+            return [NO_EVIDENCE] * n
+        from classifier.text import extract  # the lexicon loads only when words are given
+
+        return [NO_EVIDENCE if t is None or t.is_empty() else extract(t) for t in texts]
+
+    def rows_from_probs(
+        self,
+        paths: Sequence[str],
+        probs: dict[str, np.ndarray],
+        texts: Sequence[PostText | None] | None = None,
+    ) -> list[Row]:
+        """Rows from the image's probabilities and (optionally) each post's words. Where the
+        words name nothing for a head, that head is decided exactly as without words."""
         labels = self.model.labels
+        fusion = self.model.fusion
+        evidence = self.evidence_for(texts, len(paths))
+        networks = [t.network if t is not None else "" for t in texts or [None] * len(paths)]
+        decided = {}
+        for head in ("category", "colour"):
+            x = HeadFeatures(probs[head], text_features(evidence, head, labels[head]), networks)
+            head_fusion = fusion.heads.get(head) if fusion is not None else None
+            decided[head] = decide(head_fusion, x, self.thresholds[head])
         rows = []
         for i, path in enumerate(paths):
-            row = Row(str(path), decision=REVIEW)
-            passed = True
+            row = Row(str(path), decision=REVIEW, evidence=evidence[i])
             for head in ("category", "colour"):
-                p = probs[head][i]
+                d = decided[head]
+                p = d.probs[i]
                 order = np.argsort(-p)[: self.top_k]
                 best = int(order[0])
-                conf = float(p[best])
                 setattr(row, head, labels[head][best])
-                setattr(row, f"{head}_confidence", conf)
+                setattr(row, f"{head}_confidence", float(p[best]))
                 row.probs[head] = p
                 row.top[head] = [[labels[head][int(k)], round(float(p[k]), 4)] for k in order]
-                row.image_top[head] = row.top[head]
-                ok = conf >= self.thresholds[head]
-                row.decisions[head] = AUTO if ok else REVIEW
-                passed &= ok
-            row.decision = AUTO if passed else REVIEW
+                img = probs[head][i]
+                img_order = np.argsort(-img)[: self.top_k]
+                row.image_top[head] = [
+                    [labels[head][int(k)], round(float(img[k]), 4)] for k in img_order
+                ]
+                row.decisions[head] = AUTO if d.auto[i] else REVIEW
+                row.conflict[head] = bool(d.conflict[i])
+            row.decision = AUTO if all(v == AUTO for v in row.decisions.values()) else REVIEW
             rows.append(row)
         return rows
 
@@ -134,20 +173,35 @@ class Predictor:
         except Exception as exc:  # noqa: BLE001 - one odd file must never stop the batch
             return f"cannot decode: {type(exc).__name__}: {exc}"
 
-    def _batch_rows(self, paths: Sequence[Path], decoded: Sequence[np.ndarray | str]) -> list[Row]:
+    def _batch_rows(
+        self,
+        paths: Sequence[Path],
+        decoded: Sequence[np.ndarray | str],
+        texts: Sequence[PostText | None] | None = None,
+    ) -> list[Row]:
         ok = [i for i, d in enumerate(decoded) if not isinstance(d, str)]
         rows: list[Row] = [Row(str(p), error=str(d)) for p, d in zip(paths, decoded, strict=True)]
         if ok:
             probs = self.predict_arrays(np.stack([decoded[i] for i in ok]))
+            ok_texts = None if texts is None else [texts[i] for i in ok]
             for j, row in zip(
-                ok, self.rows_from_probs([str(paths[i]) for i in ok], probs), strict=True
+                ok, self.rows_from_probs([str(paths[i]) for i in ok], probs, ok_texts), strict=True
             ):
                 rows[j] = row
         return rows
 
-    def predict_paths(self, paths: Iterable[str | Path]) -> Iterator[Row]:
-        """One row per path, in order; decoding of the next batch overlaps the model's work."""
+    def predict_paths(
+        self,
+        paths: Iterable[str | Path],
+        texts: Sequence[PostText | None] | None = None,
+    ) -> Iterator[Row]:
+        """One row per path, in order; decoding of the next batch overlaps the model's work.
+
+        `texts`: each photo's post words, aligned with `paths` (None, or a None item: no words);
+        with a fusion.json in the model folder they are fused with the photo per label."""
         paths = [Path(p) for p in paths]
+        if texts is not None and len(texts) != len(paths):
+            raise ValueError(f"{len(texts)} texts for {len(paths)} photos: give one per photo")
         batches = [paths[i : i + self.batch_size] for i in range(0, len(paths), self.batch_size)]
         with ThreadPoolExecutor(self.workers) as pool:
 
@@ -158,7 +212,9 @@ class Predictor:
             for k, batch in enumerate(batches):
                 decoded = [f.result() for f in pending]
                 pending = submit(batches[k + 1]) if k + 1 < len(batches) else []
-                yield from self._batch_rows(batch, decoded)
+                start = k * self.batch_size
+                chunk = None if texts is None else texts[start : start + len(batch)]
+                yield from self._batch_rows(batch, decoded, chunk)
 
     def predict_one(self, path: str | Path) -> Row:
         """One photo, one model call: the naive loop the benchmark compares against."""

@@ -23,7 +23,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from catalog.config import Settings
-from catalog.models import Photo, Prediction, utcnow
+from catalog.evidence import PostText
+from catalog.models import Photo, Post, Prediction, utcnow
 from catalog.taxonomy import HEADS, LabelState, ReviewStatus, label_states, photo_status
 from classifier.data import Sample
 from classifier.inference import AUTO, Predictor, Row
@@ -228,16 +229,20 @@ def classify_catalog(
     done = 0
     while done < total:
         with Session(engine) as session:
-            photos = session.exec(
-                select(Photo)
+            # each photo with its post's words, in the same query: the fusion reads them
+            found = session.exec(
+                select(Photo, Post)
+                .join(Post, Post.id == Photo.post_id, isouter=True)
                 .where(_todo_filter(version), Photo.id > last_id)
                 .order_by(Photo.id)
                 .limit(min(predictor.batch_size, total - done))
             ).all()
-            if not photos:
+            if not found:
                 break
+            photos = [photo for photo, _post in found]
+            texts = [None if post is None else PostText.from_post(post) for _photo, post in found]
             last_id = photos[-1].id
-            rows = list(predictor.predict_paths([media / p.stored_path for p in photos]))
+            rows = list(predictor.predict_paths([media / p.stored_path for p in photos], texts))
             for photo, row in zip(photos, rows, strict=True):
                 if row.decision not in (AUTO, "review"):
                     summary.unreadable += 1

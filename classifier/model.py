@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from keras import layers
 
 from catalog.taxonomy import CATEGORIES, COLOURS
 from classifier import backbones
+from classifier.fusion import Fusion, load_fusion
 from classifier.layers import COLOUR_FEATURES, GarmentColourStats, PixelScaling, TemperatureSoftmax
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -149,13 +150,19 @@ class ModelNotFound(FileNotFoundError):
     pass
 
 
+class InvalidModel(ValueError):
+    """A model folder with a file that cannot be used (e.g. a damaged fusion.json)."""
+
+
 @dataclass
 class VitrinaModel:
-    """A loaded model directory: the Keras model, its metadata and its thresholds."""
+    """A loaded model directory: the Keras model, its metadata and its thresholds, and the
+    fusion of photo and words when the folder has a fusion.json (None: the photo alone)."""
 
     path: Path
     keras_model: keras.Model
     metadata: dict[str, Any]
+    fusion: Fusion | None = field(default=None)
 
     @property
     def version(self) -> str:
@@ -218,7 +225,12 @@ def load_model(model_dir: str | Path) -> VitrinaModel:
     metadata = json.loads(meta_file.read_text(encoding="utf-8"))
     check_library_versions(metadata, model_dir)
     model = keras.saving.load_model(keras_file, compile=False, safe_mode=True)
-    return VitrinaModel(model_dir, model, metadata)
+    labels = {"category": metadata["categories"], "colour": metadata["colours"]}
+    try:
+        fusion = load_fusion(model_dir, labels)
+    except ValueError as exc:
+        raise InvalidModel(str(exc)) from exc
+    return VitrinaModel(model_dir, model, metadata, fusion)
 
 
 def save_model(model: keras.Model, metadata: dict[str, Any], model_dir: str | Path) -> Path:

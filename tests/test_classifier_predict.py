@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from typer.testing import CliRunner
 
-from catalog.taxonomy import CATEGORIES, COLOURS
+from catalog.evidence import NO_EVIDENCE, PostText
+from catalog.models import Photo, Post
+from catalog.taxonomy import CATEGORIES, COLOURS, ReviewStatus
 from classifier.images import UnreadableImage, load_rgb
 from classifier.inference import Predictor
-from classifier.model import VitrinaModel, default_model_dir, load_model
-from tests.classifier_support import dataset, photos, rows
+from classifier.labelling import classify_catalog
+from classifier.model import InvalidModel, VitrinaModel, default_model_dir, load_model
+from tests.classifier_support import dataset, photos, rows, store_photos
 from tests.conftest import write_config
 from vitrina_cli.main import app
 
@@ -211,3 +217,219 @@ def test_cli_evaluate_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> No
     assert 0 <= figures["category"]["ece"] <= 1
     text = " ".join(result.output.split())  # rich wraps at the runner's 80 columns
     assert "macro-F1" in text and "sent to review" in text
+
+
+# -- photo + words --------------------------------------------------------------------------
+
+
+def model_copy(tmp_path: Path, *, fusion: str | None = None) -> Path:
+    """The default model's folder without its fusion.json (or with `fusion` as its text)."""
+    src, dst = default_model_dir(), tmp_path / "model-copy"
+    dst.mkdir()
+    (dst / "model.keras").symlink_to(src / "model.keras")
+    shutil.copy(src / "metadata.json", dst / "metadata.json")
+    if fusion is not None:
+        (dst / "fusion.json").write_text(fusion, encoding="utf-8")
+    return dst
+
+
+def test_default_model_has_a_fitted_fusion(model: VitrinaModel) -> None:
+    assert model.fusion is not None
+    for head in ("category", "colour"):
+        f = model.fusion.heads[head]
+        assert f.fitted_on["converged"] and f.fitted_on["posts"] > 200
+        assert 0 < f.threshold < 1 and f.labels == model.labels[head]
+    report = model.fusion.metadata["report"]["photo_and_words"]
+    assert report["label_precision"] >= 0.95
+
+
+def test_rows_without_words_are_as_without_fusion(model: VitrinaModel, tmp_path: Path) -> None:
+    plain = load_model(model_copy(tmp_path))
+    assert plain.fusion is None and model.fusion is not None
+    paths = photos(None, 12)
+    before = list(Predictor(plain, batch_size=5).predict_paths(paths))
+    for texts in (None, [None] * len(paths), [PostText()] * len(paths)):
+        after = list(Predictor(model, batch_size=5).predict_paths(paths, texts))
+        for a, b in zip(before, after, strict=True):
+            assert a.as_dict(with_top=True) == b.as_dict(with_top=True)
+            assert a.decisions == b.decisions and a.image_top == b.image_top == b.top
+            assert not any(b.conflict.values()) and b.evidence == NO_EVIDENCE
+
+
+def test_a_damaged_fusion_json_is_a_clear_error(tmp_path: Path, sqlite_url: str) -> None:
+    folder = model_copy(tmp_path, fusion='{"heads": {"colour": {}}}')
+    with pytest.raises(InvalidModel, match="fusion.json: not a valid fusion file"):
+        load_model(folder)
+    cfg = write_config(tmp_path, sqlite_url)
+    result = CliRunner().invoke(
+        app, ["--config", str(cfg), "predict", str(photos(None, 1)[0]), "--model", str(folder)]
+    )
+    assert result.exit_code == 2 and "not a valid fusion file" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"file,caption\nx.jpg,red\n", "missing column(s) path, text"),
+        (b"path,text\n,red dress\n", "line 2: empty path"),
+        (b"path,text\na.jpg,red\na.jpg,blue\n", "line 3: a.jpg already has other words"),
+        (b"path,text\na.jpg,\xff\xfe red\n", "not UTF-8"),
+    ],
+)
+def test_cli_predict_refuses_a_bad_captions_file(
+    tmp_path: Path, sqlite_url: str, content: bytes, message: str
+) -> None:
+    cfg = write_config(tmp_path, sqlite_url)
+    bad = tmp_path / "captions.csv"
+    bad.write_bytes(content)
+    photo = str(photos(None, 1)[0])
+    runner = CliRunner()
+    for path in (bad, tmp_path / "absent.csv"):
+        result = runner.invoke(
+            app, ["--config", str(cfg), "predict", photo, "--captions", str(path)]
+        )
+        expected = message if path == bad else "not found"
+        assert result.exit_code == 2 and expected in " ".join(result.output.split()), result.output
+
+
+WORDS = {"T-Shirt": "t-shirt", "Shoes": "shoes", "Pants": "trousers"}
+
+
+def sure_and_unsure(model: VitrinaModel) -> tuple[list[Path], Path, str]:
+    """Real photos the image alone publishes on both heads (of three kinds), and one whose
+    category is sure but whose colour (the labeller's) is its unsure top guess."""
+    predictor = Predictor(model)
+    sure: dict[str, Path] = {}
+    unsure: tuple[Path, str] | None = None
+    for category in WORDS:
+        picked = rows(category, 20)
+        paths = [dataset() / r["image"] for r in picked]
+        for r, row in zip(picked, predictor.predict_paths(paths), strict=True):
+            right = row.category == r["category"] and row.colour == r["colour"]
+            # sure photos are never red: the tests' other product is a red dress
+            if row.decision == "auto" and right and r["colour"] != "red" and category not in sure:
+                sure[category] = dataset() / r["image"]
+            elif (
+                unsure is None
+                and right
+                and row.decisions == {"category": "auto", "colour": "review"}
+            ):
+                unsure = (dataset() / r["image"], f"{r['colour']} {WORDS[category]}")
+    assert len(sure) == 3 and unsure is not None
+    return list(sure.values()), *unsure
+
+
+def test_words_against_a_sure_photo_are_a_conflict(model: VitrinaModel) -> None:
+    sure, unsure, agreeing = sure_and_unsure(model)
+    texts = [
+        PostText(network="shopify", title="Red Dress"),  # plainly another product
+        None,
+        PostText(network="instagram", caption=""),
+        PostText(network="instagram", caption=f"new in: {agreeing} 🔥"),
+    ]
+    before = list(Predictor(model).predict_paths([*sure, unsure]))
+    after = list(Predictor(model).predict_paths([*sure, unsure], texts))
+    clash = after[0]
+    assert clash.conflict == {"category": True, "colour": True}
+    assert clash.decisions == {"category": "review", "colour": "review"}
+    assert clash.decision == "review" and clash.image_top == before[0].top
+    assert clash.evidence.best("category")[0] == "Dress"
+    # no words (None or empty): exactly as the photo alone
+    for k in (1, 2):
+        assert after[k].as_dict(with_top=True) == before[k].as_dict(with_top=True)
+        assert after[k].decisions == before[k].decisions and not any(after[k].conflict.values())
+    # agreeing words make the unsure colour publishable
+    helped = after[3]
+    assert before[3].decisions["colour"] == "review" and helped.decisions["colour"] == "auto"
+    assert (
+        helped.colour == before[3].colour and helped.colour_confidence > before[3].colour_confidence
+    )
+    assert helped.decision == "auto" and not any(helped.conflict.values())
+    assert helped.image_top == before[3].top != helped.top
+
+
+def test_without_fusion_json_words_do_not_change_decisions(
+    model: VitrinaModel, tmp_path: Path
+) -> None:
+    plain = load_model(model_copy(tmp_path))
+    sure, unsure, agreeing = sure_and_unsure(model)
+    paths = [*sure, unsure]
+    texts = [PostText(title="Red Dress")] * 3 + [PostText(caption=agreeing)]
+    before = list(Predictor(plain).predict_paths(paths))
+    after = list(Predictor(plain).predict_paths(paths, texts))
+    for a, b in zip(before, after, strict=True):
+        assert a.as_dict(with_top=True) == b.as_dict(with_top=True) and a.decisions == b.decisions
+        assert not any(b.conflict.values())
+    # the words are still read, for moderators to see
+    assert after[0].evidence.summary("category").startswith("shop says: Dress")
+
+
+def test_cli_predict_with_captions(model: VitrinaModel, tmp_path: Path, sqlite_url: str) -> None:
+    cfg = write_config(tmp_path, sqlite_url)
+    sure, unsure, agreeing = sure_and_unsure(model)
+    captions = tmp_path / "captions.csv"
+    with captions.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "text", "title", "network"])
+        w.writerow([str(sure[0]), "", "Red Dress", "shopify"])
+        w.writerow([str(unsure), f"new in: {agreeing}", "", "instagram"])
+        w.writerow(["nowhere/else.jpg", "black boots", "", ""])  # names no photo given: fine
+    out = tmp_path / "rows.csv"
+    args = ["--config", str(cfg), "predict", *map(str, [*sure, unsure]), "--out", str(out)]
+    runner = CliRunner()
+    result = runner.invoke(app, [*args, "--captions", str(captions)])
+    assert result.exit_code == 0, result.output
+    with out.open(newline="", encoding="utf-8") as f:
+        table = {Path(r["path"]).name: r for r in csv.DictReader(f)}
+    clash, helped = table[sure[0].name], table[unsure.name]
+    assert clash["decision"] == "review" and clash["category_conflict"] == "True"
+    assert clash["category_text"] == "shop says: Dress (title)"
+    assert helped["colour_decision"] == "auto" and helped["colour_conflict"] == "False"
+    assert table[sure[1].name]["category_text"] == "" and table[sure[1].name]["decision"] == "auto"
+    text = " ".join(result.output.split())
+    assert "2 with words, 1 with a photo/words conflict" in text
+    assert "1 caption row(s) named no photo given" in text
+    # the same photos without --captions: today's columns, and the words' effect is gone
+    plain_out = tmp_path / "plain.csv"
+    result = runner.invoke(app, [*args[:-1], str(plain_out)])
+    assert result.exit_code == 0, result.output
+    with plain_out.open(newline="", encoding="utf-8") as f:
+        plain = {Path(r["path"]).name: r for r in csv.DictReader(f)}
+    assert list(next(iter(plain.values()))) == [
+        "path",
+        "category",
+        "category_confidence",
+        "colour",
+        "colour_confidence",
+        "decision",
+        "error",
+    ]
+    assert plain[unsure.name]["decision"] == "review" and plain[sure[0].name]["decision"] == "auto"
+    for name in (sure[1].name, sure[2].name):
+        assert {k: table[name][k] for k in plain[name]} == plain[name]
+
+
+def test_classify_catalog_reads_each_photos_post_words(
+    model: VitrinaModel,
+    engine: Engine,
+    db_url: str,
+    settings_for,  # type: ignore[no-untyped-def]
+) -> None:
+    settings, _ = settings_for(db_url)
+    sure, unsure, agreeing = sure_and_unsure(model)
+    ids = store_photos(engine, settings.media_dir, [sure[0], sure[1], unsure])
+    with Session(engine) as session:
+        photo_post = [session.get(Photo, i).post_id for i in ids]
+        posts = {pid: session.get(Post, pid) for pid in photo_post}
+        posts[photo_post[0]].title = "Red Dress"  # a storefront title naming another product
+        posts[photo_post[2]].caption = f"new in: {agreeing} #sale"
+        for post in posts.values():
+            session.add(post)
+        session.commit()
+    summary = classify_catalog(settings, engine, model=model)
+    assert summary.labelled == 3
+    with Session(engine) as session:
+        status = {i: session.get(Photo, i).status for i in ids}
+    assert status[ids[0]] == ReviewStatus.needs_review  # words against a sure photo
+    assert status[ids[1]] == ReviewStatus.auto_accepted  # no words: the photo alone, as before
+    assert status[ids[2]] == ReviewStatus.auto_accepted  # agreeing words settle its colour

@@ -10,13 +10,16 @@ import json
 import os
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from vitrina_cli.common import console, engine_from, err_console, fail, settings_from
+
+if TYPE_CHECKING:
+    from classifier.inference import Row
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
 
@@ -32,7 +35,7 @@ def _progress() -> Progress:
 
 
 def _load(ctx: typer.Context, model: Path | None):  # type: ignore[no-untyped-def]
-    from classifier.model import ModelNotFound, load_model, resolve_model_dir
+    from classifier.model import InvalidModel, ModelNotFound, load_model, resolve_model_dir
 
     settings = settings_from(ctx)
     path = (
@@ -42,7 +45,7 @@ def _load(ctx: typer.Context, model: Path | None):  # type: ignore[no-untyped-de
     )
     try:
         return load_model(path)
-    except ModelNotFound as exc:
+    except (ModelNotFound, InvalidModel) as exc:
         fail(str(exc))
 
 
@@ -204,8 +207,15 @@ def evaluate(
     ),
     per_class: bool = typer.Option(True, "--per-class/--no-per-class"),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the figures as JSON."),
+    names: Path | None = typer.Option(
+        None,
+        "--names",
+        help="Folder with names.csv: with a fusion.json, also measure photo + words on these "
+        "photos paired with held-out titles.",
+    ),
 ) -> None:
-    """Accuracy, macro-F1, per-class table, calibration error and coverage per head."""
+    """Accuracy, macro-F1, per-class table, calibration error and coverage per head (and, when
+    the model has a fusion.json, the photo + words figures)."""
     from classifier.data import DatasetError
     from classifier.evaluate import evaluate as run_eval
     from classifier.evaluate import select_samples
@@ -214,8 +224,13 @@ def evaluate(
     vm = _load(ctx, model)
     if split not in ("validation", "train", "all"):
         fail("--split must be validation, train or all")
+    titles = None
     try:
         samples = select_samples(vm, data, split)
+        if names is not None and vm.fusion is not None:
+            from classifier.fusion_data import read_titles
+
+            titles = read_titles(names)
     except DatasetError as exc:
         fail(str(exc))
     cfg = settings.classifier
@@ -227,6 +242,7 @@ def evaluate(
             thresholds={"category": cfg.category_threshold, "colour": cfg.colour_threshold},
             batch_size=cfg.batch_size,
             progress=lambda n: progress.advance(task, n),
+            titles=titles,
         )
     console.print(_head_table(result, f"{vm.version} on {data} ({split} split)"))
     if per_class:
@@ -255,6 +271,21 @@ def evaluate(
                 _pct(result[head]["accuracy"]),
             )
         console.print(t)
+    if vm.fusion is not None and "report" in vm.fusion.metadata:
+        r = vm.fusion.metadata["report"]
+        console.print(
+            fusion_table(
+                r, f"photo + words (fusion.json, {r['posts']} validation photos, cross-fitted)"
+            )
+        )
+    if "fusion" in result:
+        console.print(
+            fusion_table(
+                result["fusion"],
+                f"photo + words on these photos with held-out {names} titles "
+                f"(the fusion was fitted on the validation photos)",
+            )
+        )
     d = result["decision"]
     if json_out:
         json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -277,6 +308,15 @@ PREDICT_FIELDS = [
     "decision",
     "error",
 ]
+# With --captions: per-label decisions, what the shop's words said, conflicts.
+TEXT_FIELDS = [
+    "category_decision",
+    "category_text",
+    "category_conflict",
+    "colour_decision",
+    "colour_text",
+    "colour_conflict",
+]
 
 
 def predict(
@@ -287,18 +327,37 @@ def predict(
     ),
     model: Path | None = typer.Option(None, "--model", help="Model folder (default: configured)."),
     batch_size: int | None = typer.Option(None, min=1, help="Default: [classifier] batch_size."),
+    captions: Path | None = typer.Option(
+        None,
+        "--captions",
+        help="CSV with columns path,text (optional title, network): each photo's post words, fused "
+        "with the photo when the model has a fusion.json. Unlisted photos get no words.",
+    ),
 ) -> None:
     """Label photos: one row per image (path, category, colour, confidences, auto/review).
 
     Files that cannot be read (corrupt, not an image, too large) become rows with
     decision=error and the reason; they never stop the run."""
+    from classifier.captions import CaptionsError, read_captions
     from classifier.images import iter_image_paths
     from classifier.inference import Predictor
 
     settings = settings_from(ctx)
     if out and out.suffix.lower() not in (".csv", ".json"):
         fail("--out must end in .csv or .json")
+    words = None
+    if captions is not None:
+        try:
+            words = read_captions(captions)
+        except CaptionsError as exc:
+            fail(str(exc))
     vm = _load(ctx, model)
+    if words is not None and vm.fusion is None:
+        err_console.print(
+            f"[yellow]note:[/] {vm.path} has no fusion.json: the words are shown but do not "
+            "change the labels (make one with `vitrina fit-fusion`)",
+            highlight=False,
+        )
     cfg = settings.classifier
     predictor = Predictor(
         vm,
@@ -307,34 +366,57 @@ def predict(
         max_pixels=settings.storage.max_image_pixels,
     )
     files = iter_image_paths(list(paths))
+    texts = None if words is None else words.for_photos(files)
     rows = []
     with _progress() as progress:
         task = progress.add_task("labelling", total=len(files))
-        for row in predictor.predict_paths(files):
+        for row in predictor.predict_paths(files, texts):
             rows.append(row)
             progress.advance(task)
     counts = {k: sum(r.decision == k for r in rows) for k in ("auto", "review", "error")}
+    fields = PREDICT_FIELDS + (TEXT_FIELDS if words is not None else [])
+
+    def flat(r: Row) -> dict[str, Any]:
+        d = r.as_dict()
+        if words is not None:
+            d |= {k: r.text_dict().get(k, "") for k in TEXT_FIELDS}
+        return d
+
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".json":
-            out.write_text(
-                json.dumps([r.as_dict(with_top=True) for r in rows], indent=1), encoding="utf-8"
-            )
+            items = []
+            for r in rows:
+                item = r.as_dict(with_top=True)
+                if words is not None:
+                    item |= r.text_dict() | {"image_top": r.image_top}
+                items.append(item)
+            out.write_text(json.dumps(items, indent=1), encoding="utf-8")
         else:
             with out.open("w", newline="", encoding="utf-8") as f:
-                writer = csv.DictWriter(f, PREDICT_FIELDS)
+                writer = csv.DictWriter(f, fields)
                 writer.writeheader()
                 for r in rows:
-                    writer.writerow(r.as_dict())
+                    writer.writerow(flat(r))
     else:
-        table = Table(*PREDICT_FIELDS)
+        table = Table(*fields)
         for r in rows:
-            d = r.as_dict()
-            table.add_row(*["" if d[k] is None else str(d[k]) for k in PREDICT_FIELDS])
+            d = flat(r)
+            table.add_row(*["" if d[k] is None else str(d[k]) for k in fields])
         console.print(table)
-    err_console.print(
+    summary = (
         f"{len(rows)} photo(s): {counts['auto']} auto, {counts['review']} review, "
-        f"{counts['error']} unreadable" + (f"; rows written to {out}" if out else ""),
+        f"{counts['error']} unreadable"
+    )
+    if words is not None and texts is not None:
+        with_words = sum(t is not None and not t.is_empty() for t in texts)
+        conflicts = sum(any(r.conflict.values()) for r in rows)
+        summary += f"; {with_words} with words, {conflicts} with a photo/words conflict"
+        unused = words.unused_lines(files)
+        if unused:
+            summary += f"; {unused} caption row(s) named no photo given"
+    err_console.print(
+        summary + (f"; rows written to {out}" if out else ""),
         highlight=False,
     )
 
@@ -367,8 +449,130 @@ def classify(
     console.print(f"[green]✓[/] {summary.line()}", highlight=False)
 
 
+FIGURE_ROWS = {
+    "image_only_both_heads": "photo only, both heads (today's rule)",
+    "image_only_per_label": "photo only, per label",
+    "photo_and_words": "photo + words (fusion)",
+}
+
+
+def _share(x: float | None) -> str:
+    return "-" if x is None else _pct(x)
+
+
+def fusion_table(report: dict[str, Any], title: str) -> Table:
+    """The fusion's figures (classifier.fusion_fit.figures), one row per way of deciding."""
+    table = Table(
+        "decided by",
+        "labels auto",
+        "photos auto",
+        "precision (labels)",
+        "precision (photos)",
+        "category auto / prec.",
+        "colour auto / prec.",
+        "moderator decisions /100",
+        "conflicts /100",
+        title=title,
+    )
+    for key, name in FIGURE_ROWS.items():
+        f = report.get(key)
+        if not f:
+            continue
+        table.add_row(
+            name,
+            _share(f["labels_auto"]),
+            _share(f["photos_auto"]),
+            _share(f["label_precision"]),
+            _share(f["photo_precision"]),
+            f"{_share(f['category']['auto'])} / {_share(f['category']['precision'])}",
+            f"{_share(f['colour']['auto'])} / {_share(f['colour']['precision'])}",
+            f"{f['moderator_decisions_per_100']:.1f}",
+            f"{f['conflicts_per_100']:.1f}",
+        )
+    return table
+
+
+def weights_table(heads: dict[str, Any]) -> Table:
+    """The fitted reliabilities: how much each source of words (and the photo) counts."""
+    table = Table("head", "photo weight", "text weight", "per source", "per network", "threshold")
+    for head, f in heads.items():
+        seen = f.fitted_on.get("sources", {})
+        table.add_row(
+            head,
+            f"{f.image_weight:.2f}",
+            f"{f.text_weight:.2f}",
+            ", ".join(
+                f"{s} {w:.2f} (n={seen[s]})" for s, w in f.source_weights().items() if s in seen
+            ),
+            ", ".join(f"{n} ×{v:.2f}" for n, v in f.network_scales().items()),
+            f"{f.threshold:.3f}",
+        )
+    return table
+
+
+def fit_fusion(
+    ctx: typer.Context,
+    data: Path = typer.Option(..., "--data", help="The photo dataset the model was validated on."),
+    names: Path = typer.Option(
+        ..., "--names", help="Folder with names.csv (product titles with category and colour)."
+    ),
+    model: Path | None = typer.Option(None, "--model", help="Model folder (default: configured)."),
+    target_precision: float | None = typer.Option(
+        None, min=0.5, max=1.0, help="Default: [classifier] target_precision."
+    ),
+    confident_strength: float = typer.Option(
+        1.0,
+        min=0.0,
+        max=1.0,
+        help="Clue strength from which words count as confident: confident words against a "
+        "confident photo go to review as a conflict (1.0: plainly named in a title or option; "
+        "0.9 adds captions).",
+    ),
+) -> None:
+    """Fit the fusion of photo and post words on the model's validation photos paired with real
+    product titles; write fusion.json into the model folder and print cross-fitted figures."""
+    from classifier.data import DatasetError
+    from classifier.fusion_fit import fit_fusion as run_fit
+
+    settings = settings_from(ctx)
+    vm = _load(ctx, model)
+    cfg = settings.classifier
+    try:
+        from classifier.text import extract
+    except ImportError as exc:
+        fail(f"the text extractor is not available ({exc}): fit-fusion needs classifier.text")
+    try:
+        with err_console.status(f"fitting the fusion for {vm.version}"):
+            result = run_fit(
+                vm,
+                data,
+                names,
+                cache_dir=settings.path("var/fusion"),
+                target=target_precision or cfg.target_precision,
+                thresholds={"category": cfg.category_threshold, "colour": cfg.colour_threshold},
+                extract=extract,
+                confident_strength=confident_strength,
+            )
+    except DatasetError as exc:
+        fail(str(exc))
+    result.fusion.metadata["command"] = _command_line(ctx)
+    path = result.fusion.save(vm.path)
+    r = result.report
+    console.print(weights_table(result.fusion.heads))
+    console.print(fusion_table(r, f"{r['posts']} validation photos, cross-fitted"))
+    f = r["photo_and_words"]
+    console.print(
+        f"[green]✓[/] {path}: {_pct(f['labels_auto'])} of labels and {_pct(f['photos_auto'])} "
+        f"of photos decided with no moderator, {_pct(f['label_precision'])} of published labels "
+        f"right (photo only, today's rule: {_pct(r['image_only_both_heads']['photos_auto'])} "
+        "of photos)",
+        highlight=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
+    app.command("fit-fusion")(fit_fusion)
     app.command("evaluate")(evaluate)
     app.command("predict")(predict)
     app.command("classify")(classify)

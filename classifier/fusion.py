@@ -1,0 +1,346 @@
+"""One calibrated decision per label from the photo and the shop's words.
+
+Per head, a multinomial logistic model on the image's calibrated probabilities and the text's
+clues (catalog.evidence.TextEvidence):
+
+    logit_k = a · log p_img(k) + r_network · Σ_source w_source · s_source(k) + b_k
+    w_source = w_text + δ_source,   r_network = exp(ρ_network)
+
+where s_source(k) is the strength of the strongest clue for label k in that field of the post.
+Everything is fitted by L-BFGS on labelled posts (`fit_head`); δ and ρ are shrunk towards 0, so a
+source or network the fitting data never showed simply gets the shared text weight, and the
+fitted values show how far each source is trusted. A head whose text names no label is decided by
+the image alone, exactly as without fusion (same probabilities, same image threshold).
+
+Two rules sit on top of the model. Confident words (whose fitted term alone would take a label
+from even odds to 95%) naming another label than a confident photo (top probability at or above
+the image threshold) send that label to review and flag the conflict, whatever the fused
+probability says; and confident words that the fused decision overrules (it picks another label)
+send the label to review too.
+
+numpy/scipy only: importing this module never loads TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+from catalog.evidence import SOURCES, TextEvidence
+from classifier import calibration
+
+FUSION_FILE = "fusion.json"
+EPS = 1e-6
+# Ridge penalties (per fitted post): light on the shared weights, firm on the per-source and
+# per-network offsets, which only move where the data clearly asks for it.
+L2_BIAS = 1e-3
+L2_OFFSET = 3e-3
+L2_NETWORK = 3e-2  # firmer: networks differ in habits more than in how often shops are right
+THRESHOLD_FOLDS = 5
+# "1.0: the words plainly name this label for the product" (catalog.evidence.Clue); the text
+# extractor gives that to titles and options, and discounts captions (0.9) and hashtags.
+CONFIDENT_STRENGTH = 1.0
+
+
+@dataclass(frozen=True)
+class HeadFeatures:
+    """A batch of posts for one head: image probabilities and text clue strengths."""
+
+    image: np.ndarray  # (N, K) calibrated image probabilities
+    text: np.ndarray  # (N, S, K) strongest clue strength per source and label
+    network: list[str]  # (N,) the post's network ("" when unknown)
+
+    @property
+    def has_text(self) -> np.ndarray:
+        return self.text.reshape(len(self.text), -1).max(axis=1, initial=0.0) > 0
+
+    def subset(self, mask: np.ndarray) -> HeadFeatures:
+        idx = np.flatnonzero(mask)
+        return HeadFeatures(self.image[idx], self.text[idx], [self.network[i] for i in idx])
+
+
+def text_features(evidence: Sequence[TextEvidence], head: str, labels: Sequence[str]) -> np.ndarray:
+    """(N, S, K): for each post, source and label, the strongest clue's strength (0 when the
+    words name nothing for `head` or name several labels plainly)."""
+    index = {label: k for k, label in enumerate(labels)}
+    out = np.zeros((len(evidence), len(SOURCES), len(labels)))
+    for n, ev in enumerate(evidence):
+        if head in ev.ambiguous:
+            continue
+        for clue in ev.for_head(head):
+            s, k = SOURCES.index(clue.source), index[clue.label]
+            out[n, s, k] = max(out[n, s, k], clue.strength)
+    return out
+
+
+@dataclass
+class HeadFusion:
+    head: str
+    labels: list[str]
+    image_weight: float = 1.0  # a
+    text_weight: float = 0.0  # w_text, shared by every source
+    source_offsets: dict[str, float] = field(default_factory=dict)  # δ_source
+    network_log_scales: dict[str, float] = field(default_factory=dict)  # ρ_network
+    bias: list[float] = field(default_factory=list)  # b_k
+    threshold: float = 1.0  # on the fused probability, for posts whose words name a label
+    # Words are confident when a clue is at least this strong (catalog.evidence.Clue: 1.0 is
+    # the words plainly naming the label); the conflict and overrule rules apply to those only.
+    confident_strength: float = CONFIDENT_STRENGTH
+    fitted_on: dict[str, Any] = field(default_factory=dict)  # counts per source/network, target
+
+    def source_weights(self) -> dict[str, float]:
+        return {s: self.text_weight + self.source_offsets.get(s, 0.0) for s in SOURCES}
+
+    def network_scales(self) -> dict[str, float]:
+        return {n: float(np.exp(r)) for n, r in self.network_log_scales.items()}
+
+    def text_logits(self, x: HeadFeatures) -> np.ndarray:
+        """(N, K): what the words alone add to each label's logit."""
+        w = np.array([self.source_weights()[s] for s in SOURCES])
+        r = np.exp([self.network_log_scales.get(n, 0.0) for n in x.network])
+        return r[:, None] * np.einsum("nsk,s->nk", x.text, w)
+
+    def rules(
+        self, x: HeadFeatures, probs: np.ndarray, image_threshold: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(conflict, overruled) per post: confident words naming another label than a
+        confident photo; confident words naming another label than the fused decision."""
+        strongest = x.text.max(axis=1)  # (N, K): the strongest clue per label, any source
+        confident = strongest.max(axis=1, initial=0.0) >= self.confident_strength
+        text_label = strongest.argmax(axis=1)
+        image_label, image_conf = x.image.argmax(axis=1), x.image.max(axis=1)
+        conflict = confident & (image_conf >= image_threshold) & (text_label != image_label)
+        overruled = confident & (text_label != probs.argmax(axis=1))
+        return conflict, overruled
+
+    def probabilities(self, x: HeadFeatures) -> np.ndarray:
+        """(N, K) fused probabilities (for every post; callers keep the image's where the
+        words named nothing)."""
+        w = np.array([self.source_weights()[s] for s in SOURCES])
+        r = np.exp([self.network_log_scales.get(n, 0.0) for n in x.network])
+        bias = np.asarray(self.bias) if self.bias else np.zeros(len(self.labels))
+        logits = (
+            self.image_weight * np.log(x.image + EPS)
+            + r[:, None] * np.einsum("nsk,s->nk", x.text, w)
+            + bias
+        )
+        return calibration.softmax(logits)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "head": self.head,
+            "labels": self.labels,
+            "image_weight": self.image_weight,
+            "text_weight": self.text_weight,
+            "source_weights": self.source_weights(),
+            "source_offsets": self.source_offsets,
+            "network_log_scales": self.network_log_scales,
+            "network_scales": self.network_scales(),
+            "bias": self.bias,
+            "threshold": self.threshold,
+            "confident_strength": self.confident_strength,
+            "fitted_on": self.fitted_on,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> HeadFusion:
+        return cls(
+            head=d["head"],
+            labels=list(d["labels"]),
+            image_weight=float(d["image_weight"]),
+            text_weight=float(d["text_weight"]),
+            source_offsets={k: float(v) for k, v in d.get("source_offsets", {}).items()},
+            network_log_scales={k: float(v) for k, v in d.get("network_log_scales", {}).items()},
+            bias=[float(b) for b in d.get("bias", [])],
+            threshold=float(d["threshold"]),
+            confident_strength=float(d.get("confident_strength", CONFIDENT_STRENGTH)),
+            fitted_on=dict(d.get("fitted_on", {})),
+        )
+
+
+@dataclass
+class Decision:
+    """One head's outcome for a batch of posts."""
+
+    probs: np.ndarray  # (N, K): fused where the words named a label, else the image's own
+    auto: np.ndarray  # (N,) bool
+    conflict: np.ndarray  # (N,) bool
+    fused: np.ndarray  # (N,) bool: the words took part
+
+
+def decide(fusion: HeadFusion | None, x: HeadFeatures, image_threshold: float) -> Decision:
+    """Probabilities and auto/review per post for one head. Without a fusion (or without words
+    for a post) the image decides alone against `image_threshold`, as before fusion existed."""
+    probs = x.image.copy()
+    n = len(probs)
+    fused = x.has_text if fusion is not None else np.zeros(n, bool)
+    conflict = np.zeros(n, bool)
+    auto = probs.max(axis=1, initial=0.0) >= image_threshold
+    if fusion is not None and fused.any():
+        idx = np.flatnonzero(fused)
+        probs[idx] = fusion.probabilities(x.subset(fused))
+        auto[idx] = probs[idx].max(axis=1) >= fusion.threshold
+        clash, overruled = fusion.rules(x.subset(fused), probs[idx], image_threshold)
+        conflict[idx] = clash
+        auto[idx[clash | overruled]] = False
+    return Decision(probs, auto, conflict, fused)
+
+
+# -- fitting ------------------------------------------------------------------------------
+
+
+def fit_head(
+    head: str,
+    labels: Sequence[str],
+    x: HeadFeatures,
+    y: np.ndarray,
+    *,
+    right: np.ndarray | None = None,
+    image_threshold: float,
+    target_precision: float = 0.95,
+    confident_strength: float = CONFIDENT_STRENGTH,
+) -> HeadFusion:
+    """Fit one head on posts whose words name a label (others are decided by the image).
+
+    `y` is the true label index; `right` (N, K) bool marks labels that count as right when
+    published (the true one, and for colour the labeller's runner-up); default: y only.
+    The threshold is the lowest fused confidence at which published labels (conflicts
+    excluded) are at least `target_precision` right."""
+    keep = x.has_text
+    x, y = x.subset(keep), np.asarray(y)[keep]
+    right = np.eye(len(labels), dtype=bool)[y] if right is None else np.asarray(right)[keep]
+    fusion = HeadFusion(head, list(labels), confident_strength=confident_strength)
+    networks = sorted(set(x.network))
+    fusion.fitted_on = {
+        "posts": int(len(y)),
+        "sources": {
+            s: int((x.text[:, i].max(axis=1) > 0).sum())
+            for i, s in enumerate(SOURCES)
+            if (x.text[:, i] > 0).any()
+        },
+        "networks": {n: x.network.count(n) for n in networks},
+        "target_precision": target_precision,
+    }
+    if len(y) == 0:
+        return fusion
+    _fit_parameters(fusion, x, y, networks)
+    # The threshold is chosen on out-of-fold probabilities: each post's fused probability comes
+    # from a fit that did not see it, so the threshold does not lean on the fit's optimism.
+    probs = np.zeros_like(x.image)
+    fold = np.random.default_rng(0).permutation(len(y)) % THRESHOLD_FOLDS
+    for k in range(THRESHOLD_FOLDS):
+        inner = HeadFusion(head, list(labels), fitted_on=dict(fusion.fitted_on))
+        _fit_parameters(inner, x.subset(fold != k), y[fold != k], networks)
+        probs[fold == k] = inner.probabilities(x.subset(fold == k))
+    top, conf = probs.argmax(axis=1), probs.max(axis=1)
+    correct = right[np.arange(len(y)), top]
+    # posts the rules send to review whatever the probability are left out of the choice
+    conflict, overruled = fusion.rules(x, probs, image_threshold)
+    ok = ~conflict & ~overruled
+    fusion.threshold = calibration.threshold_for_precision(conf[ok], correct[ok], target_precision)
+    fusion.fitted_on["threshold_from"] = f"{THRESHOLD_FOLDS}-fold out-of-fold probabilities"
+    return fusion
+
+
+def _fit_parameters(
+    fusion: HeadFusion, x: HeadFeatures, y: np.ndarray, networks: Sequence[str]
+) -> None:
+    n, k = x.image.shape
+    s = len(SOURCES)
+    logp = np.log(x.image + EPS)
+    onehot = np.eye(k)[y]
+    net_index = np.array([networks.index(v) for v in x.network])
+    net_onehot = np.eye(len(networks))[net_index]  # (N, R)
+
+    def unpack(theta: np.ndarray) -> tuple[float, np.ndarray, float, np.ndarray, np.ndarray]:
+        a, b, w0 = theta[0], theta[1 : 1 + k], theta[1 + k]
+        return a, b, w0, theta[2 + k : 2 + k + s], theta[2 + k + s :]
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        a, b, w0, delta, rho = unpack(theta)
+        w = w0 + delta
+        r = net_onehot @ np.exp(rho)  # (N,)
+        t = np.einsum("nsk,s->nk", x.text, w)  # (N, K) text term before the network scale
+        logits = a * logp + r[:, None] * t + b
+        logits -= logits.max(axis=1, keepdims=True)
+        log_z = np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        log_q = logits - log_z
+        loss = -(onehot * log_q).sum() / n
+        g = (np.exp(log_q) - onehot) / n  # dL/dlogits
+        grad_a = (g * logp).sum()
+        grad_b = g.sum(axis=0)
+        grad_w = np.einsum("nk,nsk->s", g * r[:, None], x.text)
+        grad_rho = net_onehot.T @ ((g * t).sum(axis=1) * r)
+        loss += L2_BIAS * (b @ b) + L2_OFFSET * (delta @ delta) + L2_NETWORK * (rho @ rho)
+        grad = np.concatenate(
+            [
+                [grad_a],
+                grad_b + 2 * L2_BIAS * b,
+                [grad_w.sum()],
+                grad_w + 2 * L2_OFFSET * delta,
+                grad_rho + 2 * L2_NETWORK * rho,
+            ]
+        )
+        return loss, grad
+
+    theta0 = np.zeros(2 + k + s + len(networks))
+    theta0[0] = 1.0
+    res = minimize(objective, theta0, jac=True, method="L-BFGS-B")
+    a, b, w0, delta, rho = unpack(res.x)
+    seen = set(fusion.fitted_on.get("sources", {}))
+    fusion.image_weight = float(a)
+    fusion.bias = [float(v) for v in b]
+    fusion.text_weight = float(w0)
+    fusion.source_offsets = {
+        src: float(d) for src, d in zip(SOURCES, delta, strict=True) if src in seen
+    }
+    # r·w is unchanged by moving a constant from every ρ into the weights: do so, so that the
+    # average post's network has scale 1 (as has a network the fitting data never showed)
+    shift = float(np.exp(rho) @ net_onehot.mean(axis=0)) if len(networks) else 1.0
+    fusion.text_weight = float(w0 * shift)
+    fusion.source_offsets = {src: d * shift for src, d in fusion.source_offsets.items()}
+    fusion.network_log_scales = {
+        net: float(v - np.log(shift)) for net, v in zip(networks, rho, strict=True)
+    }
+    fusion.fitted_on["nll"] = float(res.fun)
+    fusion.fitted_on["converged"] = bool(res.success)
+
+
+# -- storage --------------------------------------------------------------------------------
+
+
+@dataclass
+class Fusion:
+    """A model folder's fusion.json: one HeadFusion per head plus how it was measured."""
+
+    heads: dict[str, HeadFusion]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, model_dir: str | Path) -> Path:
+        path = Path(model_dir) / FUSION_FILE
+        body = {"heads": {h: f.as_json() for h, f in self.heads.items()}, **self.metadata}
+        path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+
+def load_fusion(model_dir: str | Path, labels: dict[str, list[str]]) -> Fusion | None:
+    """The folder's fusion.json, or None when it has none. A file whose labels do not match
+    the model's is refused: it was fitted for another model."""
+    path = Path(model_dir) / FUSION_FILE
+    if not path.is_file():
+        return None
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        heads = {h: HeadFusion.from_json(d) for h, d in body["heads"].items()}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a valid fusion file ({type(exc).__name__}: {exc})") from exc
+    for head, fusion in heads.items():
+        if fusion.labels != list(labels.get(head, [])):
+            raise ValueError(f"{path}: {head} labels differ from the model's; refit it")
+    return Fusion(heads, {k: v for k, v in body.items() if k != "heads"})

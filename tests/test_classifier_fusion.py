@@ -1,0 +1,212 @@
+"""The fusion of photo and words: fitting, the conflict rule, thresholds, fusion.json.
+
+Fitting is checked on posts generated here with known reliabilities (image probabilities from a
+known confusion, clues from two sources of known accuracy); the stored model is checked end to
+end in tests/test_classifier_predict.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from catalog.evidence import SOURCES, Clue, TextEvidence
+from classifier import calibration
+from classifier.fusion import (
+    FUSION_FILE,
+    Fusion,
+    HeadFeatures,
+    HeadFusion,
+    decide,
+    fit_head,
+    load_fusion,
+    text_features,
+)
+
+LABELS = ["black", "white", "grey", "red", "blue", "green"]
+K = len(LABELS)
+
+
+def generate(
+    n: int,
+    seed: int,
+    *,
+    title_accuracy: float = 0.95,
+    caption_accuracy: float = 0.55,
+    no_text: float = 0.3,
+    careless_network: str = "",
+) -> tuple[HeadFeatures, np.ndarray]:
+    """Posts whose image is right ~60% of the time with honest probabilities, and whose words
+    come from a title (right `title_accuracy` of the time) or a caption (`caption_accuracy`),
+    on a network drawn independently; on `careless_network` words are right only half as often."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, K, n)
+    logits = rng.normal(0.0, 1.0, (n, K))
+    logits[np.arange(n), y] += 1.6
+    image = calibration.softmax(1.6 * logits)  # the exact posterior: honest probabilities
+    evidence = []
+    networks = []
+    for i in range(n):
+        u = rng.random()
+        if u < no_text:
+            evidence.append(TextEvidence())
+            networks.append("instagram")
+            continue
+        source, accuracy = ("title", title_accuracy) if u < 0.65 else ("caption", caption_accuracy)
+        network = ("shopify", "instagram", "mastodon")[rng.integers(0, 3)]
+        if network == careless_network:
+            accuracy /= 2
+        label = y[i] if rng.random() < accuracy else rng.integers(0, K)
+        evidence.append(TextEvidence.of([Clue("colour", LABELS[label], source, LABELS[label])]))
+        networks.append(network)
+    x = HeadFeatures(image, text_features(evidence, "colour", LABELS), networks)
+    return x, y
+
+
+def test_fitting_gives_the_reliable_source_more_weight() -> None:
+    x, y = generate(6000, seed=1)
+    fusion = fit_head("colour", LABELS, x, y, image_threshold=0.9)
+    w = fusion.source_weights()
+    assert fusion.fitted_on["converged"]
+    assert fusion.fitted_on["sources"] == {
+        "title": int((x.text[:, SOURCES.index("title")] > 0).any(1).sum()),
+        "caption": int((x.text[:, SOURCES.index("caption")] > 0).any(1).sum()),
+    }
+    # a title right 95% of the time is trusted far more than a caption right 55% of the time
+    assert w["title"] > w["caption"] + 1.0 > 1.0
+    # the image's probabilities were honest: its weight stays near 1
+    assert 0.7 < fusion.image_weight < 1.3
+    # sources the data never showed get the shared text weight, not a guess
+    assert w["options"] == pytest.approx(fusion.text_weight)
+    # the swap: when captions are the reliable source, the fit says so
+    x2, y2 = generate(6000, seed=2, title_accuracy=0.55, caption_accuracy=0.95)
+    w2 = fit_head("colour", LABELS, x2, y2, image_threshold=0.9).source_weights()
+    assert w2["caption"] > w2["title"] + 1.0
+
+
+def test_fitting_finds_a_network_whose_words_are_less_reliable() -> None:
+    x, y = generate(9000, seed=9, careless_network="mastodon")
+    scales = fit_head("colour", LABELS, x, y, image_threshold=0.9).network_scales()
+    assert scales["mastodon"] < 0.8 * min(scales["shopify"], scales["instagram"])
+    assert scales["shopify"] == pytest.approx(scales["instagram"], rel=0.15)
+
+
+def test_fused_probabilities_beat_the_image_alone_on_held_out_posts() -> None:
+    x, y = generate(4000, seed=3)
+    held_x, held_y = generate(4000, seed=4)
+    fusion = fit_head("colour", LABELS, x, y, image_threshold=0.9)
+    d = decide(fusion, held_x, image_threshold=0.9)
+    has = held_x.has_text
+    assert calibration.nll(d.probs[has], held_y[has]) < 0.7 * calibration.nll(
+        held_x.image[has], held_y[has]
+    )
+    # posts without words are decided by the image exactly as before
+    assert np.array_equal(d.probs[~has], held_x.image[~has])
+    assert np.array_equal(d.auto[~has], held_x.image[~has].max(1) >= 0.9)
+
+
+def test_thresholds_reach_the_precision_target_on_held_out_posts() -> None:
+    x, y = generate(20000, seed=5)
+    fusion = fit_head("colour", LABELS, x, y, image_threshold=0.9, target_precision=0.95)
+    assert 0.0 < fusion.threshold < 1.0
+    held_x, held_y = generate(20000, seed=6)
+    d = decide(fusion, held_x, image_threshold=0.9)
+    published = d.auto & held_x.has_text
+    right = d.probs.argmax(1) == held_y
+    assert published.mean() > 0.5  # the words make most labels publishable...
+    assert right[published].mean() >= 0.945  # ...at the precision asked for
+    # asking for more precision publishes fewer labels, each more often right
+    strict = fit_head("colour", LABELS, x, y, image_threshold=0.9, target_precision=0.99)
+    ds = decide(strict, held_x, image_threshold=0.9)
+    pub_s = ds.auto & held_x.has_text
+    assert pub_s.sum() < published.sum() and right[pub_s].mean() > right[published].mean()
+
+
+def test_colour_runner_up_counts_as_right_when_choosing_the_threshold() -> None:
+    x, y = generate(6000, seed=7)
+    right = np.eye(K, dtype=bool)[y]
+    right[np.arange(len(y)), (y + 1) % K] = True  # a runner-up colour for every post
+    lenient = fit_head("colour", LABELS, x, y, right=right, image_threshold=0.9)
+    strict = fit_head("colour", LABELS, x, y, image_threshold=0.9)
+    assert lenient.threshold < strict.threshold
+
+
+def confident_image(label: int, p: float = 0.97) -> np.ndarray:
+    row = np.full(K, (1 - p) / (K - 1))
+    row[label] = p
+    return row[None, :]
+
+
+def test_confident_words_against_a_confident_photo_go_to_review_as_a_conflict() -> None:
+    # a fusion that trusts words strongly: it alone would follow the title
+    fusion = HeadFusion("colour", LABELS, 1.0, 6.0, bias=[0.0] * K, threshold=0.5)
+    says_red = TextEvidence.of([Clue("colour", "red", "title", "Red")])
+    x = HeadFeatures(
+        confident_image(LABELS.index("black")),
+        text_features([says_red], "colour", LABELS),
+        ["shopify"],
+    )
+    d = decide(fusion, x, image_threshold=0.9)
+    assert LABELS[int(d.probs[0].argmax())] == "red"
+    assert d.conflict[0] and not d.auto[0]
+    # agreeing words: no conflict, published
+    says_black = TextEvidence.of([Clue("colour", "black", "title", "Black")])
+    x = HeadFeatures(confident_image(0), text_features([says_black], "colour", LABELS), ["shopify"])
+    d = decide(fusion, x, image_threshold=0.9)
+    assert not d.conflict[0] and d.auto[0]
+    # a weak clue (strength < 1) or an unsure photo is no conflict: the fusion weighs them
+    weak = TextEvidence.of([Clue("colour", "red", "caption", "red", strength=0.5)])
+    x = HeadFeatures(confident_image(0), text_features([weak], "colour", LABELS), [""])
+    assert not decide(fusion, x, image_threshold=0.9).conflict[0]
+    x = HeadFeatures(confident_image(0, 0.6), text_features([says_red], "colour", LABELS), [""])
+    d = decide(fusion, x, image_threshold=0.9)
+    assert not d.conflict[0] and LABELS[int(d.probs[0].argmax())] == "red"
+    # words that name several colours plainly are no evidence at all
+    several = TextEvidence.of(
+        [Clue("colour", "red", "caption", "red"), Clue("colour", "blue", "caption", "blue")],
+        ambiguous=["colour"],
+    )
+    x = HeadFeatures(confident_image(0), text_features([several], "colour", LABELS), [""])
+    d = decide(fusion, x, image_threshold=0.9)
+    assert not d.fused[0] and np.array_equal(d.probs, x.image)
+
+
+def test_fusion_json_round_trip_and_refusals(tmp_path: Path) -> None:
+    x, y = generate(3000, seed=8)
+    head = fit_head("colour", LABELS, x, y, image_threshold=0.9)
+    Fusion({"colour": head}, {"note": "test"}).save(tmp_path)
+    body = json.loads((tmp_path / FUSION_FILE).read_text(encoding="utf-8"))
+    # the fitted reliabilities are there to read
+    assert set(body["heads"]["colour"]["source_weights"]) == set(SOURCES)
+    loaded = load_fusion(tmp_path, {"colour": LABELS})
+    assert loaded is not None and loaded.metadata == {"note": "test"}
+    d1 = decide(head, x, 0.9)
+    d2 = decide(loaded.heads["colour"], x, 0.9)
+    assert np.allclose(d1.probs, d2.probs) and np.array_equal(d1.auto, d2.auto)
+    assert load_fusion(tmp_path / "nowhere", {"colour": LABELS}) is None
+    with pytest.raises(ValueError, match="labels differ"):
+        load_fusion(tmp_path, {"colour": LABELS[::-1]})
+    (tmp_path / FUSION_FILE).write_text('{"heads": {"colour": {"head": "colour"}}}')
+    with pytest.raises(ValueError, match="not a valid fusion file"):
+        load_fusion(tmp_path, {"colour": LABELS})
+
+
+def test_fusion_modules_never_load_tensorflow() -> None:
+    code = (
+        "import sys, classifier.fusion, classifier.fusion_fit, classifier.fusion_data, "
+        "classifier.captions; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert out.stdout.split() == ["False", "False"]

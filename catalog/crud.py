@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, update
@@ -166,7 +167,12 @@ def _post_row(fields: dict[str, Any], **keys: Any) -> dict[str, Any]:
     unknown = set(fields) - set(values) - {"network_post_id"}
     if unknown:
         raise TypeError(f"unknown post fields: {', '.join(sorted(unknown))}")
-    return values | dict(fields)
+    row = values | dict(fields)
+    at = row["posted_at"]
+    if isinstance(at, datetime) and at.tzinfo is not None:
+        # SQLite stores the wall clock and drops the offset: store every time in UTC.
+        row["posted_at"] = at.astimezone(UTC)
+    return row
 
 
 def _photo_row(fields: dict[str, Any], **keys: Any) -> dict[str, Any]:

@@ -40,6 +40,7 @@ class PageItem:
     final: bool  # the pass ends with this page (watermark reached, end of feed, or bound)
     stop_key: str = ""  # the watermark this pass runs down to ("" = first crawl)
     top: dict[str, str] | None = None  # the newest post of this page: {"id", "key", "at"}
+    skipped: int = 0  # new posts without a photo (videos, links, words alone): not stored
     # Filled by PhotoPipeline: one entry per URL, {"ok": True, ...StoredPhoto} or {"error": …}.
     photos: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -17,6 +17,7 @@ class ShopReport:
     duplicates: int = 0
     near_duplicates: int = 0
     rejected: int = 0
+    skipped: int = 0  # new posts without a photo (videos, links, words alone), not stored
     # Photos earlier crawls failed to download, fetched again; and those now in the catalogue
     # (also counted above as new photos, near-duplicates or duplicates).
     retried: int = 0
@@ -73,6 +74,7 @@ class CrawlReport:
             "duplicates",
             "near_duplicates",
             "rejected",
+            "skipped",
             "retried",
             "recovered",
         )

@@ -82,6 +82,7 @@ def _task(shop: Shop) -> ShopTask:
         seq=sp.seq,
         cursor=sp.cursor,
         stop_key=sp.stop_key,
+        watermark_id=shop.watermark if sp.stop_key else "",
         posts_so_far=sp.posts_so_far,
     )
 

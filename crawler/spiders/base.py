@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
@@ -20,6 +19,7 @@ from catalog.db import make_engine, session_scope
 from catalog.models import Shop
 from crawler.items import PageItem, PostData, RetryItem, RetryPhoto
 from crawler.report import CrawlReport
+from crawler.spiders.text import parse_time
 
 # How often a crawl waiting on a shared frontier looks for pages other processes queued.
 FRONTIER_POLL_SECONDS = 0.5
@@ -39,6 +39,8 @@ class ShopTask:
     seq: int = 0
     cursor: str | None = None
     stop_key: str = ""
+    # The id of the post at the watermark, as the network wrote it (for `since_id`).
+    watermark_id: str = ""
     posts_so_far: int = 0
     # Photos of this shop's stored posts that earlier crawls failed to download (claimed).
     retries: list[RetryPhoto] = field(default_factory=list)
@@ -211,7 +213,13 @@ class ShopSpider(scrapy.Spider):
 
     def give_up_message(self, response: Response) -> str:
         why = response.meta.get("vitrina_gave_up")
-        detail = f" ({why})" if why else " after retries"
+        tries = response.meta.get("retry_times", 0)
+        if why:
+            detail = f" ({why})"
+        elif tries:
+            detail = f" after {tries} retries"
+        else:
+            detail = ""  # an answer not worth asking again (a 4xx): asked once
         return f"HTTP {response.status} from {response.url}{detail}"
 
     # ---- paging ----------------------------------------------------------------------------
@@ -229,6 +237,8 @@ class ShopSpider(scrapy.Spider):
         whether another page should be fetched. `ordered=False` (Shopify): the feed is not
         newest-first, so posts at or below the watermark are dropped but do not stop paging."""
         kept: list[PostData] = []
+        seen: list[PostData] = []  # new posts, kept or not: the watermark moves over them all
+        skipped = 0
         stop = False
         for post in posts:
             old = bool(task.stop_key) and post.key <= task.stop_key
@@ -239,6 +249,12 @@ class ShopSpider(scrapy.Spider):
                 continue
             if old:
                 continue  # an old pinned post: already stored, and no reason to stop
+            seen.append(post)
+            if not post.photo_urls:
+                # A video, a link or words alone: nothing to label, so not a catalogue post,
+                # and not one of the shop's first max_posts_per_shop either.
+                skipped += 1
+                continue
             kept.append(post)
             task.posts_so_far += 1
             if not task.stop_key and task.posts_so_far >= self.max_posts:
@@ -246,7 +262,7 @@ class ShopSpider(scrapy.Spider):
                 break
         final = stop or next_cursor is None
         # Pinned posts are shown out of order: they never set the watermark.
-        newest = max((p for p in kept if not p.pinned), key=lambda p: p.key, default=None)
+        newest = max((p for p in seen if not p.pinned), key=lambda p: p.key, default=None)
         top = (
             {"id": newest.network_post_id, "key": newest.key, "at": newest.posted_at}
             if newest
@@ -262,19 +278,15 @@ class ShopSpider(scrapy.Spider):
             final=final,
             stop_key=task.stop_key,
             top=top,
+            skipped=skipped,
         )
         return item, not final
 
 
 def iso_key(timestamp: str, post_id: str) -> str:
     """A sortable key from an ISO timestamp (normalised to UTC) and an id breaking ties."""
-    try:
-        dt = datetime.fromisoformat(timestamp.replace("Z", "+00:00").replace("+0000", "+00:00"))
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        stamp = dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    except ValueError:
-        stamp = timestamp
+    dt = parse_time(timestamp)
+    stamp = dt.strftime("%Y-%m-%dT%H:%M:%S.%f") if dt else str(timestamp)
     return f"{stamp}|{post_id}"
 
 

@@ -11,6 +11,7 @@ from scrapy.http import Response
 
 from crawler.items import PostData
 from crawler.spiders.base import Malformed, ShopSpider, ShopTask, iso_key
+from crawler.spiders.text import expand_links, utc_iso
 
 GONE = {
     "AccountTakedown": "account suspended",
@@ -134,9 +135,9 @@ class BlueskySpider(ShopSpider):
             key=iso_key(sort_at, uri),
             permalink=f"https://bsky.app/profile/{author.get('handle') or author.get('did')}"
             f"/post/{rkey}",
-            caption=record.get("text", ""),
+            caption=expand_links(record.get("text", ""), record.get("facets")),
             tags=list(record.get("tags", [])),
             pinned=reason.endswith("#reasonPin"),
-            posted_at=created or at,
+            posted_at=utc_iso(created or at),
             photo_urls=images_of(post.get("embed")),
         )

@@ -12,12 +12,16 @@ from scrapy.http import Response
 from crawler.items import PostData
 from crawler.ratelimit import INSTAGRAM_RATE_CODES
 from crawler.spiders.base import Malformed, ShopSpider, ShopTask, iso_key
+from crawler.spiders.text import utc_iso
 
 MEDIA_FIELDS = (
     "id,caption,media_type,media_product_type,media_url,permalink,timestamp,"
     "children{id,media_type,media_url}"
 )
 AUTH_CODES = {102, 190, 10, 200, 463, 467}
+# (#100) "Object does not exist, cannot be loaded due to missing permission…": the token's app
+# lacks a permission, whichever shop is asked for (a shop that is gone has code 110/24/803).
+PERMISSION_CODES = {100}
 GONE_CODES = {110, 24, 803}
 GONE_SUBCODES = {2207013}
 
@@ -62,6 +66,13 @@ class InstagramSpider(ShopSpider):
         msg = err.get("message", "")
         if code in GONE_CODES or sub in GONE_SUBCODES:
             self.deactivate(task, f"not a discoverable business account ({msg}, code {code})")
+        elif code in PERMISSION_CODES:
+            # The app lacks a permission or feature: no shop can be read until it has it.
+            self.auth_failed(
+                task,
+                f"the app may not read business accounts: {msg} (code {code}); grant the "
+                "permissions it names to the app behind networks.instagram.access_token",
+            )
         elif code in AUTH_CODES or response.status == 401:
             self.auth_failed(
                 task,
@@ -120,6 +131,6 @@ class InstagramSpider(ShopSpider):
             key=iso_key(ts, str(m["id"])),
             permalink=m.get("permalink", ""),
             caption=m.get("caption", ""),
-            posted_at=ts.replace("+0000", "+00:00"),
+            posted_at=utc_iso(ts),
             photo_urls=urls,
         )

@@ -25,7 +25,7 @@ from catalog.config import Settings
 from catalog.db import make_engine, migrate, session_scope
 from catalog.models import CrawlRun, Shop, utcnow
 from crawler.items import RetryPhoto
-from crawler.report import CrawlReport
+from crawler.report import CrawlReport, redact_logs, register_secret
 from crawler.spiders.base import ShopTask
 from crawler.state import start_point
 
@@ -243,6 +243,8 @@ def crawl(
 
     from crawler.settings import for_crawl
 
+    register_secret(settings.networks.instagram.access_token)
+    redact_logs()
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     migrate(engine)
     settings.media_dir.mkdir(parents=True, exist_ok=True)

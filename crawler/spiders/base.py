@@ -18,7 +18,7 @@ from catalog import crud
 from catalog.db import make_engine, session_scope
 from catalog.models import Shop
 from crawler.items import PageItem, PostData, RetryItem, RetryPhoto
-from crawler.report import CrawlReport
+from crawler.report import CrawlReport, redact
 from crawler.spiders.text import parse_time
 
 # How often a crawl waiting on a shared frontier looks for pages other processes queued.
@@ -155,6 +155,7 @@ class ShopSpider(scrapy.Spider):
         self.report.error(task.key, message)
 
     def deactivate(self, task: ShopTask, reason: str) -> None:
+        reason = redact(reason)  # stored in shops.inactive_reason
         logger.warning("%s: marking the shop inactive: %s", task.key, reason)
         engine = make_engine(self.settings.get("VITRINA_DATABASE_URL"))
         with session_scope(engine) as session:

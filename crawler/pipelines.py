@@ -252,7 +252,13 @@ class CatalogPipeline:
             )
             counts["new_posts"] = sum(p.created for p in stored_posts)
             found: list[tuple[int, int, str, dict[str, Any]]] = []
+            for url, reason in item.refused:  # photos of posts refused whole
+                counts["rejected"] += 1
+                crud.record_rejected_media(session, url, f"refused: {reason}")
             for post, stored in zip(item.posts, stored_posts, strict=True):
+                for url, reason in post.refused_photos:  # URLs no client can fetch
+                    counts["rejected"] += 1
+                    crud.record_rejected_media(session, url, f"refused: {reason}", stored.id)
                 for position, url in enumerate(post.photo_urls):
                     result = item.photos.get(url, {"error": "not downloaded"})
                     if "error" in result:

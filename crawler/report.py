@@ -68,6 +68,11 @@ def redact_logs() -> None:
     logging.setLogRecordFactory(factory)
 
 
+# A shop's status is its worst outcome: some posts refused < its pass failed < the shop or its
+# network cannot be crawled at all.
+_RANK = {"ok": 0, "partial": 1, "error": 2, "inactive": 3, "auth": 3}
+
+
 @dataclass
 class ShopReport:
     shop: str
@@ -83,7 +88,7 @@ class ShopReport:
     retried: int = 0
     recovered: int = 0
     errors: list[str] = field(default_factory=list)
-    status: str = "ok"  # ok | error | inactive | auth
+    status: str = "ok"  # ok | partial (posts refused) | error | inactive | auth
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -119,7 +124,7 @@ class CrawlReport:
             else:
                 rep = self.shops.setdefault(key, ShopReport(key))
                 rep.errors.append(message)
-                if rep.status == "ok" or status in ("inactive", "auth"):
+                if _RANK.get(status, 2) >= _RANK.get(rep.status, 2):
                     rep.status = status
         self._changed()
 

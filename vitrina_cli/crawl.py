@@ -24,7 +24,7 @@ def _table(shops: dict[str, dict[str, Any]], title: str) -> Table:
         table.add_column(col, justify="right")
     table.add_column("status")
     for key, r in sorted(shops.items()):
-        colour = {"ok": "green", "inactive": "yellow"}.get(r["status"], "red")
+        colour = {"ok": "green", "inactive": "yellow", "partial": "yellow"}.get(r["status"], "red")
         table.add_row(
             key, str(r["pages"]), *(str(r[c]) for c in COLUMNS), f"[{colour}]{r['status']}[/]"
         )

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from catalog.taxonomy import CATEGORIES, COLOURS
 
@@ -56,6 +57,8 @@ class Post:
     price: str = ""
     product_type: str = ""
     tags: list[str] = field(default_factory=list)
+    # Fields served in place of the post's own (a malformed post: a caption that is an object…).
+    raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def created_at(self) -> datetime:

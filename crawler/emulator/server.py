@@ -531,7 +531,7 @@ class _Handler(BaseHTTPRequestHandler):
             "card": None,
             "poll": None,
             "pinned": post.pinned,
-        }
+        } | post.raw
 
     # ---- Bluesky ---------------------------------------------------------------------------
 
@@ -685,7 +685,7 @@ class _Handler(BaseHTTPRequestHandler):
             "quoteCount": 0,
             "indexedAt": created,
             "labels": [],
-        }
+        } | post.raw
 
     # ---- Instagram -------------------------------------------------------------------------
 
@@ -784,7 +784,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
         else:
             item |= {"media_type": "VIDEO", "thumbnail_url": ""}
-        return item
+        return item | post.raw
 
     # ---- Shopify ---------------------------------------------------------------------------
 
@@ -868,4 +868,4 @@ class _Handler(BaseHTTPRequestHandler):
                 {"name": "Colour", "position": 1, "values": [colour]},
                 {"name": "Size", "position": 2, "values": ["S", "M", "L"]},
             ],
-        }
+        } | post.raw

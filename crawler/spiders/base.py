@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from catalog.db import make_engine, session_scope
 from catalog.models import Shop
 from crawler.items import PageItem, PostData, RetryItem, RetryPhoto
 from crawler.report import CrawlReport, redact
+from crawler.spiders.checks import Refused, check_post, post_ref
 from crawler.spiders.text import parse_time
 
 # How often a crawl waiting on a shared frontier looks for pages other processes queued.
@@ -212,6 +213,32 @@ class ShopSpider(scrapy.Spider):
         else:
             self.fail(task, f"{message}; page skipped, the next crawl resumes here")
 
+    # ---- one post at a time -----------------------------------------------------------------
+
+    def parse_each(
+        self, task: ShopTask, raws: Any, parse: Callable[[Any], PostData | None]
+    ) -> list[PostData]:
+        """Parse a page's raw posts one by one: a post that cannot be read is refused with its
+        reason (in the run's errors) and the others go on."""
+        if not isinstance(raws, list):
+            raise Malformed(f"expected a list of posts, got {type(raws).__name__}")
+        posts = []
+        for i, raw in enumerate(raws):
+            try:
+                post = parse(raw)
+            except (Malformed, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                why = str(exc) if isinstance(exc, ValueError | Malformed) else repr(exc)
+                self.refuse(task, post_ref(raw, i), f"unreadable: {why}")
+                continue
+            if post is not None:
+                posts.append(post)
+        return posts
+
+    def refuse(self, task: ShopTask, what: str, reason: str) -> None:
+        """One post is not stored; the shop's pass goes on, and it reports `partial`."""
+        logger.warning("%s: %s refused: %s", task.key, what, reason)
+        self.report.error(task.key, f"{what} refused: {reason}", status="partial")
+
     def give_up_message(self, response: Response) -> str:
         why = response.meta.get("vitrina_gave_up")
         tries = response.meta.get("retry_times", 0)
@@ -233,23 +260,44 @@ class ShopSpider(scrapy.Spider):
         next_cursor: str | None,
         *,
         ordered: bool = True,
+        base: str = "",
     ) -> tuple[PageItem, bool]:
         """Cut one API page at the watermark and at the first-crawl bound; returns the item and
         whether another page should be fetched. `ordered=False` (Shopify): the feed is not
-        newest-first, so posts at or below the watermark are dropped but do not stop paging."""
+        newest-first, so posts at or below the watermark are dropped but do not stop paging.
+        Each post is checked first (crawler.spiders.checks); relative photo URLs resolve
+        against `base`, the page's URL."""
         kept: list[PostData] = []
         seen: list[PostData] = []  # new posts, kept or not: the watermark moves over them all
         skipped = 0
         stop = False
-        for post in posts:
-            old = bool(task.stop_key) and post.key <= task.stop_key
-            if old and not post.pinned:
+        refused: list[tuple[str, str]] = []
+        for raw_post in posts:
+            old = bool(task.stop_key) and raw_post.key <= task.stop_key
+            if old and not raw_post.pinned:
                 if ordered:
                     stop = True
                     break
                 continue
             if old:
                 continue  # an old pinned post: already stored, and no reason to stop
+            try:
+                post, bad = check_post(raw_post, base)
+            except Refused as exc:
+                self.refuse(task, f"post {str(raw_post.network_post_id)[:80]}", str(exc))
+                continue
+            if bad and not post.photo_urls:
+                reasons = "; ".join(dict.fromkeys(r for _, r in bad))
+                self.refuse(task, f"post {post.network_post_id}", f"no photo to fetch: {reasons}")
+                refused += bad
+                continue
+            for url, reason in bad:
+                self.report.error(
+                    task.key,
+                    f"post {post.network_post_id}: photo {url[:120]} refused: {reason}",
+                    status="partial",
+                )
+            # A refused post never sets the watermark: its id may be what was wrong with it.
             seen.append(post)
             if not post.photo_urls:
                 # A video, a link or words alone: nothing to label, so not a catalogue post,
@@ -280,6 +328,7 @@ class ShopSpider(scrapy.Spider):
             stop_key=task.stop_key,
             top=top,
             skipped=skipped,
+            refused=refused,
         )
         return item, not final
 

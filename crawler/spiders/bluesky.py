@@ -107,12 +107,12 @@ class BlueskySpider(ShopSpider):
             body = self.check(response)
             if body is None:
                 return
-            posts = [p for entry in body["feed"] if (p := self.post(entry)) is not None]
+            posts = self.parse_each(task, body["feed"], self.post)
             cursor = body.get("cursor") or None
         except (Malformed, KeyError, TypeError, AttributeError) as exc:
             yield from self.retry_malformed(response, f"malformed page: {exc}")
             return
-        item, more = self.page(task, seq, posts, cursor)
+        item, more = self.page(task, seq, posts, cursor, base=response.url)
         if more and cursor:
             yield self.feed_request(task, cursor, seq + 1)
         yield item

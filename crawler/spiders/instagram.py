@@ -94,7 +94,7 @@ class InstagramSpider(ShopSpider):
                 return
             bd = body["business_discovery"]
             media = bd.get("media") or {"data": []}
-            posts = [p for m in media["data"] if (p := self.post(m, bd)) is not None]
+            posts = self.parse_each(task, media["data"], lambda m: self.post(m, bd))
             after = (media.get("paging") or {}).get("cursors", {}).get("after")
         except (Malformed, KeyError, TypeError, AttributeError) as exc:
             yield from self.retry_malformed(response, f"malformed page: {exc}")
@@ -108,7 +108,7 @@ class InstagramSpider(ShopSpider):
             )
         if not media["data"]:
             after = None
-        item, more = self.page(task, seq, posts, after)
+        item, more = self.page(task, seq, posts, after, base=response.url)
         if more and after:
             yield self.media_request(task, after, seq + 1)
         yield item

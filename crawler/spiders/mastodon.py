@@ -103,12 +103,12 @@ class MastodonSpider(ShopSpider):
                 return
             if not isinstance(statuses, list):
                 raise Malformed(f"expected a list of statuses from {response.url}")
-            posts = [p for s in statuses if (p := self.post(s)) is not None]
+            posts = self.parse_each(task, statuses, self.post)
         except (Malformed, KeyError, TypeError, AttributeError) as exc:
             yield from self.retry_malformed(response, f"malformed page: {exc}")
             return
         nxt = next_link(response)
-        item, more = self.page(task, seq, posts, nxt)
+        item, more = self.page(task, seq, posts, nxt, base=response.url)
         if more and nxt:
             yield self.api_request(nxt, task, self.parse_statuses, seq=seq + 1)
         yield item

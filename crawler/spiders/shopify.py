@@ -73,12 +73,14 @@ class ShopifySpider(ShopSpider):
         try:
             body = self.json_of(response)
             products = body["products"]
-            posts = [self.post(p, task) for p in products]
+            posts = self.parse_each(task, products, lambda p: self.post(p, task))
         except (Malformed, KeyError, TypeError, AttributeError) as exc:
             yield from self.retry_malformed(response, f"malformed page: {exc}")
             return
         full = len(products) >= self.cfg.page_size
-        item, more = self.page(task, seq, posts, str(page + 1) if full else None, ordered=False)
+        item, more = self.page(
+            task, seq, posts, str(page + 1) if full else None, ordered=False, base=response.url
+        )
         if more:
             yield self.products_request(task, page + 1, seq + 1)
         yield item

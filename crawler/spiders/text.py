@@ -17,7 +17,8 @@ def html_to_text(html: str) -> str:
     their own, `<br>` a line break, scripts and styles dropped (Zyte's html-text). A link's text
     is kept in one piece: Mastodon splits a URL across `<span class="invisible">` parts, which
     html-text would otherwise join with spaces (`https:// youtu.be/…`)."""
-    if not html or not html.strip():
+    html = html.replace("\x00", "")  # lxml refuses NUL, and no text needs one
+    if not html.strip():
         return ""
     try:
         tree = lxml.html.fragment_fromstring(html, create_parent="div")
@@ -60,11 +61,15 @@ def expand_links(text: str, facets: Any) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def utc_iso(timestamp: str) -> str:
+def utc_iso(timestamp: Any) -> str:
     """An API timestamp (`…Z`, `…+0000`, `…+01:00`, no offset = UTC) as ISO 8601 in UTC; ""
-    when it is not a timestamp."""
+    when there is none; ValueError when it is something else (a number, an object)."""
+    if timestamp is None or timestamp == "":
+        return ""
     dt = parse_time(timestamp)
-    return dt.isoformat() if dt else ""
+    if dt is None:
+        raise ValueError(f"time {str(timestamp)[:60]!r} is not an ISO 8601 time")
+    return dt.isoformat()
 
 
 def parse_time(value: Any) -> datetime | None:

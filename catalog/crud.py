@@ -391,6 +391,45 @@ def release_rejected_media(session: Session, run_id: int) -> None:
     )
 
 
+@dataclass(frozen=True)
+class ShopOutcome:
+    """What the recent crawls say of one shop (crawl_runs.shop_counts)."""
+
+    last_success_at: Any = None  # datetime of the last crawl that crawled it (ok or partial)
+    last_error_at: Any = None  # datetime of the last crawl that failed on it
+    last_error: str = ""
+
+
+def shop_outcomes(session: Session, *, runs: int = 200) -> dict[str, ShopOutcome]:
+    """Per "network:handle", the last success and the last failure among the `runs` latest
+    finished crawls: a failure is a shop status of error, auth or inactive, and its message is
+    the shop's first error (or, for a network-wide problem, the run's line about its network)."""
+    rows = session.exec(
+        select(CrawlRun)
+        .where(CrawlRun.finished_at.is_not(None))  # type: ignore[union-attr]
+        .order_by(CrawlRun.id.desc())  # type: ignore[union-attr]
+        .limit(runs)
+    ).all()
+    success: dict[str, Any] = {}
+    failure: dict[str, tuple[Any, str]] = {}
+    for run in rows:
+        for key, c in (run.shop_counts or {}).items():
+            if not isinstance(c, dict):
+                continue
+            if c.get("status") in ("ok", "partial"):
+                success.setdefault(key, run.finished_at)
+            elif key not in failure:
+                messages = c.get("error_messages") or []
+                network = key.split(":", 1)[0] + ": "
+                about = [e for e in run.errors or [] if str(e).startswith(network)]
+                why = str((messages or about or [c.get("status", "failed")])[0])
+                failure[key] = (run.finished_at, why)
+    return {
+        key: ShopOutcome(success.get(key), *failure.get(key, (None, "")))
+        for key in set(success) | set(failure)
+    }
+
+
 def counts(session: Session) -> dict[str, int]:
     """Row counts and photos per review status, for summaries and health checks."""
     result = {

@@ -128,6 +128,19 @@ class CrawlReport:
                     rep.status = status
         self._changed()
 
+    def mark(self, key: str, status: str) -> None:
+        """Set a shop's status for a problem reported run-wide (its network's credentials)."""
+        with self._lock:
+            rep = self.shops.setdefault(key, ShopReport(key))
+            if _RANK.get(status, 2) >= _RANK.get(rep.status, 2):
+                rep.status = status
+        self._changed()
+
+    def failed_shops(self) -> list[str]:
+        """Shops this crawl could not crawl: their pass failed, the shop is gone, or their
+        network refused our credentials (refused posts alone are `partial`, not failed)."""
+        return sorted(k for k, r in self.shops.items() if _RANK.get(r.status, 2) >= 2)
+
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change(self)

@@ -47,6 +47,8 @@ class CrawlSummary:
     shops: dict[str, dict[str, Any]] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # Shops not crawled: status error, inactive (gone) or auth (`vitrina crawl` exits 1).
+    failed_shops: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2)
@@ -293,6 +295,7 @@ def crawl(
         totals=report.totals(),
         errors=list(report.errors)
         + [f"{k}: {m}" for k, r in report.shops.items() for m in r.errors],
+        failed_shops=report.failed_shops(),
     )
     with session_scope(engine) as session:
         crud.release_rejected_media(session, run_id)  # claimed, not reached (a shop stopped)
@@ -334,7 +337,7 @@ def crawl_subprocess(
         timeout=timeout,
         cwd=Path(__file__).resolve().parents[1],
     )
-    if proc.returncode != 0:
+    if proc.returncode not in (0, 1):  # 1: the crawl ran, some shops failed (in the summary)
         raise RuntimeError(f"crawl failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
     data = json.loads(proc.stdout)
     return CrawlSummary(**data)

@@ -145,7 +145,12 @@ class ShopSpider(scrapy.Spider):
     def on_failure(self, failure: Any) -> None:
         request = failure.request
         task: ShopTask = request.meta["task"]
-        self.fail(task, f"request failed: {request.url}: {failure.getErrorMessage()}")
+        note = (
+            " (not retried: the host name does not resolve)"
+            if request.meta.get("vitrina_dns_failed")
+            else ""
+        )
+        self.fail(task, f"request failed: {request.url}: {failure.getErrorMessage()}{note}")
 
     # ---- outcomes --------------------------------------------------------------------------
 
@@ -171,9 +176,10 @@ class ShopSpider(scrapy.Spider):
             return
         self._auth_error = message
         text = f"{self.network}: {message} — every {self.network} shop is skipped this run"
-        for t in self.tasks:
-            self.report.error(t.key, text, status="auth")
+        # Said once for the run, not once per shop as well: each shop is marked "auth".
         self.report.error(None, text, status="auth")
+        for t in self.tasks:
+            self.report.mark(t.key, "auth")
         if close:
             raise CloseSpider(f"auth_error: {message}")
 

@@ -430,6 +430,40 @@ def shop_outcomes(session: Session, *, runs: int = 200) -> dict[str, ShopOutcome
     }
 
 
+def hand_run_crawls(session: Session, *, limit: int = 20) -> list[CrawlRun]:
+    """The latest crawl runs that no pipeline run made: `vitrina crawl` run by hand. A pipeline
+    run names its crawl runs in steps.crawl.crawl_runs once the step is over; a crawl that
+    started while a pipeline run was going (it may still be, or have been killed) is taken as
+    that run's too."""
+    from catalog.models import PipelineRun
+
+    def aware(dt: Any) -> Any:
+        return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=UTC)
+
+    owned: set[int] = set()
+    windows: list[tuple[Any, Any]] = []
+    for run in session.exec(
+        select(PipelineRun)
+        .where(PipelineRun.trigger != "retrain")
+        .order_by(PipelineRun.id.desc())  # type: ignore[union-attr]
+        .limit(500)
+    ).all():
+        crawl = (run.steps or {}).get("crawl") or {}
+        owned.update(i for i in crawl.get("crawl_runs") or [] if isinstance(i, int))
+        end = run.finished_at or (None if run.status == "running" else run.started_at)
+        windows.append((aware(run.started_at), aware(end)))
+    out: list[CrawlRun] = []
+    query = select(CrawlRun).order_by(CrawlRun.id.desc())  # type: ignore[union-attr]
+    for crawl_run in session.exec(query.limit(limit * 5 + 50)).all():
+        at = aware(crawl_run.started_at)
+        inside = any(a <= at and (b is None or at <= b) for a, b in windows)
+        if crawl_run.id not in owned and not inside:
+            out.append(crawl_run)
+            if len(out) >= limit:
+                break
+    return out
+
+
 def counts(session: Session) -> dict[str, int]:
     """Row counts and photos per review status, for summaries and health checks."""
     result = {

@@ -89,3 +89,57 @@ def test_a_host_that_does_not_resolve_is_not_retried_through_every_backoff(
     # four retries would have waited 3 + 6 + 12 + 24 s (±20%); one retry waits about 3 s
     assert summary["seconds"] < 15, summary["seconds"]
     assert summary["shops"]["shopify:store"]["new_posts"] == 1
+
+
+def test_crawls_run_by_hand_appear_in_vitrina_runs(tmp_path: Path, db_url: str):
+    from datetime import timedelta
+
+    from catalog.db import make_engine, session_scope
+    from catalog.models import CrawlRun, PipelineRun, utcnow
+    from tests.conftest import write_config
+
+    t0 = utcnow() - timedelta(hours=3)
+    counts = {"mastodon:a": {"new_posts": 4, "new_photos": 5, "status": "ok"}}
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        by_hand = CrawlRun(
+            started_at=t0, finished_at=t0 + timedelta(seconds=90), status="partial",
+            shop_counts=counts, errors=["mastodon:a: post 9 refused: caption is dict, not text"],
+        )  # fmt: skip
+        nightly_crawl = CrawlRun(
+            started_at=t0 + timedelta(hours=1, seconds=1),
+            finished_at=t0 + timedelta(hours=1, seconds=30),
+            status="ok",
+            shop_counts=counts,
+        )
+        killed_crawl = CrawlRun(started_at=t0 + timedelta(hours=2, seconds=1), status="running")
+        s.add_all([by_hand, nightly_crawl, killed_crawl])
+        s.flush()
+        s.add(
+            PipelineRun(
+                trigger="schedule",
+                started_at=t0 + timedelta(hours=1),
+                finished_at=t0 + timedelta(hours=1, minutes=5),
+                status="ok",
+                steps={"crawl": {"status": "ok", "crawl_runs": [nightly_crawl.id]}},
+            )
+        )
+        # a nightly run killed during its crawl step: its crawl was never named in it
+        s.add(PipelineRun(trigger="schedule", started_at=t0 + timedelta(hours=2), status="running"))
+        hand_id = by_hand.id
+    engine.dispose()
+    cfg = write_config(tmp_path, db_url)
+    listed = vitrina(cfg, "runs")
+    as_json = vitrina(cfg, "runs", "--json")
+    assert listed.returncode == 0 and as_json.returncode == 0, listed.stderr + as_json.stderr
+    runs = json.loads(as_json.stdout)
+    assert [(r["trigger"], r["status"]) for r in runs] == [
+        ("schedule", "running"),
+        ("schedule", "ok"),
+        ("crawl", "partial"),
+    ]
+    hand = runs[2]
+    assert hand["id"] == hand_id and hand["stats"]["new_posts"] == 4
+    assert hand["seconds"] == 90 and "caption is dict" in hand["errors"][0]["error"]
+    row = next(line for line in listed.stdout.splitlines() if f"c{hand_id} " in line)
+    assert "crawl" in row and "partial" in row and "1m30s" in row

@@ -109,3 +109,45 @@ def crawl(
             markup=False,
         )
     raise typer.Exit(code)
+
+
+def hand_run_views(engine: Any, limit: int) -> list[Any]:
+    """Crawls run by hand (`vitrina crawl`, not a pipeline step) as `vitrina runs` rows."""
+    from catalog import crud
+    from catalog.db import session_scope
+    from pipeline.history import RunView
+
+    out = []
+    with session_scope(engine) as session:
+        for run in crud.hand_run_crawls(session, limit=limit):
+            started = _aware(run.started_at)
+            finished = _aware(run.finished_at) if run.finished_at else None
+            shops = {k: c for k, c in (run.shop_counts or {}).items() if isinstance(c, dict)}
+            stats = {
+                "new_posts": sum(int(c.get("new_posts", 0)) for c in shops.values()),
+                "new_photos": sum(int(c.get("new_photos", 0)) for c in shops.values()),
+                "shops": shops,
+            }
+            seconds = (finished - started).total_seconds() if finished else None
+            step = {"status": run.status, "crawl_runs": [run.id], "seconds": seconds}
+            errors = [{"step": "crawl", "error": e} for e in run.errors or []]
+            out.append(
+                RunView(
+                    run.id or 0,
+                    "crawl",
+                    run.status,
+                    started,
+                    finished,
+                    seconds,
+                    {"crawl": step},
+                    stats,
+                    errors,
+                )  # fmt: skip
+            )
+    return out
+
+
+def _aware(dt: Any) -> Any:
+    from datetime import UTC
+
+    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -147,3 +147,30 @@ def test_a_time_with_an_offset_is_stored_in_utc(db_url: str, tmp_path):  # type:
     # SQLite gives the stored wall clock back without its zone: it must be the UTC one
     assert (stored if stored.tzinfo else stored.replace(tzinfo=UTC)) == want
     assert (watermark_at if watermark_at.tzinfo else watermark_at.replace(tzinfo=UTC)) == want
+
+
+def test_videos_do_not_count_against_the_first_crawl_bound():
+    sp = spider(MastodonSpider, max_posts=2)
+    video = [{"type": "video", "url": "https://m.test/v.mp4"}]
+    statuses = [status(str(200 - i), media_attachments=video) for i in range(3)]
+    statuses += [status(str(100 - i)) for i in range(3)]
+    task = ShopTask(1, "mastodon", "shop", base_url="https://m.test", account_id="42")
+    items, requests = answer(
+        sp, "parse_statuses", statuses, task,
+        headers={"Link": '<https://m.test/next>; rel="next"'},
+    )  # fmt: skip
+    page = one_page(items)
+    assert [p.network_post_id for p in page.posts] == ["100", "99"]  # two photo posts
+    assert page.skipped == 3 and page.final and requests == []  # bound reached: no next page
+    assert page.top is not None and page.top["id"] == "200"  # the watermark passes the videos
+
+
+def test_a_graph_400_that_was_not_retried_does_not_say_after_retries():
+    from crawler.spiders.instagram import InstagramSpider
+
+    sp = spider(InstagramSpider)
+    task = ShopTask(1, "instagram", "shop", account_id="x")
+    body = {"error": {"message": "Unsupported get request.", "code": 2500, "type": "X"}}
+    answer(sp, "parse_media", body, task, status=400)
+    (message,) = sp.report.shops["instagram:shop"].errors
+    assert message == "HTTP 400 from https://api.test/x: Unsupported get request."

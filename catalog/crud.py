@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, update
@@ -170,6 +171,10 @@ def _post_row(fields: dict[str, Any], **keys: Any) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"unknown post fields: {', '.join(sorted(unknown))}")
     row = values | dict(fields)
+    at = row["posted_at"]
+    if isinstance(at, datetime) and at.tzinfo is not None:
+        # SQLite stores the wall clock and drops the offset: store every time in UTC.
+        row["posted_at"] = at.astimezone(UTC)
     if "price_amount" not in fields:  # what the post says its price is (catalog.prices)
         row |= price_columns(row["price"], row["caption"])
     return row
@@ -391,6 +396,79 @@ def release_rejected_media(session: Session, run_id: int) -> None:
     session.execute(
         update(RejectedMedia).where(RejectedMedia.retry_run_id == run_id).values(retry_run_id=None)
     )
+
+
+@dataclass(frozen=True)
+class ShopOutcome:
+    """What the recent crawls say of one shop (crawl_runs.shop_counts)."""
+
+    last_success_at: Any = None  # datetime of the last crawl that crawled it (ok or partial)
+    last_error_at: Any = None  # datetime of the last crawl that failed on it
+    last_error: str = ""
+
+
+def shop_outcomes(session: Session, *, runs: int = 200) -> dict[str, ShopOutcome]:
+    """Per "network:handle", the last success and the last failure among the `runs` latest
+    finished crawls: a failure is a shop status of error, auth or inactive, and its message is
+    the shop's first error (or, for a network-wide problem, the run's line about its network)."""
+    rows = session.exec(
+        select(CrawlRun)
+        .where(CrawlRun.finished_at.is_not(None))  # type: ignore[union-attr]
+        .order_by(CrawlRun.id.desc())  # type: ignore[union-attr]
+        .limit(runs)
+    ).all()
+    success: dict[str, Any] = {}
+    failure: dict[str, tuple[Any, str]] = {}
+    for run in rows:
+        for key, c in (run.shop_counts or {}).items():
+            if not isinstance(c, dict):
+                continue
+            if c.get("status") in ("ok", "partial"):
+                success.setdefault(key, run.finished_at)
+            elif key not in failure:
+                messages = c.get("error_messages") or []
+                network = key.split(":", 1)[0] + ": "
+                about = [e for e in run.errors or [] if str(e).startswith(network)]
+                why = str((messages or about or [c.get("status", "failed")])[0])
+                failure[key] = (run.finished_at, why)
+    return {
+        key: ShopOutcome(success.get(key), *failure.get(key, (None, "")))
+        for key in set(success) | set(failure)
+    }
+
+
+def hand_run_crawls(session: Session, *, limit: int = 20) -> list[CrawlRun]:
+    """The latest crawl runs that no pipeline run made: `vitrina crawl` run by hand. A pipeline
+    run names its crawl runs in steps.crawl.crawl_runs once the step is over; a crawl that
+    started while a pipeline run was going (it may still be, or have been killed) is taken as
+    that run's too."""
+    from catalog.models import PipelineRun
+
+    def aware(dt: Any) -> Any:
+        return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=UTC)
+
+    owned: set[int] = set()
+    windows: list[tuple[Any, Any]] = []
+    for run in session.exec(
+        select(PipelineRun)
+        .where(PipelineRun.trigger != "retrain")
+        .order_by(PipelineRun.id.desc())  # type: ignore[union-attr]
+        .limit(500)
+    ).all():
+        crawl = (run.steps or {}).get("crawl") or {}
+        owned.update(i for i in crawl.get("crawl_runs") or [] if isinstance(i, int))
+        end = run.finished_at or (None if run.status == "running" else run.started_at)
+        windows.append((aware(run.started_at), aware(end)))
+    out: list[CrawlRun] = []
+    query = select(CrawlRun).order_by(CrawlRun.id.desc())  # type: ignore[union-attr]
+    for crawl_run in session.exec(query.limit(limit * 5 + 50)).all():
+        at = aware(crawl_run.started_at)
+        inside = any(a <= at and (b is None or at <= b) for a, b in windows)
+        if crawl_run.id not in owned and not inside:
+            out.append(crawl_run)
+            if len(out) >= limit:
+                break
+    return out
 
 
 def counts(session: Session) -> dict[str, int]:

@@ -27,6 +27,8 @@ class PostData:
     pinned: bool = False
     posted_at: str = ""  # ISO 8601
     photo_urls: list[str] = field(default_factory=list)
+    # Photo URLs of this post that cannot be fetched, with why (crawler.spiders.checks).
+    refused_photos: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -40,6 +42,9 @@ class PageItem:
     final: bool  # the pass ends with this page (watermark reached, end of feed, or bound)
     stop_key: str = ""  # the watermark this pass runs down to ("" = first crawl)
     top: dict[str, str] | None = None  # the newest post of this page: {"id", "key", "at"}
+    skipped: int = 0  # new posts without a photo (videos, links, words alone): not stored
+    # Photo URLs of posts refused whole (no photo left to fetch), with why: rejected_media rows.
+    refused: list[tuple[str, str]] = field(default_factory=list)
     # Filled by PhotoPipeline: one entry per URL, {"ok": True, ...StoredPhoto} or {"error": …}.
     photos: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -12,6 +12,12 @@ from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from twisted.internet.error import DNSLookupError
+
+try:  # Scrapy ≥ 2.13 wraps the resolver's error in its own
+    from scrapy.exceptions import CannotResolveHostError
+except ImportError:  # pragma: no cover - older Scrapy raises Twisted's alone
+    CannotResolveHostError = DNSLookupError  # type: ignore[assignment,misc]
 
 from crawler import ratelimit
 from crawler.ssrf import Refused, check_url
@@ -86,6 +92,14 @@ class PoliteRetryMiddleware(RetryMiddleware):
     def process_exception(
         self, request: Request, exception: Exception, spider: Spider | None = None
     ) -> Request | Response | None:
+        if (
+            isinstance(exception, DNSLookupError | CannotResolveHostError)
+            and request.meta.get("retry_times", 0) >= 1
+        ):
+            # A host name that does not resolve twice in a row is a wrong URL or a gone
+            # instance, not a passing fault: fail now instead of backing off through every try.
+            request.meta["vitrina_dns_failed"] = True
+            return None
         result = super().process_exception(request, exception)
         if isinstance(result, Request):
             self._delay(result, self._backoff(result.meta.get("retry_times", 1)))

@@ -29,6 +29,7 @@ from catalog.models import Photo, Shop
 from crawler import photos as ph
 from crawler.items import PageItem, RetryItem
 from crawler.report import CrawlReport
+from crawler.spiders.text import parse_time
 from crawler.state import commit_page
 
 logger = logging.getLogger(__name__)
@@ -156,13 +157,9 @@ class PhotoPipeline(FilesPipeline):
 
 
 def _parse_time(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    # In UTC: SQLite keeps a datetime's wall clock and drops its offset, so a +01:00 time
+    # stored as given would read back an hour late.
+    return parse_time(value)
 
 
 class CatalogPipeline:
@@ -221,6 +218,7 @@ class CatalogPipeline:
             "duplicates": 0,
             "near_duplicates": 0,
             "rejected": 0,
+            "skipped": item.skipped,
         }
         with session_scope(self.engine) as session:
             # Take the shop row's write lock first: crawl state is read-modify-write, and another
@@ -254,7 +252,13 @@ class CatalogPipeline:
             )
             counts["new_posts"] = sum(p.created for p in stored_posts)
             found: list[tuple[int, int, str, dict[str, Any]]] = []
+            for url, reason in item.refused:  # photos of posts refused whole
+                counts["rejected"] += 1
+                crud.record_rejected_media(session, url, f"refused: {reason}")
             for post, stored in zip(item.posts, stored_posts, strict=True):
+                for url, reason in post.refused_photos:  # URLs no client can fetch
+                    counts["rejected"] += 1
+                    crud.record_rejected_media(session, url, f"refused: {reason}", stored.id)
                 for position, url in enumerate(post.photo_urls):
                     result = item.photos.get(url, {"error": "not downloaded"})
                     if "error" in result:

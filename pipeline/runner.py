@@ -286,7 +286,8 @@ class _Run:
             detail["logs"] = [str(r.log_path) for r in results]
         if note:
             detail["note"] = note
-        if not res.ok:
+        # Exit 1: the crawl ran and some shops failed; their errors are in crawl_runs (above).
+        if not res.ok and res.returncode != 1:
             self.errors.append(_child_error("crawl", res, self.timeout))
             return {"status": "failed", **detail}
         return {"status": "ok", **detail}

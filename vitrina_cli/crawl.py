@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from catalog.db import DatabaseUnavailable
@@ -24,7 +25,7 @@ def _table(shops: dict[str, dict[str, Any]], title: str) -> Table:
         table.add_column(col, justify="right")
     table.add_column("status")
     for key, r in sorted(shops.items()):
-        colour = {"ok": "green", "inactive": "yellow"}.get(r["status"], "red")
+        colour = {"ok": "green", "inactive": "yellow", "partial": "yellow"}.get(r["status"], "red")
         table.add_row(
             key, str(r["pages"]), *(str(r[c]) for c in COLUMNS), f"[{colour}]{r['status']}[/]"
         )
@@ -40,8 +41,10 @@ def crawl(
 ) -> None:
     """Crawl the followed shops once: new posts and photos are stored, photos wait for labels.
 
-    Exit status 0 when the crawl ran (per-shop problems are listed, not fatal); 2 when the
-    configuration or the database is unusable."""
+    Exit status: 0 every shop was crawled (posts refused one by one are listed; the shop shows
+    "partial"); 1 some shops failed (an API error, a shop gone, credentials refused; the others
+    were crawled and everything is listed); 2 the configuration or the catalogue is unusable,
+    or a --shop is unknown, and nothing was crawled."""
     from crawler.report import CrawlReport
     from crawler.run import UnknownShop
     from crawler.run import crawl as run_crawl
@@ -69,9 +72,10 @@ def crawl(
         fail(str(exc))
     except DatabaseUnavailable as exc:
         fail(str(exc))
+    code = 1 if summary.failed_shops else 0
     if as_json:
         print(json.dumps(summary.__dict__))
-        return
+        raise typer.Exit(code)
     t = summary.totals
     if not summary.shops:
         console.print(
@@ -80,19 +84,70 @@ def crawl(
             highlight=False,
             markup=False,
         )
-    for message in summary.errors:
-        console.print(f"  [red]✗[/] {message}", highlight=False, soft_wrap=True)
+    for message in summary.errors:  # escaped: a URL like http://[::1/x.jpg is not markup
+        console.print(f"  [red]✗[/] {escape(message)}", highlight=False, soft_wrap=True)
     mark = "[green]✓[/]" if summary.status == "ok" else "[yellow]![/]"
     retried = (
         f"{t['retried']} earlier failed photo(s) retried, {t.get('recovered', 0)} recovered, "
         if t.get("retried")
         else ""
     )
+    skipped = f"{t['skipped']} without a photo skipped, " if t.get("skipped") else ""
     console.print(
         f"{mark} crawl #{summary.run_id} {summary.status} in {summary.seconds:.1f}s: "
         f"{len(summary.shops)} shop(s), {t.get('new_posts', 0)} new posts, "
         f"{t.get('new_photos', 0)} new photos, {t.get('duplicates', 0)} duplicates, "
-        f"{t.get('near_duplicates', 0)} near-duplicates, {t.get('rejected', 0)} rejected, "
+        f"{t.get('near_duplicates', 0)} near-duplicates, {skipped}"
+        f"{t.get('rejected', 0)} rejected, "
         f"{retried}{t.get('errors', 0)} error(s)",
         highlight=False,
     )
+    if code:
+        console.print(
+            f"{len(summary.failed_shops)} shop(s) failed: {', '.join(summary.failed_shops)}",
+            highlight=False,
+            markup=False,
+        )
+    raise typer.Exit(code)
+
+
+def hand_run_views(engine: Any, limit: int) -> list[Any]:
+    """Crawls run by hand (`vitrina crawl`, not a pipeline step) as `vitrina runs` rows."""
+    from catalog import crud
+    from catalog.db import session_scope
+    from pipeline.history import RunView
+
+    out = []
+    with session_scope(engine) as session:
+        for run in crud.hand_run_crawls(session, limit=limit):
+            started = _aware(run.started_at)
+            finished = _aware(run.finished_at) if run.finished_at else None
+            shops = {k: c for k, c in (run.shop_counts or {}).items() if isinstance(c, dict)}
+            stats = {
+                "new_posts": sum(int(c.get("new_posts", 0)) for c in shops.values()),
+                "new_photos": sum(int(c.get("new_photos", 0)) for c in shops.values()),
+                "shops": shops,
+            }
+            seconds = (finished - started).total_seconds() if finished else None
+            step = {"status": run.status, "crawl_runs": [run.id], "seconds": seconds}
+            errors = [{"step": "crawl", "error": e} for e in run.errors or []]
+            out.append(
+                RunView(
+                    run.id or 0,
+                    "crawl",
+                    run.status,
+                    started,
+                    finished,
+                    seconds,
+                    {"crawl": step},
+                    stats,
+                    errors,
+                )  # fmt: skip
+            )
+    return out
+
+
+def _aware(dt: Any) -> Any:
+    from datetime import UTC
+
+    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=UTC)

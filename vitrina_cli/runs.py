@@ -9,6 +9,7 @@ from rich.table import Table
 
 from pipeline.history import get_run, recent_runs
 from vitrina_cli.common import console, engine_from, fail
+from vitrina_cli.crawl import hand_run_views
 
 
 def _labels(stats: dict, head: str) -> str:
@@ -64,7 +65,12 @@ def runs(
             for line in err.get("tail", []):
                 console.print(f"    {line}", highlight=False, markup=False)
         return
-    views = recent_runs(engine, limit=limit)
+    # With the pipeline's runs, the crawls an operator ran by hand (`vitrina crawl`).
+    views = sorted(
+        recent_runs(engine, limit=limit) + hand_run_views(engine, limit),
+        key=lambda v: v.started_at,
+        reverse=True,
+    )[:limit]
     if as_json:
         console.print_json(json.dumps([v.__dict__ for v in views], default=str))
         return
@@ -75,7 +81,7 @@ def runs(
     for v in views:
         colour = {"ok": "green", "partial": "yellow", "running": "cyan"}.get(v.status, "red")
         table.add_row(
-            str(v.id),
+            f"c{v.id}" if v.trigger == "crawl" else str(v.id),
             v.trigger,
             f"{v.started_at:%Y-%m-%d %H:%M}",
             v.duration,
@@ -89,4 +95,7 @@ def runs(
             str(len(v.errors)),
         )
     console.print(table)
-    console.print(f"{len(views)} run(s); details: vitrina runs --id N")
+    console.print(
+        f"{len(views)} run(s); details: vitrina runs --id N "
+        "(cN: a crawl run by hand, see `vitrina shops list`)"
+    )

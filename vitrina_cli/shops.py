@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from catalog import crud
@@ -48,24 +51,49 @@ def list_(
     ctx: typer.Context,
     all_: bool = typer.Option(True, "--all/--active", help="Include inactive shops."),
 ) -> None:
-    """List followed shops with their crawl state."""
+    """List followed shops with their crawl state: when a crawl last got through each (its
+    feed read down to what was stored) and the last crawl that failed on it, with why."""
     settings_from(ctx)
     engine = engine_from(ctx)
     with session_scope(engine) as session:
         shops = crud.list_shops(session, active_only=not all_)
-        table = Table("id", "network", "handle", "name", "active", "last crawl", "watermark")
+        outcomes = crud.shop_outcomes(session)
+        table = Table(
+            "id", "network", "handle", "name", "active", "last success", "last error",
+            "watermark",
+        )  # fmt: skip
         for s in shops:
+            o = outcomes.get(f"{s.network}:{s.handle}", crud.ShopOutcome())
+            success = o.last_success_at or s.last_crawled_at
+            error = "—"
+            if o.last_error_at and (success is None or _utc(o.last_error_at) >= _utc(success)):
+                error = f"{_when(o.last_error_at)}: {_short(o.last_error)}"
+            elif o.last_error_at:  # failed once, crawled fine since
+                error = f"{_when(o.last_error_at)} (since recovered)"
             table.add_row(
                 str(s.id),
                 s.network,
                 s.handle,
                 s.display_name,
                 "yes" if s.active else f"no: {s.inactive_reason}",
-                s.last_crawled_at.strftime("%Y-%m-%d %H:%M") if s.last_crawled_at else "—",
+                _when(success),
+                escape(error),
                 s.watermark or "—",
             )
     console.print(table)
     console.print(f"{len(shops)} shop(s)")
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)  # SQLite gives naive UTC back
+
+
+def _when(dt: datetime | None) -> str:
+    return _utc(dt).strftime("%Y-%m-%d %H:%M") if dt else "—"
+
+
+def _short(message: str, limit: int = 90) -> str:
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 @app.command("remove")

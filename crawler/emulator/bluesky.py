@@ -309,4 +309,4 @@ class BlueskyApi:
             "quoteCount": 0,
             "indexedAt": created,
             "labels": [],
-        }
+        } | post.raw

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from catalog.taxonomy import CATEGORIES, COLOURS
 from crawler.emulator.captions import PostWords, write
@@ -69,6 +70,8 @@ class Post:
     tags: list[str] = field(default_factory=list)
     # Everything else the shop wrote (language, alt texts, options, body_html, link).
     words: PostWords | None = None
+    # Fields served in place of the post's own (a malformed post: a caption that is an object…).
+    raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def created_at(self) -> datetime:

@@ -660,7 +660,7 @@ class _Handler(BlueskyApi, BaseHTTPRequestHandler):
             "card": None,
             "poll": None,
             "pinned": post.pinned,
-        }
+        } | post.raw
 
     # ---- Instagram -------------------------------------------------------------------------
 
@@ -759,7 +759,7 @@ class _Handler(BlueskyApi, BaseHTTPRequestHandler):
             }
         else:
             item |= {"media_type": "VIDEO", "thumbnail_url": ""}
-        return item
+        return item | post.raw
 
     # ---- Shopify ---------------------------------------------------------------------------
 
@@ -853,4 +853,4 @@ class _Handler(BlueskyApi, BaseHTTPRequestHandler):
             "variants": variants,
             "images": images,
             "options": options,
-        }
+        } | post.raw

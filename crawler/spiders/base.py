@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
@@ -19,7 +18,9 @@ from catalog import crud
 from catalog.db import make_engine, session_scope
 from catalog.models import Shop
 from crawler.items import PageItem, PostData, RetryItem, RetryPhoto
-from crawler.report import CrawlReport
+from crawler.report import CrawlReport, redact
+from crawler.spiders.checks import Refused, check_post, post_ref
+from crawler.spiders.text import parse_time
 
 # How often a crawl waiting on a shared frontier looks for pages other processes queued.
 FRONTIER_POLL_SECONDS = 0.5
@@ -39,6 +40,8 @@ class ShopTask:
     seq: int = 0
     cursor: str | None = None
     stop_key: str = ""
+    # The id of the post at the watermark, as the network wrote it (for `since_id`).
+    watermark_id: str = ""
     posts_so_far: int = 0
     # Photos of this shop's stored posts that earlier crawls failed to download (claimed).
     retries: list[RetryPhoto] = field(default_factory=list)
@@ -142,7 +145,12 @@ class ShopSpider(scrapy.Spider):
     def on_failure(self, failure: Any) -> None:
         request = failure.request
         task: ShopTask = request.meta["task"]
-        self.fail(task, f"request failed: {request.url}: {failure.getErrorMessage()}")
+        note = (
+            " (not retried: the host name does not resolve)"
+            if request.meta.get("vitrina_dns_failed")
+            else ""
+        )
+        self.fail(task, f"request failed: {request.url}: {failure.getErrorMessage()}{note}")
 
     # ---- outcomes --------------------------------------------------------------------------
 
@@ -153,6 +161,7 @@ class ShopSpider(scrapy.Spider):
         self.report.error(task.key, message)
 
     def deactivate(self, task: ShopTask, reason: str) -> None:
+        reason = redact(reason)  # stored in shops.inactive_reason
         logger.warning("%s: marking the shop inactive: %s", task.key, reason)
         engine = make_engine(self.settings.get("VITRINA_DATABASE_URL"))
         with session_scope(engine) as session:
@@ -167,9 +176,10 @@ class ShopSpider(scrapy.Spider):
             return
         self._auth_error = message
         text = f"{self.network}: {message} — every {self.network} shop is skipped this run"
-        for t in self.tasks:
-            self.report.error(t.key, text, status="auth")
+        # Said once for the run, not once per shop as well: each shop is marked "auth".
         self.report.error(None, text, status="auth")
+        for t in self.tasks:
+            self.report.mark(t.key, "auth")
         if close:
             raise CloseSpider(f"auth_error: {message}")
 
@@ -209,9 +219,41 @@ class ShopSpider(scrapy.Spider):
         else:
             self.fail(task, f"{message}; page skipped, the next crawl resumes here")
 
+    # ---- one post at a time -----------------------------------------------------------------
+
+    def parse_each(
+        self, task: ShopTask, raws: Any, parse: Callable[[Any], PostData | None]
+    ) -> list[PostData]:
+        """Parse a page's raw posts one by one: a post that cannot be read is refused with its
+        reason (in the run's errors) and the others go on."""
+        if not isinstance(raws, list):
+            raise Malformed(f"expected a list of posts, got {type(raws).__name__}")
+        posts = []
+        for i, raw in enumerate(raws):
+            try:
+                post = parse(raw)
+            except (Malformed, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                why = str(exc) if isinstance(exc, ValueError | Malformed) else repr(exc)
+                self.refuse(task, post_ref(raw, i), f"unreadable: {why}")
+                continue
+            if post is not None:
+                posts.append(post)
+        return posts
+
+    def refuse(self, task: ShopTask, what: str, reason: str) -> None:
+        """One post is not stored; the shop's pass goes on, and it reports `partial`."""
+        logger.warning("%s: %s refused: %s", task.key, what, reason)
+        self.report.error(task.key, f"{what} refused: {reason}", status="partial")
+
     def give_up_message(self, response: Response) -> str:
         why = response.meta.get("vitrina_gave_up")
-        detail = f" ({why})" if why else " after retries"
+        tries = response.meta.get("retry_times", 0)
+        if why:
+            detail = f" ({why})"
+        elif tries:
+            detail = f" after {tries} retries"
+        else:
+            detail = ""  # an answer not worth asking again (a 4xx): asked once
         return f"HTTP {response.status} from {response.url}{detail}"
 
     # ---- paging ----------------------------------------------------------------------------
@@ -224,21 +266,50 @@ class ShopSpider(scrapy.Spider):
         next_cursor: str | None,
         *,
         ordered: bool = True,
+        base: str = "",
     ) -> tuple[PageItem, bool]:
         """Cut one API page at the watermark and at the first-crawl bound; returns the item and
         whether another page should be fetched. `ordered=False` (Shopify): the feed is not
-        newest-first, so posts at or below the watermark are dropped but do not stop paging."""
+        newest-first, so posts at or below the watermark are dropped but do not stop paging.
+        Each post is checked first (crawler.spiders.checks); relative photo URLs resolve
+        against `base`, the page's URL."""
         kept: list[PostData] = []
+        seen: list[PostData] = []  # new posts, kept or not: the watermark moves over them all
+        skipped = 0
         stop = False
-        for post in posts:
-            old = bool(task.stop_key) and post.key <= task.stop_key
-            if old and not post.pinned:
+        refused: list[tuple[str, str]] = []
+        for raw_post in posts:
+            old = bool(task.stop_key) and raw_post.key <= task.stop_key
+            if old and not raw_post.pinned:
                 if ordered:
                     stop = True
                     break
                 continue
             if old:
                 continue  # an old pinned post: already stored, and no reason to stop
+            try:
+                post, bad = check_post(raw_post, base)
+            except Refused as exc:
+                self.refuse(task, f"post {str(raw_post.network_post_id)[:80]}", str(exc))
+                continue
+            if bad and not post.photo_urls:
+                reasons = "; ".join(dict.fromkeys(r for _, r in bad))
+                self.refuse(task, f"post {post.network_post_id}", f"no photo to fetch: {reasons}")
+                refused += bad
+                continue
+            for url, reason in bad:
+                self.report.error(
+                    task.key,
+                    f"post {post.network_post_id}: photo {url[:120]} refused: {reason}",
+                    status="partial",
+                )
+            # A refused post never sets the watermark: its id may be what was wrong with it.
+            seen.append(post)
+            if not post.photo_urls:
+                # A video, a link or words alone: nothing to label, so not a catalogue post,
+                # and not one of the shop's first max_posts_per_shop either.
+                skipped += 1
+                continue
             kept.append(post)
             task.posts_so_far += 1
             if not task.stop_key and task.posts_so_far >= self.max_posts:
@@ -246,7 +317,7 @@ class ShopSpider(scrapy.Spider):
                 break
         final = stop or next_cursor is None
         # Pinned posts are shown out of order: they never set the watermark.
-        newest = max((p for p in kept if not p.pinned), key=lambda p: p.key, default=None)
+        newest = max((p for p in seen if not p.pinned), key=lambda p: p.key, default=None)
         top = (
             {"id": newest.network_post_id, "key": newest.key, "at": newest.posted_at}
             if newest
@@ -262,19 +333,16 @@ class ShopSpider(scrapy.Spider):
             final=final,
             stop_key=task.stop_key,
             top=top,
+            skipped=skipped,
+            refused=refused,
         )
         return item, not final
 
 
 def iso_key(timestamp: str, post_id: str) -> str:
     """A sortable key from an ISO timestamp (normalised to UTC) and an id breaking ties."""
-    try:
-        dt = datetime.fromisoformat(timestamp.replace("Z", "+00:00").replace("+0000", "+00:00"))
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        stamp = dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    except ValueError:
-        stamp = timestamp
+    dt = parse_time(timestamp)
+    stamp = dt.strftime("%Y-%m-%dT%H:%M:%S.%f") if dt else str(timestamp)
     return f"{stamp}|{post_id}"
 
 

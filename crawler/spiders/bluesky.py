@@ -11,6 +11,7 @@ from scrapy.http import Response
 
 from crawler.items import PostData
 from crawler.spiders.base import Malformed, ShopSpider, ShopTask, iso_key
+from crawler.spiders.text import expand_links, utc_iso
 
 GONE = {
     "AccountTakedown": "account suspended",
@@ -106,12 +107,12 @@ class BlueskySpider(ShopSpider):
             body = self.check(response)
             if body is None:
                 return
-            posts = [p for entry in body["feed"] if (p := self.post(entry)) is not None]
+            posts = self.parse_each(task, body["feed"], self.post)
             cursor = body.get("cursor") or None
         except (Malformed, KeyError, TypeError, AttributeError) as exc:
             yield from self.retry_malformed(response, f"malformed page: {exc}")
             return
-        item, more = self.page(task, seq, posts, cursor)
+        item, more = self.page(task, seq, posts, cursor, base=response.url)
         if more and cursor:
             yield self.feed_request(task, cursor, seq + 1)
         yield item
@@ -134,9 +135,9 @@ class BlueskySpider(ShopSpider):
             key=iso_key(sort_at, uri),
             permalink=f"https://bsky.app/profile/{author.get('handle') or author.get('did')}"
             f"/post/{rkey}",
-            caption=record.get("text", ""),
+            caption=expand_links(record.get("text", ""), record.get("facets")),
             tags=list(record.get("tags", [])),
             pinned=reason.endswith("#reasonPin"),
-            posted_at=created or at,
+            posted_at=utc_iso(created or at),
             photo_urls=images_of(post.get("embed")),
         )

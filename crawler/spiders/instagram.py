@@ -12,12 +12,16 @@ from scrapy.http import Response
 from crawler.items import PostData
 from crawler.ratelimit import INSTAGRAM_RATE_CODES
 from crawler.spiders.base import Malformed, ShopSpider, ShopTask, iso_key
+from crawler.spiders.text import utc_iso
 
 MEDIA_FIELDS = (
     "id,caption,media_type,media_product_type,media_url,permalink,timestamp,"
     "children{id,media_type,media_url}"
 )
 AUTH_CODES = {102, 190, 10, 200, 463, 467}
+# (#100) "Object does not exist, cannot be loaded due to missing permission…": the token's app
+# lacks a permission, whichever shop is asked for (a shop that is gone has code 110/24/803).
+PERMISSION_CODES = {100}
 GONE_CODES = {110, 24, 803}
 GONE_SUBCODES = {2207013}
 
@@ -62,6 +66,13 @@ class InstagramSpider(ShopSpider):
         msg = err.get("message", "")
         if code in GONE_CODES or sub in GONE_SUBCODES:
             self.deactivate(task, f"not a discoverable business account ({msg}, code {code})")
+        elif code in PERMISSION_CODES:
+            # The app lacks a permission or feature: no shop can be read until it has it.
+            self.auth_failed(
+                task,
+                f"the app may not read business accounts: {msg} (code {code}); grant the "
+                "permissions it names to the app behind networks.instagram.access_token",
+            )
         elif code in AUTH_CODES or response.status == 401:
             self.auth_failed(
                 task,
@@ -83,7 +94,7 @@ class InstagramSpider(ShopSpider):
                 return
             bd = body["business_discovery"]
             media = bd.get("media") or {"data": []}
-            posts = [p for m in media["data"] if (p := self.post(m, bd)) is not None]
+            posts = self.parse_each(task, media["data"], lambda m: self.post(m, bd))
             after = (media.get("paging") or {}).get("cursors", {}).get("after")
         except (Malformed, KeyError, TypeError, AttributeError) as exc:
             yield from self.retry_malformed(response, f"malformed page: {exc}")
@@ -97,7 +108,7 @@ class InstagramSpider(ShopSpider):
             )
         if not media["data"]:
             after = None
-        item, more = self.page(task, seq, posts, after)
+        item, more = self.page(task, seq, posts, after, base=response.url)
         if more and after:
             yield self.media_request(task, after, seq + 1)
         yield item
@@ -120,6 +131,6 @@ class InstagramSpider(ShopSpider):
             key=iso_key(ts, str(m["id"])),
             permalink=m.get("permalink", ""),
             caption=m.get("caption", ""),
-            posted_at=ts.replace("+0000", "+00:00"),
+            posted_at=utc_iso(ts),
             photo_urls=urls,
         )

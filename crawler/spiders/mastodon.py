@@ -12,6 +12,7 @@ from scrapy.http import Response
 
 from crawler.items import PostData
 from crawler.spiders.base import Malformed, ShopSpider, ShopTask, number_key
+from crawler.spiders.text import html_to_text, utc_iso
 
 _LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?([a-z]+)"?')
 
@@ -22,10 +23,6 @@ def next_link(response: Response) -> str | None:
         if rel == "next":
             return url
     return None
-
-
-def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html or "")).strip()
 
 
 class MastodonSpider(ShopSpider):
@@ -48,9 +45,10 @@ class MastodonSpider(ShopSpider):
             "exclude_replies": "true",
             "exclude_reblogs": "true",
         }
-        if task.stop_key:
+        if task.stop_key and task.watermark_id:
             # Only statuses newer than the watermark: no new posts costs one small request.
-            params["since_id"] = task.stop_key.lstrip("0") or "0"
+            # The id as stored, not the padded sort key: ids may begin with 0 (GoToSocial).
+            params["since_id"] = task.watermark_id
         url = (
             f"{task.base_url.rstrip('/')}/api/v1/accounts/{quote(task.account_id)}/statuses?"
             + urlencode(params)
@@ -105,19 +103,24 @@ class MastodonSpider(ShopSpider):
                 return
             if not isinstance(statuses, list):
                 raise Malformed(f"expected a list of statuses from {response.url}")
-            posts = [p for s in statuses if (p := self.post(s)) is not None]
+            posts = self.parse_each(task, statuses, self.post)
         except (Malformed, KeyError, TypeError, AttributeError) as exc:
             yield from self.retry_malformed(response, f"malformed page: {exc}")
             return
         nxt = next_link(response)
-        item, more = self.page(task, seq, posts, nxt)
+        item, more = self.page(task, seq, posts, nxt, base=response.url)
         if more and nxt:
             yield self.api_request(nxt, task, self.parse_statuses, seq=seq + 1)
         yield item
 
     def post(self, s: dict[str, Any]) -> PostData | None:
-        if s.get("reblog") or s.get("in_reply_to_id"):
-            return None  # boosts and replies are not the shop's catalogue
+        own = str((s.get("account") or {}).get("id", ""))
+        if s.get("reblog") or (
+            s.get("in_reply_to_id") and str(s.get("in_reply_to_account_id")) != own
+        ):
+            # Boosts and replies to others are not the shop's catalogue; a thread the shop
+            # posts (replies to itself, which exclude_replies keeps) is.
+            return None
         urls = [
             m.get("url") or m.get("remote_url")
             for m in s.get("media_attachments", [])
@@ -128,9 +131,9 @@ class MastodonSpider(ShopSpider):
             network_post_id=sid,
             key=number_key(sid),
             permalink=s.get("url") or s.get("uri") or "",
-            caption=_text(s.get("content", "")),
+            caption=html_to_text(s.get("content", "")),
             tags=[t["name"] for t in s.get("tags", []) if isinstance(t, dict) and "name" in t],
             pinned=bool(s.get("pinned")),
-            posted_at=s.get("created_at", ""),
+            posted_at=utc_iso(s.get("created_at", "")),
             photo_urls=[u for u in urls if u],
         )

@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from price_parser import Price
 from scrapy.http import Response
 
 from crawler.items import PostData
 from crawler.spiders.base import Malformed, ShopSpider, ShopTask, number_key
+from crawler.spiders.text import html_to_text, utc_iso
 
-COLOUR_OPTION = re.compile(r"^(colou?r|farbe|couleur|color)$", re.I)
+# The variants' colour option as stores name it: English, German, French, Italian, Portuguese,
+# Spanish, Polish, Turkish, Russian, Ukrainian (the shops Vitrina follows sell in all of them).
+COLOUR_OPTION = re.compile(
+    r"^(colou?rs?|farbe|couleur|colore|cor|kolor|renk|цвет|колір)$", re.IGNORECASE
+)
 
 
 def colours(product: dict[str, Any]) -> list[str]:
@@ -24,6 +31,13 @@ def colours(product: dict[str, Any]) -> list[str]:
             values = {v.get(f"option{i}") for v in product.get("variants") or []}
             return sorted(v for v in values if v)
     return []
+
+
+def amount(value: Any) -> Decimal | None:
+    """A variant's price as a number, or None when it states none."""
+    if value is None or isinstance(value, bool) or not str(value).strip():
+        return None
+    return Price.fromstring(str(value)).amount
 
 
 class ShopifySpider(ShopSpider):
@@ -36,8 +50,8 @@ class ShopifySpider(ShopSpider):
 
     def products_request(self, task: ShopTask, page: int, seq: int) -> Any:
         params: dict[str, Any] = {"limit": self.cfg.page_size, "page": page}
-        if task.stop_key:
-            params["since_id"] = task.stop_key.lstrip("0") or "0"
+        if task.stop_key and task.watermark_id:
+            params["since_id"] = task.watermark_id
         url = f"{task.base_url.rstrip('/')}/products.json?" + urlencode(params)
         return self.api_request(url, task, self.parse_products, seq=seq, page=page)
 
@@ -59,12 +73,14 @@ class ShopifySpider(ShopSpider):
         try:
             body = self.json_of(response)
             products = body["products"]
-            posts = [self.post(p, task) for p in products]
+            posts = self.parse_each(task, products, lambda p: self.post(p, task))
         except (Malformed, KeyError, TypeError, AttributeError) as exc:
             yield from self.retry_malformed(response, f"malformed page: {exc}")
             return
         full = len(products) >= self.cfg.page_size
-        item, more = self.page(task, seq, posts, str(page + 1) if full else None, ordered=False)
+        item, more = self.page(
+            task, seq, posts, str(page + 1) if full else None, ordered=False, base=response.url
+        )
         if more:
             yield self.products_request(task, page + 1, seq + 1)
         yield item
@@ -75,9 +91,9 @@ class ShopifySpider(ShopSpider):
 
     def post(self, p: dict[str, Any], task: ShopTask) -> PostData:
         pid = str(p["id"])
+        # "19,99", "1.299,00", "€25": price-parser reads the amount whatever the locale.
         prices = sorted(
-            {v.get("price") for v in p.get("variants") or [] if v.get("price")},
-            key=lambda x: float(x),
+            {a for v in p.get("variants") or [] if (a := amount(v.get("price"))) is not None}
         )
         cols = colours(p)
         tags = p.get("tags") or []
@@ -88,20 +104,16 @@ class ShopifySpider(ShopSpider):
             network_post_id=pid,
             key=number_key(pid),
             permalink=f"{task.base_url.rstrip('/')}/products/{p.get('handle', pid)}",
-            caption=re_text(p.get("body_html") or ""),
+            caption=html_to_text(p.get("body_html") or ""),
             title=p.get("title", ""),
-            price=prices[0] if prices else "",
-            vendor=p.get("vendor", ""),
+            price=str(prices[0]) if prices else "",
+            vendor=(p.get("vendor") or "").strip(),
             product_type=p.get("product_type", ""),
             tags=tags,
-            posted_at=p.get("published_at") or p.get("created_at") or "",
+            posted_at=utc_iso(p.get("published_at") or p.get("created_at") or ""),
             photo_urls=[
                 i["src"]
                 for i in sorted(p.get("images") or [], key=lambda i: i.get("position", 0))
                 if i.get("src")
             ],
         )
-
-
-def re_text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()

@@ -29,6 +29,7 @@ from catalog.taxonomy import (
     DECIDED_STATES,
     HEADS,
     LEGACY_STATES,
+    PUBLIC_STATUSES,
     REVIEW_STATUSES,
     LabelState,
     ReviewStatus,
@@ -41,6 +42,8 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 8
 ACTIONS = ("accept", "correct", "reject")
+BULK_ACTIONS = ("accept", "reject", "correct")
+REPORTER = ""  # a shopper's report: no moderator name is empty, so none is mistaken for it
 
 
 class ModerationError(ValueError):
@@ -135,6 +138,7 @@ class QueueItem:
     top: dict[str, list[tuple[str, float]]]
     states: dict[str, str] = field(default_factory=dict)  # head → LabelState
     guesses: dict[str, HeadGuess] = field(default_factory=dict)
+    report: dict[str, Any] | None = None  # a shopper's "wrong label" report still open
 
     @property
     def asked(self) -> list[str]:
@@ -196,21 +200,29 @@ def queue(
         .limit(limit)
     )
     out = []
-    for pid, version, cat_conf, col_conf in session.execute(query).all():
-        item = get_item(session, pid, public_only=False)
-        if item is not None:
-            guesses = head_guesses(session, pid)
-            out.append(
-                QueueItem(
-                    item,
-                    version,
-                    {"category": cat_conf, "colour": col_conf},
-                    {h: g.top for h, g in guesses.items()} | _no_guess(guesses),
-                    item.states(),
-                    guesses,
-                )
-            )
+    for pid, *_ in session.execute(query).all():
+        found = queue_item(session, pid)
+        if found is not None:
+            out.append(found)
     return out
+
+
+def queue_item(session: Session, photo_id: int) -> QueueItem | None:
+    """Any photo (queued, published or rejected) as the queue page shows it."""
+    item = get_item(session, photo_id, public_only=False)
+    photo = session.get(Photo, photo_id) if item is not None else None
+    if item is None or photo is None:
+        return None
+    guesses = head_guesses(session, photo_id)
+    return QueueItem(
+        item,
+        photo.version,
+        {"category": photo.category_confidence, "colour": photo.colour_confidence},
+        {h: g.top for h, g in guesses.items()} | _no_guess(guesses),
+        item.states(),
+        guesses,
+        latest_report(session, photo_id),
+    )
 
 
 def _no_guess(guesses: dict[str, HeadGuess]) -> dict[str, list[tuple[str, float]]]:
@@ -481,30 +493,169 @@ class BulkResult:
 
 
 def bulk_decide(
-    session: Session, moderator: str, action: str, photos: Iterable[tuple[int, int]]
+    session: Session,
+    moderator: str,
+    action: str,
+    photos: Iterable[tuple[int, int]],
+    *,
+    category: str | None = None,
+    colour: str | None = None,
 ) -> BulkResult:
-    """Accept or reject many photos, each under its own version check."""
-    if action not in ("accept", "reject"):
-        raise ModerationError("bulk actions are accept and reject")
+    """Accept, reject or correct (set `category` and/or `colour` on) many photos, each under
+    its own version check."""
+    if action not in BULK_ACTIONS:
+        raise ModerationError("bulk actions are accept, reject and correct")
+    if action == "correct" and not (category or colour):
+        raise ModerationError("choose the category or the colour to set")
     result = BulkResult([], [])
     for photo_id, version in photos:
         try:
             # A conflict or a bad id is detected before anything is written for that photo.
-            decide(session, photo_id, version, moderator, action, audit_action=f"bulk_{action}")
+            decide(
+                session,
+                photo_id,
+                version,
+                moderator,
+                action,
+                category=category,
+                colour=colour,
+                audit_action=f"bulk_{action}",
+            )
             result.done.append(photo_id)
         except Conflict as exc:
             result.conflicts.append(exc)
         except ModerationError:
+            if action == "correct":  # an unknown label fails every photo alike: say so
+                raise
             continue
     return result
 
 
-def recent_events(session: Session, limit: int = 20) -> Sequence[ModerationEvent]:
+@dataclass(frozen=True)
+class EventFilter:
+    """What the history page shows: one moderator, one action, a UTC date range."""
+
+    moderator: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+
+    def conditions(self) -> list[Any]:
+        conds: list[Any] = []
+        if self.moderator is not None:
+            conds.append(ModerationEvent.moderator == self.moderator)
+        if self.action:
+            conds.append(ModerationEvent.action == self.action)
+        if self.since:
+            conds.append(ModerationEvent.at >= self.since)
+        if self.until:
+            conds.append(ModerationEvent.at < self.until)
+        return conds
+
+
+def recent_events(
+    session: Session, limit: int = 20, where: EventFilter | None = None
+) -> Sequence[ModerationEvent]:
+    conds = where.conditions() if where else []
     return (
-        session.execute(select(ModerationEvent).order_by(ModerationEvent.id.desc()).limit(limit))
+        session.execute(
+            select(ModerationEvent).where(*conds).order_by(ModerationEvent.id.desc()).limit(limit)
+        )
         .scalars()
         .all()
     )
+
+
+def event_counts(session: Session, where: EventFilter | None = None) -> list[tuple[str, int]]:
+    """(moderator, decisions) under the filter, busiest first; reports count as REPORTER."""
+    conds = where.conditions() if where else []
+    rows = session.execute(
+        select(ModerationEvent.moderator, func.count())
+        .where(*conds)
+        .group_by(ModerationEvent.moderator)
+        .order_by(func.count().desc(), ModerationEvent.moderator)
+    ).all()
+    return [(str(m), int(n)) for m, n in rows]
+
+
+def event_actions(session: Session) -> list[str]:
+    rows = session.execute(select(ModerationEvent.action).distinct()).scalars()
+    return sorted(str(a) for a in rows)
+
+
+def requeue(
+    session: Session,
+    photo_id: int,
+    version: int,
+    moderator: str,
+    heads: Iterable[str],
+    *,
+    action: str = "requeue",
+    extra_after: dict[str, Any] | None = None,
+) -> ModerationEvent:
+    """Send labels of any photo (published or rejected included) back to the review queue."""
+    chosen = list(dict.fromkeys(heads))
+    if not chosen or any(h not in HEADS for h in chosen):
+        raise ModerationError("choose the category, the colour or both to send back")
+
+    def changes(photo: Photo) -> dict[str, Any]:
+        states = label_states(photo.status, photo.category_state, photo.colour_state)
+        for head in chosen:
+            states[head] = LabelState.review
+        out: dict[str, Any] = {f"{h}_state": LabelState.review for h in chosen}
+        out["status"] = photo_status(states, corrected=photo.status == ReviewStatus.corrected)
+        return out
+
+    return _write(session, photo_id, version, moderator, action, changes, extra_after)
+
+
+MAX_NOTE = 500
+
+
+def report(
+    session: Session,
+    photo_id: int,
+    heads: Iterable[str],
+    *,
+    suggested: dict[str, str] | None = None,
+    note: str = "",
+) -> ModerationEvent:
+    """A shopper says a public photo's label is wrong: the label goes back to the queue, and
+    the report (which label, what it should be, a note) is shown to the moderator."""
+    photo = session.get(Photo, photo_id) if 0 < photo_id <= MAX_ID else None
+    if photo is None or photo.status not in PUBLIC_STATUSES:
+        raise ModerationError("this photo is not in the catalogue")
+    chosen = [h for h in dict.fromkeys(heads) if h in HEADS]
+    if not chosen:
+        raise ModerationError("say which label is wrong: the category, the colour or both")
+    vocab = {"category": CATEGORIES, "colour": COLOURS}
+    hints = {h: v for h, v in (suggested or {}).items() if h in chosen and v in vocab[h]}
+    clean_note = " ".join(note.split())[:MAX_NOTE]
+    body = {"heads": chosen, "suggested": hints, "note": clean_note}
+    return requeue(
+        session, photo_id, photo.version, REPORTER, chosen, action="report",
+        extra_after={"report": body},
+    )  # fmt: skip
+
+
+def latest_report(session: Session, photo_id: int) -> dict[str, Any] | None:
+    """The shopper's report if it is the photo's newest event (no decision since)."""
+    last = session.execute(
+        select(ModerationEvent)
+        .where(ModerationEvent.photo_id == photo_id)
+        .order_by(ModerationEvent.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if last is None or last.action != "report":
+        return None
+    body = last.after.get("report")
+    return {**body, "at": last.at} if isinstance(body, dict) else None
+
+
+def model_labels(session: Session, photo_id: int) -> dict[str, str]:
+    """head → the label the photo's current model gave it."""
+    photo = session.get(Photo, photo_id)
+    return _model_labels(session, photo) if photo is not None else {}
 
 
 def photo_events(session: Session, photo_id: int) -> Sequence[ModerationEvent]:

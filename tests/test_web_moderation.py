@@ -123,8 +123,26 @@ def test_skip_then_undo(mod_site) -> None:
     photo = _photo(engine, tee)
     assert photo.status == "needs_review" and photo.version == 3
     assert [e.action for e in _events(engine, tee)] == ["accept", "undo"]
+    assert _current(r.text)[0] == tee  # the undone photo is shown first
+    # a skip is an action too: the next undo brings the skipped dress back
+    r = client.post("/moderate/undo", data={"csrf_token": csrf_of(r.text)})
+    assert f"Undid the skip: photo {dress} is back" in r.text
+    assert _current(r.text)[0] == dress
     r = client.post("/moderate/undo", data={"csrf_token": csrf_of(r.text)})
     assert "Nothing to undo" in r.text
+
+
+def test_undo_right_after_a_skip_undoes_the_skip_not_the_decision(mod_site) -> None:
+    app, seeded, engine, *_ = mod_site
+    client = logged_in(app)
+    dress, tee = seeded.photos["review_dress"], seeded.photos["review_tee"]
+    html = client.get("/moderate").text
+    r = _act(client, html, action="accept")  # the dress
+    r = client.post(f"/moderate/skip/{tee}", data={"csrf_token": csrf_of(r.text)})
+    r = client.post("/moderate/undo", data={"csrf_token": csrf_of(r.text)})
+    assert "Undid the skip" in r.text and _current(r.text)[0] == tee
+    assert _photo(engine, dress).status == "approved"  # the decision stands
+    assert [e.action for e in _events(engine, dress)] == ["accept"]
 
 
 def test_two_moderators_conflict_and_no_update_is_lost(mod_site) -> None:

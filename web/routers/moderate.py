@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -9,13 +10,14 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from catalog import moderation, queries
+from catalog import logins, moderation, queries
 from catalog.config import Settings
 from catalog.moderation import Conflict, ModerationError
 from catalog.queries import FilterError, Filters
 from catalog.taxonomy import CATEGORIES, COLOURS, HEADS, LabelState
 from web.auth import (
     check_login,
+    client_address,
     csrf_protect,
     csrf_token,
     login,
@@ -85,13 +87,24 @@ def _flash(request: Request, kind: str, message: str) -> None:
 
 
 def _queue_page(
-    request: Request, session: Session, name: str, status: int = 200, error: str | None = None
+    request: Request,
+    session: Session,
+    name: str,
+    status: int = 200,
+    error: str | None = None,
+    focus: int | None = None,
 ) -> Response:
+    """The queue; `focus`: show that photo first (the one an error or a conflict names, with
+    its labels as they are now), queued or not."""
     skipped = request.session.get("skipped", [])
     items = moderation.queue(session, skip=skipped, limit=6)
     if not items and skipped:  # everything left was skipped: start over
         request.session["skipped"] = skipped = []
         items = moderation.queue(session, limit=6)
+    if focus is not None:
+        named = moderation.queue_item(session, focus)
+        if named is not None:
+            items = [named] + [q for q in items if q.item.id != focus][:5]
     flash = request.session.pop("flash", None)
     if error:
         flash = ["error", error]
@@ -113,8 +126,11 @@ def queue(
     request: Request,
     name: str = Depends(require_moderator),
     session: Session = Depends(get_session),
+    photo: str = "",
 ) -> Response:
-    return _queue_page(request, session, name)
+    # ?photo=N shows that photo first (after an undo, or "Fix the labels" on a public page).
+    focus = parse_id(photo) if photo else None
+    return _queue_page(request, session, name, focus=focus)
 
 
 OTHER = "__other__"  # the "Other" radio: the label comes from the head's full list
@@ -141,16 +157,20 @@ def _apply(
     session: Session, pid: int, version: int, name: str, action: str, form: Any
 ) -> moderation.ModerationEvent:
     """Carry out one decision from the queue page, the photo page or an older client."""
-    if action != "decide":
+    if action not in ("decide", "requeue"):
         category = str(form.get("category", ""))[:64] or None
         colour = str(form.get("colour", ""))[:64] or None
         return moderation.decide(
             session, pid, version, name, action, category=category, colour=colour
         )
+    if action == "requeue":
+        heads = [str(h) for h in form.getlist("head")]
+        return moderation.requeue(session, pid, version, name, heads)
     chosen = _chosen(form, [str(h) for h in form.getlist("asked")])
     item = queries.get_item(session, pid, public_only=False)
-    if item is not None and all(getattr(item, h) == v for h, v in chosen.items()):
-        # The moderator kept the model's labels: an approval, audited as one.
+    guess = moderation.model_labels(session, pid)
+    if item is not None and all(guess.get(h, getattr(item, h)) == v for h, v in chosen.items()):
+        # The moderator chose the model's own guesses: an approval, audited as one.
         return moderation.decide(session, pid, version, name, "accept", heads=list(chosen))
     return moderation.decide(
         session,
@@ -182,26 +202,42 @@ async def decide(
         # response is sent, and the browser's next GET must already see this decision.
         session.commit()
     except Conflict as exc:
-        return _queue_page(request, session, name, 409, str(exc))
+        return _queue_page(request, session, name, 409, str(exc), focus=exc.photo_id)
     except ModerationError as exc:
-        return _queue_page(request, session, name, 400, str(exc).capitalize() + ".")
-    verb = {"accept": "Accepted", "reject": "Rejected", "correct": "Corrected"}.get(
-        event.action, event.action
-    )
+        return _queue_page(request, session, name, 400, str(exc).capitalize() + ".", focus=pid)
+    _push_action(request, "decide", pid)
+    verb = {
+        "accept": "Accepted",
+        "reject": "Rejected",
+        "correct": "Corrected",
+        "requeue": "Sent back to the queue:",
+    }.get(event.action, event.action)
     message = f"{verb} photo {pid}."
     waiting = [h for h in HEADS if event.after.get(f"{h}_state") == LabelState.review]
     if waiting and event.after.get("status") != "rejected":
         message += f" Its {' and '.join(waiting)} still waits for review."
     _flash(request, "ok", message + " Press U to undo.")
     back = str(form.get("back", ""))
-    return RedirectResponse("/moderate/grid" if back == "grid" else "/moderate", status_code=303)
+    target = {"grid": "/moderate/grid", "photo": f"/moderate/photos/{pid}"}.get(back, "/moderate")
+    return RedirectResponse(target, status_code=303)
+
+
+MAX_ACTIONS = 20  # the undo stack in the signed cookie
+
+
+def _push_action(request: Request, kind: str, pid: int) -> None:
+    """Remember this moderator's actions in order, so that U undoes the last one, a skip too."""
+    actions = [a for a in request.session.get("actions", []) if isinstance(a, list)]
+    request.session["actions"] = (actions + [[kind, pid]])[-MAX_ACTIONS:]
 
 
 @router.post("/skip/{photo_id}")
 def skip(photo_id: str, request: Request, name: str = Depends(require_moderator)) -> Response:
     skipped = [i for i in request.session.get("skipped", []) if isinstance(i, int)]
-    skipped = (skipped + [parse_id(photo_id)])[-MAX_SKIPPED:]
+    pid = parse_id(photo_id)
+    skipped = (skipped + [pid])[-MAX_SKIPPED:]
     request.session["skipped"] = skipped
+    _push_action(request, "skip", pid)
     return RedirectResponse("/moderate", status_code=303)
 
 
@@ -211,11 +247,18 @@ def undo(
     name: str = Depends(require_moderator),
     session: Session = Depends(get_session),
 ) -> Response:
+    actions = [a for a in request.session.get("actions", []) if isinstance(a, list)]
+    last = actions.pop() if actions else None
+    request.session["actions"] = actions
+    if last and last[0] == "skip":  # a skip is an action too: undoing it brings the photo back
+        request.session["skipped"] = [i for i in request.session.get("skipped", []) if i != last[1]]
+        _flash(request, "ok", f"Undid the skip: photo {last[1]} is back.")
+        return RedirectResponse("/moderate", status_code=303)
     try:
         event = moderation.undo_last(session, name)
         session.commit()  # before the redirect: see decide()
     except Conflict as exc:
-        return _queue_page(request, session, name, 409, str(exc))
+        return _queue_page(request, session, name, 409, str(exc), focus=exc.photo_id)
     except ModerationError as exc:
         _flash(request, "error", str(exc).capitalize() + ".")
         return RedirectResponse("/moderate", status_code=303)
@@ -224,7 +267,7 @@ def undo(
         i for i in request.session.get("skipped", []) if i != event.photo_id
     ]
     _flash(request, "ok", f"Undid your last decision on photo {event.photo_id}.")
-    return RedirectResponse("/moderate", status_code=303)
+    return RedirectResponse(f"/moderate?photo={event.photo_id}", status_code=303)
 
 
 @router.get("/grid")
@@ -266,14 +309,25 @@ async def bulk(
         pid, _, version = str(raw).partition(":")
         if pid.isdigit() and version.isdigit() and len(pid) <= 10 and len(version) <= 10:
             pairs.append((parse_id(pid), int(version)))
-    if action not in ("accept", "reject"):
-        raise HTTPException(400, "Choose accept or reject.")
+    if action not in moderation.BULK_ACTIONS:
+        raise HTTPException(400, "Choose accept, reject or set a label.")
+    category = str(form.get("category", ""))[:64] or None
+    colour = str(form.get("colour", ""))[:64] or None
     if not pairs:
         _flash(request, "error", "Select at least one photo.")
     else:
-        result = moderation.bulk_decide(session, name, action, pairs)
+        try:
+            result = moderation.bulk_decide(
+                session, name, action, pairs, category=category, colour=colour
+            )
+        except ModerationError as exc:
+            _flash(request, "error", str(exc).capitalize() + ".")
+            return RedirectResponse("/moderate/grid" + (f"?{query}" if query else ""), 303)
         session.commit()  # before the redirect: see decide()
-        message = f"{action.capitalize()}ed {len(result.done)} photo(s)."
+        verb = {"accept": "Accepted", "reject": "Rejected"}.get(action) or "Set " + " ".join(
+            x for x in (colour, category) if x
+        ) + " on"
+        message = f"{verb} {len(result.done)} photo(s)."
         if result.conflicts:
             ids = ", ".join(str(c.photo_id) for c in result.conflicts[:10])
             message += (
@@ -283,15 +337,62 @@ async def bulk(
     return RedirectResponse("/moderate/grid" + (f"?{query}" if query else ""), status_code=303)
 
 
+def _day(value: str, field: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ModerationError(f"{field} is a date like 2026-12-31, not {value[:20]!r}") from None
+
+
+HISTORY_SIZE = 200
+
+
 @router.get("/history")
 def history(
     request: Request,
     name: str = Depends(require_moderator),
     session: Session = Depends(get_session),
+    moderator: str = "",
+    action: str = "",
+    since: str = "",
+    until: str = "",
 ) -> Response:
-    return render(
-        request, "moderate/history.html", {"events": moderation.recent_events(session, 100)}
-    )
+    """Every decision, newest first, by moderator, action and UTC day (both days included)."""
+    error, status = None, 200
+    try:
+        start, end = _day(since, "From"), _day(until, "To")
+        where = moderation.EventFilter(
+            moderator=(moderation.REPORTER if moderator == REPORTS else moderator[:255]) or None,
+            action=action[:32] or None,
+            since=start,
+            until=end + timedelta(days=1) if end else None,
+        )
+    except ModerationError as exc:
+        where, error, status = moderation.EventFilter(), str(exc), 400
+    events = moderation.recent_events(session, HISTORY_SIZE, where)
+    thumbs = {}
+    for pid in {e.photo_id for e in events}:
+        item = queries.get_item(session, pid, public_only=False)
+        if item is not None:
+            thumbs[pid] = item
+    context = {
+        "events": events,
+        "thumbs": thumbs,
+        "counts": moderation.event_counts(session, where),
+        "moderators": [m.name for m in moderation.list_moderators(session)],
+        "actions": moderation.event_actions(session),
+        "chosen": {"moderator": moderator, "action": action, "since": since, "until": until},
+        "flash": ["error", error] if error else None,
+        "left": moderation.queue_count(session),
+        "reports": REPORTS,
+        "limit": HISTORY_SIZE,
+    }
+    return render(request, "moderate/history.html", context, status)
+
+
+REPORTS = "(shoppers)"  # the history filter value for shoppers' reports
 
 
 @router.get("/photos/{photo_id}")
@@ -301,13 +402,82 @@ def photo_detail(
     name: str = Depends(require_moderator),
     session: Session = Depends(get_session),
 ) -> Response:
-    """Any photo, published or not, with its current labels and its audit trail."""
-    item = queries.get_item(session, parse_id(photo_id), public_only=False)
-    if item is None:
+    """Any photo, published or not: its labels, its audit trail, and the forms to change any
+    label, send labels back to the queue or reject it."""
+    found = moderation.queue_item(session, parse_id(photo_id))
+    if found is None:
         raise HTTPException(404, "There is no such photo.")
     context = {
-        "item": item,
-        "events": moderation.photo_events(session, item.id),
-        "guesses": moderation.head_guesses(session, item.id),
+        "q": found,
+        "item": found.item,
+        "events": moderation.photo_events(session, found.item.id),
+        "guesses": found.guesses,
+        "categories": CATEGORIES,
+        "colours": COLOURS,
+        "flash": request.session.pop("flash", None),
+        "left": moderation.queue_count(session),
     }
     return render(request, "moderate/photo.html", context)
+
+
+# ---- shoppers' reports: no login ---------------------------------------------------------
+REPORTS_PER_HOUR = 10  # per client address, counted in the catalogue (catalog.logins)
+
+
+def _report_key(request: Request) -> str:
+    return "report:" + client_address(request)
+
+
+def _report_page(
+    request: Request, session: Session, pid: int, status: int = 200, **extra: Any
+) -> Response:
+    page = queries.photo_page(session, pid)
+    if page is None:
+        raise HTTPException(404, "This photo is not in the catalogue.")
+    context = {
+        "item": page.item,
+        "categories": CATEGORIES,
+        "colours": COLOURS,
+        "csrf": csrf_token(request),
+        **extra,
+    }
+    return render(request, "moderate/report.html", context, status)
+
+
+@router.get("/report/{photo_id}")
+def report_form(
+    photo_id: str, request: Request, session: Session = Depends(get_session)
+) -> Response:
+    return _report_page(request, session, parse_id(photo_id))
+
+
+@router.post("/report/{photo_id}")
+def report_submit(
+    photo_id: str,
+    request: Request,
+    head: list[str] = Form(default=[]),
+    category: str = Form("", max_length=64),
+    colour: str = Form("", max_length=64),
+    note: str = Form("", max_length=2000),
+    session: Session = Depends(get_session),
+) -> Response:
+    pid = parse_id(photo_id)
+    wait = logins.retry_after(session, _report_key(request))
+    if wait:
+        response = _report_page(
+            request, session, pid, 429,
+            error=f"Thank you, but this address sent many reports: try again in {wait} seconds.",
+        )  # fmt: skip
+        response.headers["Retry-After"] = str(wait)
+        return response
+    try:
+        moderation.report(
+            session, pid, head, suggested={"category": category, "colour": colour}, note=note
+        )
+    except ModerationError as exc:
+        return _report_page(request, session, pid, 400, error=str(exc).capitalize() + ".")
+    except Conflict:  # a moderator changed it this very moment: they are on it
+        pass
+    logins.failed(session, _report_key(request), REPORTS_PER_HOUR, 3600)
+    session.commit()
+    return _report_page(request, session, pid, sent=True)

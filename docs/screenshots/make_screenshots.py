@@ -108,6 +108,29 @@ def shoot(browser, base: str, name: str, size: tuple[int, int]) -> None:  # type
     context.close()
 
 
+def shoot_moderator(browser, base: str, name: str, size: tuple[int, int]) -> None:
+    """The queue (and the zoomed photo, the bulk grid) at one size, logged in as ann."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    page.goto(f"{base}/moderate")
+    page.fill('input[name="name"]', "ann")
+    page.fill('input[name="password"]', "screenshot-pass")
+    page.click('button:has-text("Log in")')
+    page.wait_for_selector("article.review")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(OUT / f"queue-{name}.png"), full_page=name == "phone")
+    page.keyboard.press("z")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / f"zoom-{name}.png"))
+    page.keyboard.press("Escape")
+    page.goto(f"{base}/moderate/grid")
+    page.wait_for_load_state("networkidle")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Space")
+    page.screenshot(path=str(OUT / f"grid-{name}.png"))
+    context.close()
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -130,6 +153,7 @@ def main() -> None:
             )  # fmt: skip
             for name, size in (("desktop", (1366, 800)), ("phone", (390, 844))):
                 shoot(browser, base, name, size)
+                shoot_moderator(browser, base, name, size)
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(f"{base}/")
             page.wait_for_load_state("networkidle")

@@ -86,6 +86,7 @@ def _task(shop: Shop) -> ShopTask:
         stop_key=sp.stop_key,
         watermark_id=shop.watermark if sp.stop_key else "",
         posts_so_far=sp.posts_so_far,
+        named=bool(shop.display_name),
     )
 
 

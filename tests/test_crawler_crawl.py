@@ -137,6 +137,10 @@ def test_first_crawl_then_incremental(tmp_path: Path, db_url: str, emulator: Emu
     shops = {s.handle: s for s in rows(db_url, Shop)}
     assert all(s.watermark and s.crawl_state.get("watermark_key") for s in shops.values())
     assert shops["store"].watermark == str(8_000_000_000_000 + 48)  # newest product id
+    # each network's own name for the shop, not its handle (Shopify: the store's /meta.json)
+    for network, handle in SHOPS:
+        assert shops[handle].display_name == emulator.catalogue.shop(network, handle).display_name
+        assert shops[handle].display_name not in ("", handle), (network, handle)
     shopify_post = next(p for p in posts if p.network == "shopify")
     assert shopify_post.title and shopify_post.price and shopify_post.vendor
     assert any(t.startswith("colour:") for t in shopify_post.tags)

@@ -9,6 +9,7 @@ Routes (see ../shared/api-reference for the real services):
              GET /{did:plc:…} (plc.directory)  ·  GET /.well-known/did.json; anything else: an
              XRPC JSON error ({"error", "message"}), 501 MethodNotImplemented
   Shopify    GET /shopify/{store}/products.json?limit=&page=[&since_id=]
+             GET /shopify/{store}/meta.json (the store name)
   Photos     GET /media/{network}/{key}.{ext}
 Faults (crawler.emulator.faults.Faults) can be changed while it runs. Stated image sizes, blob
 sizes and CIDs are measured on the bytes served; sockets set TCP_NODELAY (see _Handler.setup).
@@ -764,10 +765,14 @@ class _Handler(BlueskyApi, BaseHTTPRequestHandler):
     # ---- Shopify ---------------------------------------------------------------------------
 
     def _shopify(self, path: str, q: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
-        m = re.fullmatch(r"/shopify/([^/]+)/products\.json", path)
+        meta = re.fullmatch(r"/shopify/([^/]+)/meta\.json", path)
+        m = meta or re.fullmatch(r"/shopify/([^/]+)/products\.json", path)
         shop = self.emu.catalogue.shop("shopify", m.group(1)) if m else None
         if shop is None:
             raise ApiError(404, "<html><body><h1>404 Not Found</h1></body></html>")
+        if meta:  # the storefront's /meta.json: the store's name as its owner wrote it
+            body = {"name": shop.display_name, "myshopify_domain": f"{shop.handle}.myshopify.com"}
+            return ("shopify", shop.handle), body, {}
         limit = min(int(q.get("limit", 30)), 250)
         page_no = int(q.get("page", 1))
         if page_no * limit > 25_000:

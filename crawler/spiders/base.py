@@ -45,6 +45,8 @@ class ShopTask:
     posts_so_far: int = 0
     # Photos of this shop's stored posts that earlier crawls failed to download (claimed).
     retries: list[RetryPhoto] = field(default_factory=list)
+    # The shop has a display name already (from config.toml or an earlier crawl).
+    named: bool = False
 
     @property
     def key(self) -> str:

@@ -4,6 +4,8 @@ filter by id, in case a store ignores the parameter."""
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,6 +18,8 @@ from scrapy.http import Response
 from crawler.items import PostData
 from crawler.spiders.base import Malformed, ShopSpider, ShopTask, number_key
 from crawler.spiders.text import html_to_text, utc_iso
+
+logger = logging.getLogger(__name__)
 
 # The variants' colour option as stores name it: English, German, French, Italian, Portuguese,
 # Spanish, Polish, Turkish, Russian, Ukrainian (the shops Vitrina follows sell in all of them).
@@ -46,7 +50,33 @@ class ShopifySpider(ShopSpider):
 
     def first_requests(self, task: ShopTask) -> Iterator[Any]:
         page = int(task.cursor) if task.cursor else 1
+        if not task.cursor and not task.named:  # once, until the shop has a name
+            yield self.meta_request(task)
         yield self.products_request(task, page, task.seq)
+
+    def meta_request(self, task: ShopTask) -> Any:
+        """/meta.json names the store ("Denim Dept"): the shop's display name, so pages never
+        fall back to its handle. Optional: a failure here never stops the shop's crawl."""
+        url = f"{task.base_url.rstrip('/')}/meta.json"
+        return self.api_request(url, task, self.parse_meta).replace(errback=self.meta_failed)
+
+    def parse_meta(self, response: Response) -> Iterator[Any]:
+        task: ShopTask = response.meta["task"]
+        name = None
+        if response.status == 200:
+            try:
+                body = json.loads(response.body)
+                name = body.get("name") if isinstance(body, dict) else None
+            except (ValueError, UnicodeDecodeError):
+                name = None
+        if isinstance(name, str) and name.strip():
+            self.remember_account(task, task.account_id, display_name=" ".join(name.split()))
+        else:
+            logger.info("%s: no store name at %s (%s)", task.key, response.url, response.status)
+        yield from ()
+
+    def meta_failed(self, failure: Any) -> None:
+        logger.info("no store name: %s: %s", failure.request.url, failure.getErrorMessage())
 
     def products_request(self, task: ShopTask, page: int, seq: int) -> Any:
         params: dict[str, Any] = {"limit": self.cfg.page_size, "page": page}

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from catalog.db import make_engine
 from catalog.models import ModerationEvent, Photo
 from tests.web_helpers import csrf_of, logged_in, make_app, seed
-from web.routers.moderate import REPORTS_PER_HOUR
+from web.routers.moderate import MAX_REPORTS
 
 
 @pytest.fixture
@@ -168,12 +168,12 @@ def test_reports_are_rate_limited_per_address(mod_site) -> None:
     shopper = TestClient(app)
     pid = seeded.photos["evil_shirt"]
     token = csrf_of(shopper.get(f"/moderate/report/{pid}").text)
-    for _ in range(REPORTS_PER_HOUR):
+    for _ in range(MAX_REPORTS):
         r = shopper.post(f"/moderate/report/{pid}", data={"head": "category", "csrf_token": token})
         assert r.status_code == 200
     r = shopper.post(f"/moderate/report/{pid}", data={"head": "category", "csrf_token": token})
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 3000
-    assert _actions(engine, pid).count("report") == REPORTS_PER_HOUR
+    assert _actions(engine, pid).count("report") == MAX_REPORTS
 
 
 def test_bulk_sets_a_colour_on_the_selection(mod_site) -> None:

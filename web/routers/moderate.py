@@ -421,7 +421,8 @@ def photo_detail(
 
 
 # ---- shoppers' reports: no login ---------------------------------------------------------
-REPORTS_PER_HOUR = 10  # per client address, counted in the catalogue (catalog.logins)
+MAX_REPORTS = 10  # per client address and day, then it waits REPORT_LOCKOUT (catalog.logins)
+REPORT_LOCKOUT = 3600
 
 
 def _report_key(request: Request) -> str:
@@ -478,6 +479,6 @@ def report_submit(
         return _report_page(request, session, pid, 400, error=str(exc).capitalize() + ".")
     except Conflict:  # a moderator changed it this very moment: they are on it
         pass
-    logins.failed(session, _report_key(request), REPORTS_PER_HOUR, 3600)
+    logins.failed(session, _report_key(request), MAX_REPORTS, REPORT_LOCKOUT)
     session.commit()
     return _report_page(request, session, pid, sent=True)

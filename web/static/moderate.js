@@ -112,7 +112,10 @@
       }
       return;
     }
-    if (event.key === "Enter" && decision && target.tagName !== "BUTTON" && target.tagName !== "A") {
+    // Enter saves, unless on a button or a link; the photo's zoom link (focused again after
+    // the zoom closes) counts as the photo, so z, Escape, Enter still saves.
+    var link = target.tagName === "A" && !target.dataset.zoom;
+    if (event.key === "Enter" && decision && target.tagName !== "BUTTON" && !link) {
       event.preventDefault();
       send(decision, decision.querySelector('button[data-key="enter"]'));
       return;

@@ -41,6 +41,16 @@ def fresh(sqlite_url, settings_for):
         yield client, seeded, app, settings
 
 
+@pytest.fixture
+def both(db_url, settings_for):
+    """Like `fresh`, once on SQLite and once on PostgreSQL."""
+    settings, _ = settings_for(db_url, "[web]\nlogin_max_failures = 3\n")
+    seeded = seed(settings)
+    app = make_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, seeded, app, settings
+
+
 @pytest.mark.parametrize(
     "path",
     ["/moderate", "/moderate/grid", "/moderate/history", "/api/v1/moderation/queue"],
@@ -351,3 +361,25 @@ def test_hostile_login_names_on_both_databases(db_url, settings_for) -> None:
         )
         assert r.status_code in (401, 400, 422), (name, r.status_code)
         assert "<script>" not in r.text.split("<footer")[0].split("</header>")[1]
+
+
+@pytest.mark.parametrize("header", ["Bearer junk", "Bearer ", "bearer x.y.z"])
+def test_an_authorization_header_does_not_switch_off_csrf(both, header) -> None:
+    _, seeded, app, settings = both
+    client = logged_in(app)
+    pid = seeded.photos["review_dress"]
+    r = client.post(
+        f"/moderate/photos/{pid}",
+        data={"action": "accept", "version": "1"},
+        headers={"Authorization": header},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    r = client.post(
+        "/moderate/bulk",
+        data={"action": "accept", "photo": f"{pid}:1"},
+        headers={"Authorization": header},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    assert client.get(f"/api/v1/items/{pid}").status_code == 404  # still unpublished

@@ -383,3 +383,51 @@ def test_an_authorization_header_does_not_switch_off_csrf(both, header) -> None:
     )
     assert r.status_code == 403
     assert client.get(f"/api/v1/items/{pid}").status_code == 404  # still unpublished
+
+
+def test_a_photo_rejected_after_publication_leaves_caches(both) -> None:
+    client, seeded, app, settings = both
+    from catalog.db import make_engine, session_scope
+    from catalog.models import Photo
+
+    pid = seeded.photos["blue_pants"]
+    item = client.get(f"/api/v1/items/{pid}").json()
+    etags = {}
+    for url in (item["image_url"], item["thumb_url"]):
+        r = client.get(url)
+        cache = r.headers["cache-control"]
+        assert r.status_code == 200 and "immutable" not in cache and "public" in cache
+        max_age = int(cache.split("max-age=")[1].split(",")[0])
+        assert 0 < max_age <= 300 and "must-revalidate" in cache
+        etags[url] = r.headers["etag"]
+        assert client.get(url, headers={"If-None-Match": etags[url]}).status_code == 304
+    moderator = logged_in(app)
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as s:
+        version = s.get(Photo, pid).version
+    engine.dispose()
+    r = moderator.post(
+        f"/api/v1/moderation/photos/{pid}",
+        json={"action": "reject", "version": version},
+        headers={"X-CSRF-Token": csrf_of(moderator.get("/moderate").text)},
+    )
+    assert r.status_code == 200, r.text
+    for url, etag in etags.items():  # a cache revalidating is told the photo is gone
+        assert client.get(url, headers={"If-None-Match": etag}).status_code == 404
+
+
+def test_moderator_pages_are_never_cached(both) -> None:
+    _, seeded, app, _ = both
+    anon = TestClient(app)
+    assert anon.get("/moderate/login").headers["cache-control"] == "no-store"
+    client = logged_in(app)
+    for path in (
+        "/moderate",
+        "/moderate/grid",
+        "/moderate/history",
+        f"/moderate/photos/{seeded.photos['review_dress']}",
+        "/api/v1/moderation/queue",
+    ):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-store", path
+    assert "no-store" not in TestClient(app).get("/").headers.get("cache-control", "")

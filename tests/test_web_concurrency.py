@@ -162,3 +162,38 @@ def test_a_decision_is_committed_before_it_is_acknowledged(site, tmp_path: Path)
                 if c.get(f"/api/v1/items/{pid}").status_code != 200:  # accepted: now public
                     missed.append(pid)
     assert not missed, f"{len(missed)}/30 decisions were not visible right after the reply"
+
+
+@pytest.fixture
+def plain_site(db_url, settings_for):  # type: ignore[no-untyped-def]
+    settings, config = settings_for(db_url, '[web]\nsecret_key = "concurrency-test-key"\n')
+    seed(settings)
+    return settings, config
+
+
+def test_a_burst_of_wrong_passwords_gets_at_most_the_limit_checked(plain_site, tmp_path) -> None:
+    """30 wrong passwords at once, limit 5: 5 are checked (401), the rest refused (429)."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings, config = plain_site
+    assert settings.web.login_max_failures == 5
+    with live_server(config, tmp_path / "server.log") as base:
+        first = httpx.Client(base_url=base, timeout=60)
+        html = first.get("/moderate/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+        cookies = dict(first.cookies)
+        barrier = threading.Barrier(30)
+
+        def wrong(_: int) -> int:
+            with httpx.Client(base_url=base, timeout=60, cookies=cookies) as c:
+                barrier.wait()
+                data = {"name": "ann", "password": "wrong-password", "csrf_token": token}
+                return c.post("/moderate/login", data=data).status_code
+
+        with ThreadPoolExecutor(30) as pool:
+            codes = list(pool.map(wrong, range(30)))
+        assert sorted(set(codes)) <= [401, 429], codes
+        assert codes.count(401) <= 5, f"{codes.count(401)} of 30 passwords were checked"
+        data = {"name": "ann", "password": "correct horse battery", "csrf_token": token}
+        assert first.post("/moderate/login", data=data).status_code == 429  # still locked

@@ -160,18 +160,24 @@ def client_address(request: Request) -> str:
 
 
 def login_retry_after(request: Request, session: Session) -> int:
-    """Seconds this client is still locked out after too many failed logins (0: may try)."""
-    return logins.retry_after(session, client_address(request))
+    """Count this login attempt; seconds the client must wait (0: its password may be checked).
+
+    Counted and committed before any password check, so that many attempts sent at once see
+    each other: at most `web.login_max_failures` of them reach argon2.
+    """
+    web = request.app.state.settings.web
+    wait = logins.attempt(
+        session, client_address(request), web.login_max_failures, web.login_lockout_seconds
+    )
+    session.commit()
+    return wait
 
 
 def check_login(
     request: Request, session: Session, settings: Settings, name: str, password: str
 ) -> bool:
-    """Verify a name and password; a failure counts against the client, a success clears it."""
-    client = client_address(request)
+    """Verify a name and password (the attempt was counted already); a success clears it."""
     if moderation.authenticate(session, name, password) is None:
-        web = settings.web
-        logins.failed(session, client, web.login_max_failures, web.login_lockout_seconds)
         return False
-    logins.succeeded(session, client)
+    logins.succeeded(session, client_address(request))
     return True

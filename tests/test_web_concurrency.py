@@ -26,9 +26,13 @@ PHOTOS = 40
 
 
 def api_token(settings, name: str) -> str:  # type: ignore[no-untyped-def]
-    from web.auth import issue_token
+    from catalog.access import issue_token
 
-    return issue_token(settings, name)
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as s:
+        _, token = issue_token(s, name, settings.web.api_token_days)
+    engine.dispose()
+    return token
 
 
 @pytest.fixture

@@ -201,3 +201,52 @@ def test_a_burst_of_wrong_passwords_gets_at_most_the_limit_checked(plain_site, t
         assert codes.count(401) <= 5, f"{codes.count(401)} of 30 passwords were checked"
         data = {"name": "ann", "password": "correct horse battery", "csrf_token": token}
         assert first.post("/moderate/login", data=data).status_code == 429  # still locked
+
+
+def test_a_decision_blocked_by_a_stuck_writer_fails_fast_with_503(db_url, settings_for) -> None:
+    """A lock held elsewhere (a stuck job, a forgotten psql) costs a bounded wait, then a 503."""
+    from sqlalchemy import text
+
+    from tests.web_helpers import logged_in, make_app
+
+    settings, _ = settings_for(db_url)
+    seeded = seed(settings)
+    app = make_app(settings)
+    engine = app.state.engine
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
+            shown = {k: conn.execute(text(f"SHOW {k}")).scalar() for k in names}
+            assert shown == {
+                "statement_timeout": "15s",
+                "lock_timeout": "5s",
+                "idle_in_transaction_session_timeout": "30s",
+            }
+        else:
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+    client = logged_in(app)
+    csrf = client.get("/moderate").text.split('name="csrf_token" value="')[1].split('"')[0]
+    pid = seeded.photos["review_dress"]
+    other = make_engine(db_url)
+    with other.connect() as stuck:
+        if other.dialect.name == "postgresql":
+            stuck.execute(text("SELECT id FROM photos WHERE id = :i FOR UPDATE"), {"i": pid})
+        else:
+            stuck.exec_driver_sql("BEGIN IMMEDIATE")
+        t0 = time.monotonic()
+        r = client.post(
+            f"/api/v1/moderation/photos/{pid}",
+            json={"action": "accept", "version": 1},
+            headers={"X-CSRF-Token": csrf},
+        )
+        waited = time.monotonic() - t0
+        stuck.rollback()
+    other.dispose()
+    assert r.status_code == 503 and r.headers["retry-after"], r.text
+    assert waited < 10, f"waited {waited:.1f} s"
+    r = client.post(  # the lock gone, the same decision goes through
+        f"/api/v1/moderation/photos/{pid}",
+        json={"action": "accept", "version": 1},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 200, r.text

@@ -207,10 +207,13 @@ def test_history_lists_the_audit_trail(mod_site) -> None:
 
 def test_api_moderation_with_token_and_with_session(mod_site) -> None:
     app, seeded, engine, settings, _ = mod_site
-    from web.auth import issue_token
+    from catalog.access import issue_token
+    from catalog.db import session_scope
 
+    with session_scope(engine) as s:
+        _, token = issue_token(s, "ann", settings.web.api_token_days)
     api = TestClient(app)
-    headers = {"Authorization": f"Bearer {issue_token(settings, 'ann')}"}
+    headers = {"Authorization": f"Bearer {token}"}
     queue = api.get("/api/v1/moderation/queue", headers=headers).json()
     assert queue["left"] == 2
     first = queue["items"][0]
@@ -340,10 +343,13 @@ def test_queue_page_asks_only_the_doubtful_colour_with_the_shops_words(mod_site)
 
 def test_api_queue_shows_asked_labels_guesses_and_evidence(mod_site) -> None:
     app, seeded, engine, settings, _ = mod_site
-    from web.auth import issue_token
+    from catalog.access import issue_token
+    from catalog.db import session_scope
 
     pid = add_doubtful_colour(settings)
-    headers = {"Authorization": f"Bearer {issue_token(settings, 'ann')}"}
+    with session_scope(engine) as s:
+        _, token = issue_token(s, "ann", settings.web.api_token_days)
+    headers = {"Authorization": f"Bearer {token}"}
     api = TestClient(app)
     first = api.get("/api/v1/moderation/queue", headers=headers).json()["items"][0]
     assert first["photo"]["id"] == pid and first["asked"] == ["colour"] and first["conflict"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from catalog import logins, moderation, queries
 from catalog.config import Settings
@@ -317,13 +319,18 @@ async def bulk(
         _flash(request, "error", "Select at least one photo.")
     else:
         try:
-            result = moderation.bulk_decide(
-                session, name, action, pairs, category=category, colour=colour
+            # Off the event loop: a bulk decision waits on row locks, the loop must keep serving.
+            result = await run_in_threadpool(
+                partial(moderation.bulk_decide, category=category, colour=colour),
+                session,
+                name,
+                action,
+                pairs,
             )
         except ModerationError as exc:
             _flash(request, "error", str(exc).capitalize() + ".")
             return RedirectResponse("/moderate/grid" + (f"?{query}" if query else ""), 303)
-        session.commit()  # before the redirect: see decide()
+        await run_in_threadpool(session.commit)  # before the redirect: see decide()
         verb = {"accept": "Accepted", "reject": "Rejected"}.get(action) or "Set " + " ".join(
             x for x in (colour, category) if x
         ) + " on"
@@ -463,7 +470,10 @@ def report_submit(
     session: Session = Depends(get_session),
 ) -> Response:
     pid = parse_id(photo_id)
-    wait = logins.retry_after(session, _report_key(request))
+    # Counted and committed first (as logins are): a burst of reports sent at once is counted
+    # whole, and a refused one counts too.
+    wait = logins.attempt(session, _report_key(request), MAX_REPORTS, REPORT_LOCKOUT)
+    session.commit()
     if wait:
         response = _report_page(
             request, session, pid, 429,
@@ -479,6 +489,5 @@ def report_submit(
         return _report_page(request, session, pid, 400, error=str(exc).capitalize() + ".")
     except Conflict:  # a moderator changed it this very moment: they are on it
         pass
-    logins.failed(session, _report_key(request), MAX_REPORTS, REPORT_LOCKOUT)
     session.commit()
     return _report_page(request, session, pid, sent=True)

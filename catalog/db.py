@@ -38,6 +38,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+    from catalog.vectors import load_sqlite_vec
+
+    load_sqlite_vec(dbapi_conn)  # the photo_vectors table (vec0) needs it on every connection
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -46,8 +49,13 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        from catalog.vectors import sqlite_dbapi
+
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url,
+            echo=echo,
+            module=sqlite_dbapi(),
+            connect_args={"check_same_thread": False, "timeout": 30},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -74,10 +82,13 @@ FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
     """Alembic filter: skip other libraries' tables and the raw-SQL full-text search objects."""
     from catalog.search import include_object as search_objects
+    from catalog.vectors import include_object as vector_objects
 
     if type_ == "table" and name in FOREIGN_TABLES:
         return False
-    return search_objects(obj, name, type_, reflected, compare_to)
+    return search_objects(obj, name, type_, reflected, compare_to) and vector_objects(
+        obj, name, type_, reflected, compare_to
+    )
 
 
 def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ import numpy as np
 from keras import layers
 
 from catalog.taxonomy import CATEGORIES, COLOURS
+from catalog.vectors import EMBEDDING_DIM
 from classifier import backbones
 from classifier.fusion import Fusion, load_fusion
 from classifier.layers import COLOUR_FEATURES, GarmentColourStats, PixelScaling, TemperatureSoftmax
@@ -28,6 +29,8 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_NAME = "vitrina-lite0-192"
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
+# Optional: the fixed projection of the pooled features to the stored embedding (see `embed`).
+EMBEDDING_FILE = "embedding.npz"
 # metadata.json's record of the libraries a model was saved with, checked again on load.
 LIBRARIES_KEY = "libraries"
 
@@ -163,6 +166,22 @@ class VitrinaModel:
     keras_model: keras.Model
     metadata: dict[str, Any]
     fusion: Fusion | None = field(default=None)
+    # The same model with a third output, "features": the pooled backbone features the heads
+    # read, for "more like this" (one model run gives labels and embedding).
+    with_features: keras.Model | None = field(default=None, repr=False)
+    # (mean, components) of the projection fitted with the model; None: the raw features.
+    projection: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def embed(self, features: np.ndarray) -> np.ndarray:
+        """(N, F) pooled features → (N, EMBEDDING_DIM) float32 unit vectors: L2-normalised,
+        centred and projected (the PCA of the training split in embedding.npz; without one a
+        fixed random projection, or zeros padded on), normalised again so that cosine is a
+        dot product and every model fills the catalogue's one vector column."""
+        x = normalised(np.asarray(features, np.float32))
+        if self.projection is None:
+            self.projection = default_projection(x.shape[1], EMBEDDING_DIM)
+        mean, components = self.projection
+        return normalised((x - mean) @ components.T).astype(np.float32)
 
     @property
     def version(self) -> str:
@@ -230,7 +249,55 @@ def load_model(model_dir: str | Path) -> VitrinaModel:
         fusion = load_fusion(model_dir, labels)
     except ValueError as exc:
         raise InvalidModel(str(exc)) from exc
-    return VitrinaModel(model_dir, model, metadata, fusion)
+    return VitrinaModel(
+        model_dir, model, metadata, fusion, with_features(model), load_projection(model_dir)
+    )
+
+
+def normalised(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def default_projection(features: int, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """For a model without embedding.npz: orthonormal random directions (seeded, so the same
+    model always gives the same vectors), or the identity padded with zeros when F ≤ D."""
+    if features <= dims:
+        return np.zeros(features, np.float32), np.eye(dims, features, dtype=np.float32)
+    gauss = np.random.default_rng(0).standard_normal((features, dims))
+    q, _ = np.linalg.qr(gauss)
+    return np.zeros(features, np.float32), q.T.astype(np.float32)
+
+
+def with_features(model: keras.Model) -> keras.Model:
+    """`model` with a third output, "features": the tensor the `heads` sub-model takes first
+    (shared layers and weights, nothing recomputed)."""
+    features = model.get_layer("heads")._inbound_nodes[0].input_tensors[0]
+    return keras.Model(model.input, {**model.output, "features": features}, name="vitrina_f")
+
+
+def load_projection(model_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    path = model_dir / EMBEDDING_FILE
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as data:
+            mean, components = data["mean"].astype(np.float32), data["components"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise InvalidModel(f"{path} is not a usable embedding projection: {exc}") from exc
+    if components.ndim != 2 or mean.shape != (components.shape[1],):
+        raise InvalidModel(f"{path}: mean {mean.shape} does not fit components {components.shape}")
+    if components.shape[0] != EMBEDDING_DIM:
+        raise InvalidModel(
+            f"{path} projects to {components.shape[0]} numbers; the catalogue stores "
+            f"{EMBEDDING_DIM} (catalog.vectors.EMBEDDING_DIM)"
+        )
+    return mean, components.astype(np.float32)
+
+
+def save_projection(model_dir: str | Path, mean: np.ndarray, components: np.ndarray) -> Path:
+    path = Path(model_dir) / EMBEDDING_FILE
+    np.savez(path, mean=mean.astype(np.float32), components=components.astype(np.float32))
+    return path
 
 
 def save_model(model: keras.Model, metadata: dict[str, Any], model_dir: str | Path) -> Path:

@@ -1,6 +1,6 @@
 """Benchmark "more like this": how often a photo's nearest neighbours are the same kind of garment.
 
-    .venv/bin/python benchmarks/retrieval_bench.py [--model DIR] [--fit-projection DIMS]
+    .venv/bin/python benchmarks/retrieval_bench.py [--model DIR] [--fit-projection]
 
 On the model's own validation split of ../shared/datasets/clothing (classifier.evaluate's
 `select_samples`), each validation photo queries the other validation photos by cosine:
@@ -10,11 +10,13 @@ On the model's own validation split of ../shared/datasets/clothing (classifier.e
 - near-duplicate recall@1: a resized (50%), a cropped (centre 85%) and a re-encoded (JPEG q=40)
   copy of every validation photo is added to the pool; the copy's nearest neighbour must be its
   original.
-Figures come for the raw pooled features (L2-normalised) and for the model's projection. The
-pooled features of every photo (training split too, for --fit-projection) are cached under var/.
+Figures come for the pooled features alone (L2-normalised, 1280-d) and for the stored
+embedding (classifier.model.VitrinaModel.embed: projected features + label probabilities, 256-d)
+with a random projection and with the PCA of embedding.npz. The model's outputs on every photo
+(training split too, for --fit-projection) are cached under var/retrieval/.
 
---fit-projection DIMS fits a PCA of the training split's features and saves it as the model's
-embedding.npz (classifier.model.EMBEDDING_FILE).
+--fit-projection fits a PCA of the training split's pooled features (to 256 less the number of
+labels) and saves it as the model's embedding.npz (classifier.model.EMBEDDING_FILE).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 COPIES = ("resized", "cropped", "reencoded")
+KEYS = ("feat", "category", "colour")
 
 
 def machine() -> str:
@@ -65,28 +68,34 @@ def make_copy(src: Path, kind: str) -> bytes:
         return buf.getvalue()
 
 
-def raw_features(model, paths: list[Path], name: str) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """L2-normalised pooled features of `paths` (cached by model version and the paths)."""
+def outputs(model, paths: list[Path], name: str, keys=KEYS) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+    """The L2-normalised pooled features ("feat") and the model's category and colour
+    probabilities of `paths`, cached under var/ by model version and the list of paths."""
     import tensorflow as tf
 
     from classifier.images import load_rgb
     from classifier.model import normalised
 
     digest = hashlib.sha256("\n".join(map(str, paths)).encode()).hexdigest()[:12]
-    cache = CACHE / f"{model.version}-{name}-{digest}.npy"
+    cache = CACHE / f"{model.version}-{name}-{digest}.npz"
     if cache.is_file():
-        return np.load(cache)
-    run = tf.function(lambda x: model.with_features(x, training=False)["features"])
+        with np.load(cache) as data:
+            if all(k in data for k in keys):
+                return {k: data[k] for k in keys}
+    run = tf.function(lambda x: model.with_features(x, training=False))
     started = time.perf_counter()
-    parts = []
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in KEYS}
     for i in range(0, len(paths), 64):
         pixels = np.stack([load_rgb(p, model.image_size) for p in paths[i : i + 64]])
-        parts.append(run(tf.constant(pixels)).numpy())
-    out = normalised(np.concatenate(parts)).astype(np.float32)
-    print(f"  embedded {len(paths)} {name} photos in {time.perf_counter() - started:.0f} s")
+        out = run(tf.constant(pixels))
+        for k, src in zip(KEYS, ("features", "category", "colour"), strict=True):
+            parts[k].append(out[src].numpy())
+    result = {k: np.concatenate(v).astype(np.float32) for k, v in parts.items()}
+    result["feat"] = normalised(result["feat"])
+    print(f"  ran the model on {len(paths)} {name} photos in {time.perf_counter() - started:.0f} s")
     CACHE.mkdir(parents=True, exist_ok=True)
-    np.save(cache, out)
-    return out
+    np.savez(cache, **result)
+    return result
 
 
 def precision_at(emb: np.ndarray, same: np.ndarray, k: int = 10) -> float:
@@ -96,20 +105,12 @@ def precision_at(emb: np.ndarray, same: np.ndarray, k: int = 10) -> float:
     return float(np.mean(np.take_along_axis(same, top, axis=1)))
 
 
-def dup_recall(originals: np.ndarray, copies: dict[str, np.ndarray]) -> dict[str, float]:
-    """Each copy queries the originals plus every other copy; its nearest must be its original."""
-    n = len(originals)
-    pool = np.concatenate([originals, *copies.values()])
-    out = {}
-    for j, (kind, emb) in enumerate(copies.items()):
-        sims = emb @ pool.T
-        own = n * (j + 1) + np.arange(n)
-        sims[np.arange(n), own] = -np.inf  # not itself
-        out[kind] = float(np.mean(np.argmax(sims, axis=1) == np.arange(n)))
-    return out
+def dup_recall(originals: np.ndarray, copy: np.ndarray) -> float:
+    """Each copy queries the originals: its nearest must be its own original."""
+    return float(np.mean(np.argmax(copy @ originals.T, axis=1) == np.arange(len(originals))))
 
 
-def figures(model, val, feats, copies) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def figures(val, embed, val_out, copies) -> dict[str, float]:  # type: ignore[no-untyped-def]
     cats = np.array([s.category for s in val])
     cols = np.array([s.colour for s in val])
     alts = np.array([s.colour_alt or "-" for s in val])
@@ -119,32 +120,33 @@ def figures(model, val, feats, copies) -> dict[str, float]:  # type: ignore[no-u
         | (cols[:, None] == alts[None, :])
         | (alts[:, None] == cols[None, :])
     )
-    emb = model.embed(feats)
+    emb = embed(val_out)
     out = {
         "dims": emb.shape[1],
         "p10_category": precision_at(emb, same_cat),
         "p10_category_colour": precision_at(emb, same_cat & colour_ok),
     }
-    for kind, r in dup_recall(emb, {k: model.embed(v) for k, v in copies.items()}).items():
-        out[f"dup_recall1_{kind}"] = r
+    for kind, c in copies.items():
+        out[f"dup_recall1_{kind}"] = dup_recall(emb, embed(c))
     return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--model", type=Path, default=None)
-    ap.add_argument("--fit-projection", type=int, default=0, metavar="DIMS")
+    ap.add_argument("--fit-projection", action="store_true")
     args = ap.parse_args()
     if not (DATASET / "labels.csv").is_file():
         raise SystemExit(f"{DATASET} is missing (the shared clothing dataset)")
+    from catalog.vectors import EMBEDDING_DIM
     from classifier.evaluate import select_samples
-    from classifier.model import default_model_dir, load_model, save_projection
+    from classifier.model import default_model_dir, default_projection, load_model, save_projection
 
     print(machine())
     model = load_model(args.model or default_model_dir())
     val = select_samples(model, DATASET, "validation")
     print(f"model {model.version}; validation split: {len(val)} photos")
-    feats = raw_features(model, [s.path for s in val], "validation")
+    val_out = outputs(model, [s.path for s in val], "validation")
     copy_dir = CACHE / "copies"
     copies = {}
     for kind in COPIES:
@@ -155,29 +157,34 @@ def main() -> int:
                 p.parent.mkdir(parents=True, exist_ok=True)
                 p.write_bytes(make_copy(Path(s.path), kind))
             paths.append(p)
-        copies[kind] = raw_features(model, paths, kind)
+        copies[kind] = outputs(model, paths, kind)
+    dims = EMBEDDING_DIM - len(model.labels["category"]) - len(model.labels["colour"])
     if args.fit_projection:
         train = select_samples(model, DATASET, "training")
-        tf_ = raw_features(model, [s.path for s in train], "training")
-        mean = tf_.mean(0)
-        _u, _s, vt = np.linalg.svd(tf_ - mean, full_matrices=False)
-        path = save_projection(model.path, mean, vt[: args.fit_projection])
-        print(f"saved a PCA of {len(train)} training photos to {args.fit_projection} dims: {path}")
+        feats = outputs(model, [s.path for s in train], "training", keys=("feat",))["feat"]
+        mean = feats.mean(0)
+        _u, _s, vt = np.linalg.svd(feats - mean, full_matrices=False)
+        path = save_projection(model.path, mean, vt[:dims])
+        print(f"saved a PCA of {len(train)} training photos' features to {dims} dims: {path}")
         model = load_model(model.path)
-    from classifier.model import default_projection
 
-    projection = model.projection
-    dim = feats.shape[1]
-    rows = []
-    for name, proj in (
-        (f"raw features ({dim}-d)", (np.zeros(dim, np.float32), np.eye(dim, dtype=np.float32))),
-        ("random projection", default_projection(dim, 256)),
-        ("model projection (embedding.npz)", projection),
-    ):
-        if proj is not None:
+    def pooled(o: dict[str, np.ndarray]) -> np.ndarray:
+        return o["feat"]
+
+    def with_projection(proj):  # type: ignore[no-untyped-def]
+        def embed(o: dict[str, np.ndarray]) -> np.ndarray:
             model.projection = proj
-            rows.append((name, figures(model, val, feats, copies)))
-    for name, f in rows:
+            return model.embed(o["feat"], o["category"], o["colour"])
+
+        return embed
+
+    variants = [("pooled features only", pooled)]
+    random = default_projection(val_out["feat"].shape[1], dims)
+    variants.append(("embedding, random projection", with_projection(random)))
+    if model.projection is not None:
+        variants.append(("embedding, PCA (embedding.npz)", with_projection(model.projection)))
+    for name, embed in variants:
+        f = figures(val, embed, val_out, copies)
         print(
             f"{name} ({f['dims']}-d): precision@10 same category {f['p10_category']:.1%}, "
             f"same category + colour {f['p10_category_colour']:.1%}; near-duplicate recall@1 "

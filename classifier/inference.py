@@ -115,7 +115,7 @@ class Predictor:
             out = {h: np.zeros((0, len(v))) for h, v in self.model.labels.items()}
             return {**out, "embedding": np.zeros((0, self.model.embedding_dim), np.float32)}
         out = {k: v.numpy() for k, v in self._run(tf.constant(pixels, dtype=tf.uint8)).items()}
-        out["embedding"] = self.model.embed(out.pop("features"))
+        out["embedding"] = self.model.embed(out.pop("features"), out["category"], out["colour"])
         return out
 
     def evidence_for(self, texts: Sequence[PostText | None] | None, n: int) -> list[TextEvidence]:

@@ -172,16 +172,35 @@ class VitrinaModel:
     # (mean, components) of the projection fitted with the model; None: the raw features.
     projection: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
-    def embed(self, features: np.ndarray) -> np.ndarray:
-        """(N, F) pooled features → (N, EMBEDDING_DIM) float32 unit vectors: L2-normalised,
-        centred and projected (the PCA of the training split in embedding.npz; without one a
-        fixed random projection, or zeros padded on), normalised again so that cosine is a
-        dot product and every model fills the catalogue's one vector column."""
+    def embed(
+        self, features: np.ndarray, category: np.ndarray, colour: np.ndarray
+    ) -> np.ndarray:
+        """One photo per row → (N, EMBEDDING_DIM) float32 unit vectors for "more like this".
+
+        The pooled features (L2-normalised, then projected to 226 numbers by fixed random
+        directions, or by the PCA in embedding.npz where a model folder has one) say what the
+        photo looks like; the square roots of its own category and colour probabilities (unit
+        vectors already) say what the model sees in it. On the validation split that raises
+        same-category precision@10 from 59% (pooled features alone) to 66% and same category +
+        colour from 28% to 50%, and copies still find their original (99.9-100%); a PCA of
+        the training split did no better than the random projection
+        (benchmarks/retrieval_bench.py). The three parts weigh the same; the whole is
+        normalised so that cosine is a dot product."""
         x = normalised(np.asarray(features, np.float32))
+        dims = EMBEDDING_DIM - category.shape[1] - colour.shape[1]
         if self.projection is None:
-            self.projection = default_projection(x.shape[1], EMBEDDING_DIM)
+            self.projection = default_projection(x.shape[1], dims)
         mean, components = self.projection
-        return normalised((x - mean) @ components.T).astype(np.float32)
+        parts = [
+            normalised((x - mean) @ components.T),
+            np.sqrt(np.clip(category, 0, None)),
+            np.sqrt(np.clip(colour, 0, None)),
+        ]
+        return normalised(np.concatenate(parts, axis=1)).astype(np.float32)
+
+    @property
+    def embedding_dim(self) -> int:
+        return EMBEDDING_DIM
 
     @property
     def version(self) -> str:
@@ -286,10 +305,11 @@ def load_projection(model_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
         raise InvalidModel(f"{path} is not a usable embedding projection: {exc}") from exc
     if components.ndim != 2 or mean.shape != (components.shape[1],):
         raise InvalidModel(f"{path}: mean {mean.shape} does not fit components {components.shape}")
-    if components.shape[0] != EMBEDDING_DIM:
+    heads = len(CATEGORIES) + len(COLOURS)
+    if components.shape[0] + heads != EMBEDDING_DIM:
         raise InvalidModel(
-            f"{path} projects to {components.shape[0]} numbers; the catalogue stores "
-            f"{EMBEDDING_DIM} (catalog.vectors.EMBEDDING_DIM)"
+            f"{path} projects to {components.shape[0]} numbers; with the {heads} label "
+            f"probabilities the catalogue stores {EMBEDDING_DIM}: it needs {EMBEDDING_DIM - heads}"
         )
     return mean, components.astype(np.float32)
 

@@ -1,6 +1,7 @@
 """Benchmark "more like this": how often a photo's nearest neighbours are the same kind of garment.
 
     .venv/bin/python benchmarks/retrieval_bench.py [--model DIR] [--fit-projection]
+    .venv/bin/python benchmarks/retrieval_bench.py --latency 100000
 
 On the model's own validation split of ../shared/datasets/clothing (classifier.evaluate's
 `select_samples`), each validation photo queries the other validation photos by cosine:
@@ -45,8 +46,10 @@ KEYS = ("feat", "category", "colour")
 def machine() -> str:
     try:
         cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        name = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines()
-                     if ln.startswith("Model name")), "?")
+        name = next(
+            (ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("Model name")),
+            "?",
+        )
     except OSError:
         name = "?"
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -131,11 +134,107 @@ def figures(val, embed, val_out, copies) -> dict[str, float]:  # type: ignore[no
     return out
 
 
+def latency(photos: int, queries: int = 200) -> None:
+    """`vectors.similar` and GET /api/v1/items/{id}/similar on a SQLite catalogue of `photos`
+    rows (benchmarks.web_bench.build_sqlite), each photo with a vector near its category's."""
+    import random
+    import tempfile
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import text
+    from sqlmodel import Session
+
+    from benchmarks.web_bench import build_sqlite
+    from catalog import vectors
+    from catalog.config import load_settings
+    from catalog.db import make_engine
+    from catalog.queries import Filters
+    from catalog.taxonomy import CATEGORIES
+    from web.app import create_app
+
+    with tempfile.TemporaryDirectory(dir=REPO / "var") as tmp:
+        db = Path(tmp) / "catalogue.db"
+        started = time.perf_counter()
+        build_sqlite(db, photos)
+        engine = make_engine(f"sqlite:///{db}")
+        rng = np.random.default_rng(3)
+        centre = {c: rng.standard_normal(vectors.EMBEDDING_DIM) for c in CATEGORIES}
+        with Session(engine) as s:
+            rows = s.execute(text("SELECT id, category FROM photos")).all()
+            for i in range(0, len(rows), 5000):
+                for pid, cat in rows[i : i + 5000]:
+                    v = centre[cat] + 1.5 * rng.standard_normal(vectors.EMBEDDING_DIM)
+                    vectors.store(s, pid, v / np.linalg.norm(v), "bench")
+                s.commit()
+            public = [
+                r[0]
+                for r in s.execute(
+                    text(
+                        "SELECT id FROM photos WHERE duplicate_of_id IS NULL AND status IN "
+                        "('auto_accepted', 'partly_accepted', 'approved', 'corrected')"
+                    )
+                )
+            ]
+        print(f"built {photos} photos with vectors in {time.perf_counter() - started:.0f} s")
+        picks = random.Random(5).sample(public, queries)
+        for name, kwargs in (
+            ("no filter", {}),
+            ("same category", {"same": True}),
+            ("other shops only", {"other_shops": True}),
+        ):
+            times = []
+            with Session(engine) as s:
+                for pid in picks:
+                    t = time.perf_counter()
+                    f = None
+                    if kwargs.get("same"):
+                        cat = s.execute(
+                            text("SELECT category FROM photos WHERE id = :i"), {"i": pid}
+                        ).scalar()
+                        f = Filters(category=(cat,))
+                    found = vectors.similar(
+                        s, pid, f, 12, other_shops=kwargs.get("other_shops", False)
+                    )
+                    times.append(time.perf_counter() - t)
+                    assert found is not None
+            ms = np.array(times) * 1000
+            print(
+                f"  vectors.similar, {name}: p50 {np.percentile(ms, 50):.0f} ms, "
+                f"p95 {np.percentile(ms, 95):.0f} ms ({queries} photos)"
+            )
+        config = Path(tmp) / "config.toml"
+        config.write_text(f'[database]\nurl = "sqlite:///{db}"\n[storage]\nmedia_dir = "{tmp}"\n')
+        with TestClient(create_app(load_settings(config, environ={}))) as client:
+            times = []
+            for pid in picks[:100]:
+                t = time.perf_counter()
+                assert client.get(f"/api/v1/items/{pid}/similar").status_code == 200
+                times.append(time.perf_counter() - t)
+            ms = np.array(times) * 1000
+            print(
+                f"  GET /api/v1/items/{{id}}/similar (in-process client): "
+                f"p50 {np.percentile(ms, 50):.0f} ms, p95 {np.percentile(ms, 95):.0f} ms"
+            )
+        engine.dispose()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--fit-projection", action="store_true")
+    ap.add_argument(
+        "--latency",
+        type=int,
+        default=0,
+        metavar="PHOTOS",
+        help="only time /similar on a SQLite catalogue of PHOTOS rows (e.g. 100000)",
+    )
     args = ap.parse_args()
+    if args.latency:
+        print(machine())
+        latency(args.latency)
+        print(machine())
+        return 0
     if not (DATASET / "labels.csv").is_file():
         raise SystemExit(f"{DATASET} is missing (the shared clothing dataset)")
     from catalog.vectors import EMBEDDING_DIM

@@ -41,9 +41,8 @@ def unit(angle: float, axis: int = 1) -> np.ndarray:
     return v
 
 
-@pytest.fixture
-def site(db_url, settings_for):  # type: ignore[no-untyped-def]
-    settings, _ = settings_for(db_url)
+def seed_similar(settings) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """web_helpers.seed, four more dresses, a photo without a vector, and ANGLES' vectors."""
     seeded = seed(settings)
     engine = make_engine(settings.database_url)
     photos = seeded.photos
@@ -59,6 +58,18 @@ def site(db_url, settings_for):  # type: ignore[no-untyped-def]
         photos["no_vector"] = add_photo(s, settings.media_dir, post, "Dress", "red", seed=30)
         for name, angle in ANGLES.items():
             vectors.store(s, photos[name], unit(angle), "test-model")
+    engine.dispose()
+    return photos
+
+
+SPREAD = ["lina_dress2", "lina_dress3", "knit_dress", "green_hoodie", "evil_shirt"]
+
+
+@pytest.fixture
+def site(db_url, settings_for):  # type: ignore[no-untyped-def]
+    settings, _ = settings_for(db_url)
+    photos = seed_similar(settings)
+    engine = make_engine(settings.database_url)
     with TestClient(make_app(settings)) as client:
         yield engine, client, photos
     engine.dispose()

@@ -182,3 +182,26 @@ def test_photo_page_shows_more_like_this(site) -> None:  # type: ignore[no-untyp
     assert ids == [photos[n] for n in ("lina_dress2", "lina_dress3", "knit_dress",
                                        "green_hoodie", "evil_shirt")]  # fmt: skip
     assert 'id="similar"' not in client.get(f"/photos/{photos['no_vector']}").text
+
+
+def test_the_strip_drops_a_photo_a_moderator_rejects(db_url, settings_for) -> None:  # type: ignore[no-untyped-def]
+    from catalog import moderation
+    from catalog.models import Photo
+
+    settings, _ = settings_for(db_url, "[web]\nfacet_cache_seconds = 600\n")
+    photos = seed_similar(settings)
+    engine = make_engine(settings.database_url)
+    red = photos["red_dress"]
+
+    def strip(client: TestClient) -> list[int]:
+        html = client.get(f"/photos/{red}").text.split('id="similar"')[1].split("</section>")[0]
+        return [int(x) for x in __import__("re").findall(r'data-id="(\d+)"', html)]
+
+    with TestClient(make_app(settings)) as client:
+        assert photos["knit_dress"] in strip(client)  # now cached for 10 minutes
+        with session_scope(engine) as s:
+            knit = s.get(Photo, photos["knit_dress"])
+            moderation.decide(s, knit.id, knit.version, "ann", "reject")
+        assert photos["knit_dress"] not in strip(client)
+        assert photos["lina_dress4"] not in strip(client)  # lina has two already
+    engine.dispose()

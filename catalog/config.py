@@ -146,6 +146,8 @@ class WebSettings(_Section):
     facet_cache_seconds: int = Field(30, ge=0, le=86400)
     session_hours: int = Field(12, ge=1, le=24 * 30)
     api_token_days: int = Field(30, ge=1, le=3650)
+    # Proxies whose X-Forwarded-For/-Proto are believed (addresses or "*"); none by default.
+    trusted_proxies: list[str] = []
 
 
 class ScheduleSettings(_Section):

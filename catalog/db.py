@@ -30,12 +30,12 @@ def mask_url(url: str) -> str:
         return url
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn, _record, busy_ms: int = 30000) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
     # WAL lets the web app read while the nightly job writes; busy_timeout rides out short locks.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
     from catalog.vectors import load_sqlite_vec
@@ -43,8 +43,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     load_sqlite_vec(dbapi_conn)  # the photo_vectors table (vec0) needs it on every connection
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for `url`; creates the SQLite file's folder so a fresh checkout just works."""
+def make_engine(
+    url: str, *, echo: bool = False, busy_timeout_s: float = 30, pg_options: str = ""
+) -> Engine:
+    """An engine for `url`; creates the SQLite file's folder so a fresh checkout just works.
+
+    `busy_timeout_s`: how long SQLite waits for another writer's lock; `pg_options`: PostgreSQL
+    session settings (e.g. "-c statement_timeout=15000"), as the web app sets for its requests.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -55,11 +61,15 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             module=sqlite_dbapi(),
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        busy_ms = int(busy_timeout_s * 1000)
+        event.listen(engine, "connect", lambda c, r: _sqlite_pragmas(c, r, busy_ms))
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    connect_args: dict[str, object] = {"connect_timeout": 10}
+    if pg_options:
+        connect_args["options"] = pg_options
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
 
 
 def check_connection(engine: Engine) -> None:

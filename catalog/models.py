@@ -268,6 +268,33 @@ class Moderator(SQLModel, table=True):
     last_login_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
+class ModeratorSession(SQLModel, table=True):
+    """One logged-in browser: the cookie holds a random key, this row its hash. Logging out
+    deletes the row; removing the moderator deletes all of theirs (catalog.access)."""
+
+    __tablename__ = "moderator_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    moderator_id: int = Field(foreign_key="moderators.id", index=True, ondelete="CASCADE")
+    key_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ApiToken(SQLModel, table=True):
+    """A moderator's API token (only its hash is stored); revocable one by one or all at once."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    moderator_id: int = Field(foreign_key="moderators.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    label: str = Field(default="", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
 class LoginFailure(SQLModel, table=True):
     """Failed moderator logins from one client address: the login throttle every web process
     shares (catalog.logins)."""

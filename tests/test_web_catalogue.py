@@ -159,14 +159,14 @@ def test_shop_pages_and_api(site) -> None:
     assert client.get("/shops/999999").status_code == 404
 
 
-def test_media_served_with_long_cache_and_etag(site) -> None:
+def test_media_served_with_short_cache_and_etag(site) -> None:
     client, seeded = site
     item = client.get(f"/api/v1/items/{seeded.photos['blue_pants']}").json()
     for url, kind in ((item["thumb_url"], "image/webp"), (item["image_url"], "image/jpeg")):
         r = client.get(url)
         assert r.status_code == 200 and r.headers["content-type"] == kind
-        assert "max-age=31536000" in r.headers["cache-control"]
-        assert "immutable" in r.headers["cache-control"]
+        # short: a photo rejected after publication must leave caches soon (issue 11)
+        assert r.headers["cache-control"] == "public, max-age=300, must-revalidate"
         etag = r.headers["etag"]
         again = client.get(url, headers={"If-None-Match": etag})
         assert again.status_code == 304 and again.content == b""

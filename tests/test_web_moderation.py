@@ -189,10 +189,13 @@ def test_history_lists_the_audit_trail(mod_site) -> None:
 
 def test_api_moderation_with_token_and_with_session(mod_site) -> None:
     app, seeded, engine, settings, _ = mod_site
-    from web.auth import issue_token
+    from catalog.access import issue_token
+    from catalog.db import session_scope
 
+    with session_scope(engine) as s:
+        _, token = issue_token(s, "ann", settings.web.api_token_days)
     api = TestClient(app)
-    headers = {"Authorization": f"Bearer {issue_token(settings, 'ann')}"}
+    headers = {"Authorization": f"Bearer {token}"}
     queue = api.get("/api/v1/moderation/queue", headers=headers).json()
     assert queue["left"] == 2
     first = queue["items"][0]

@@ -41,6 +41,16 @@ def fresh(sqlite_url, settings_for):
         yield client, seeded, app, settings
 
 
+@pytest.fixture
+def both(db_url, settings_for):
+    """Like `fresh`, once on SQLite and once on PostgreSQL."""
+    settings, _ = settings_for(db_url, "[web]\nlogin_max_failures = 3\n")
+    seeded = seed(settings)
+    app = make_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, seeded, app, settings
+
+
 @pytest.mark.parametrize(
     "path",
     ["/moderate", "/moderate/grid", "/moderate/history", "/api/v1/moderation/queue"],
@@ -351,3 +361,73 @@ def test_hostile_login_names_on_both_databases(db_url, settings_for) -> None:
         )
         assert r.status_code in (401, 400, 422), (name, r.status_code)
         assert "<script>" not in r.text.split("<footer")[0].split("</header>")[1]
+
+
+@pytest.mark.parametrize("header", ["Bearer junk", "Bearer ", "bearer x.y.z"])
+def test_an_authorization_header_does_not_switch_off_csrf(both, header) -> None:
+    _, seeded, app, settings = both
+    client = logged_in(app)
+    pid = seeded.photos["review_dress"]
+    r = client.post(
+        f"/moderate/photos/{pid}",
+        data={"action": "accept", "version": "1"},
+        headers={"Authorization": header},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    r = client.post(
+        "/moderate/bulk",
+        data={"action": "accept", "photo": f"{pid}:1"},
+        headers={"Authorization": header},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    assert client.get(f"/api/v1/items/{pid}").status_code == 404  # still unpublished
+
+
+def test_a_photo_rejected_after_publication_leaves_caches(both) -> None:
+    client, seeded, app, settings = both
+    from catalog.db import make_engine, session_scope
+    from catalog.models import Photo
+
+    pid = seeded.photos["blue_pants"]
+    item = client.get(f"/api/v1/items/{pid}").json()
+    etags = {}
+    for url in (item["image_url"], item["thumb_url"]):
+        r = client.get(url)
+        cache = r.headers["cache-control"]
+        assert r.status_code == 200 and "immutable" not in cache and "public" in cache
+        max_age = int(cache.split("max-age=")[1].split(",")[0])
+        assert 0 < max_age <= 300 and "must-revalidate" in cache
+        etags[url] = r.headers["etag"]
+        assert client.get(url, headers={"If-None-Match": etags[url]}).status_code == 304
+    moderator = logged_in(app)
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as s:
+        version = s.get(Photo, pid).version
+    engine.dispose()
+    r = moderator.post(
+        f"/api/v1/moderation/photos/{pid}",
+        json={"action": "reject", "version": version},
+        headers={"X-CSRF-Token": csrf_of(moderator.get("/moderate").text)},
+    )
+    assert r.status_code == 200, r.text
+    for url, etag in etags.items():  # a cache revalidating is told the photo is gone
+        assert client.get(url, headers={"If-None-Match": etag}).status_code == 404
+
+
+def test_moderator_pages_are_never_cached(both) -> None:
+    _, seeded, app, _ = both
+    anon = TestClient(app)
+    assert anon.get("/moderate/login").headers["cache-control"] == "no-store"
+    client = logged_in(app)
+    for path in (
+        "/moderate",
+        "/moderate/grid",
+        "/moderate/history",
+        f"/moderate/photos/{seeded.photos['review_dress']}",
+        "/api/v1/moderation/queue",
+    ):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-store", path
+    assert "no-store" not in TestClient(app).get("/").headers.get("cache-control", "")

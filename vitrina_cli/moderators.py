@@ -1,4 +1,4 @@
-"""`vitrina moderators add|list|remove|token`: who may work the review queue."""
+"""`vitrina moderators add|list|remove|logout|token`: who may work the review queue."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.table import Table
 
-from catalog import moderation
+from catalog import access, moderation
 from catalog.db import session_scope
 from vitrina_cli.common import console, engine_from, fail, settings_from
 
@@ -62,14 +62,64 @@ def remove(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     console.print(f"[green]✓[/] moderator {name} removed", highlight=False)
 
 
-@app.command("token")
-def token(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
-    """Print an API token for NAME (Authorization: Bearer …), valid web.api_token_days days."""
-    from web.auth import issue_token
-
-    settings = settings_from(ctx)
+@app.command("logout")
+def logout(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
+    """End all of NAME's browser sessions (e.g. a lost phone); API tokens are kept."""
     engine = engine_from(ctx)
     with session_scope(engine) as session:
         if moderation.active_moderator(session, name) is None:
             fail(f"no active moderator {name}", code=1)
-    print(issue_token(settings, name))
+        count = access.close_all_sessions(session, name)
+    console.print(f"[green]✓[/] {count} session(s) of {name} ended", highlight=False)
+
+
+def _when(value) -> str:  # type: ignore[no-untyped-def]
+    return value.strftime("%Y-%m-%d %H:%M") if value else "never"
+
+
+@app.command("token")
+def token(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    label: str = typer.Option("", help="What the token is for (shown by --list)."),
+    list_: bool = typer.Option(False, "--list", help="List NAME's tokens instead."),
+    revoke: int | None = typer.Option(None, help="Revoke NAME's token with this id."),
+    revoke_all: bool = typer.Option(False, "--revoke-all", help="Revoke all of NAME's tokens."),
+) -> None:
+    """Print a new API token for NAME (Authorization: Bearer …), valid web.api_token_days days.
+
+    Only a hash is stored: the token is shown once. --list, --revoke ID and --revoke-all manage
+    the tokens already issued.
+    """
+    settings = settings_from(ctx)
+    engine = engine_from(ctx)
+    with session_scope(engine) as session:
+        if not any(m.name == name for m in moderation.list_moderators(session)):
+            fail(f"no moderator {name}", code=1)
+        if list_:
+            table = Table("id", "label", "created", "expires", "last used")
+            tokens = access.list_tokens(session, name)
+            for t in tokens:
+                table.add_row(
+                    str(t.id), t.label, _when(t.created_at), _when(t.expires_at),
+                    _when(t.last_used_at),
+                )  # fmt: skip
+            console.print(table)
+            console.print(f"{len(tokens)} token(s)")
+            return
+        if revoke is not None:
+            if not access.revoke_token(session, name, revoke):
+                fail(f"{name} has no token {revoke}", code=1)
+            console.print(f"[green]✓[/] token {revoke} of {name} revoked", highlight=False)
+            return
+        if revoke_all:
+            count = access.revoke_all_tokens(session, name)
+            console.print(f"[green]✓[/] {count} token(s) of {name} revoked", highlight=False)
+            return
+        try:
+            token_id, secret = access.issue_token(session, name, settings.web.api_token_days, label)
+        except LookupError as exc:
+            fail(str(exc), code=1)
+    print(secret)
+    typer.echo(f"token {token_id} for {name} (revoke: vitrina moderators token {name} "
+               f"--revoke {token_id})", err=True)  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 from types import FrameType
 
@@ -46,12 +47,19 @@ def serve(
         os.environ["VITRINA_CONFIG"] = os.path.abspath(settings.source)
     host = host or settings.web.host
     port = port or settings.web.port
-    if settings.web.secret_key == DEFAULT_SECRET and host not in LOOPBACK:
-        # Anyone knowing the public default could forge a moderator's session cookie.
-        fail(
-            f"refusing to listen on {host} with the default web.secret_key: set a long random "
-            "value (VITRINA_WEB__SECRET_KEY) first"
-        )
+    web = settings.web
+    if web.secret_key == DEFAULT_SECRET:
+        # Anyone knowing the public default could forge the signed cookie. Reachable from other
+        # machines (another address, or a proxy in front): refuse. A plain local server gets a
+        # random key for this run (logins end when it stops); `vitrina demo` sets its own.
+        if host not in LOOPBACK or web.base_url or web.trusted_proxies:
+            where = host if host not in LOOPBACK else f"{host} behind a proxy"
+            fail(
+                f"refusing to serve on {where} with the default web.secret_key: set a long "
+                "random value (VITRINA_WEB__SECRET_KEY) first"
+            )
+        os.environ["VITRINA_WEB__SECRET_KEY"] = secrets.token_urlsafe(32)  # for every worker
+        console.print("web.secret_key is the default: using a random key for this run")
     console.print(f"Vitrina on http://{host}:{port}/  (moderators: /moderate, API: /api/v1/docs)")
     # A single-process uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal
     # to the handler it found: with the default one SIGTERM would end us with status -15.
@@ -64,6 +72,9 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
-        proxy_headers=bool(settings.web.base_url),
+        # Forwarded headers only from the configured proxies (uvicorn trusts 127.0.0.1 by default).
+        proxy_headers=bool(web.trusted_proxies),
+        forwarded_allow_ips=",".join(web.trusted_proxies) or None,
+        server_header=False,  # no "Server: uvicorn" advertising what to attack
         log_level="info",
     )

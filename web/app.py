@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -32,6 +33,13 @@ from web.templating import make_templates
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
+# A web request never waits long on the database: a lock held by a stuck writer, a runaway
+# query or a transaction left open (e.g. a client that went away) ends in a 503, not a frozen
+# worker. The nightly job uses its own engine without these limits.
+WEB_SQLITE_BUSY_S = 5
+WEB_PG_OPTIONS = (
+    "-c statement_timeout=15000 -c lock_timeout=5000 -c idle_in_transaction_session_timeout=30000"
+)
 SESSION_COOKIE = "vitrina_session"
 
 
@@ -74,6 +82,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             ]
             return JSONResponse({"detail": errors}, status_code=422)
         return _error(request, 400, "This request has a value that is not valid.")
+
+    @app.exception_handler(OperationalError)
+    async def busy(request: Request, exc: OperationalError) -> Response:
+        # A lock or statement timeout (DB_TIMEOUTS): say so instead of hanging or a bare 500.
+        log.warning("database busy on %s %s: %s", request.method, request.url.path, exc.orig)
+        response = _error(request, 503, "The catalogue is busy; try again in a moment.")
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> Response:
@@ -124,7 +140,12 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
     )
     app.state.settings = settings
-    app.state.engine = engine or make_engine(settings.database_url, echo=settings.database.echo)
+    app.state.engine = engine or make_engine(
+        settings.database_url,
+        echo=settings.database.echo,
+        busy_timeout_s=WEB_SQLITE_BUSY_S,
+        pg_options=WEB_PG_OPTIONS,
+    )
     app.state.templates = make_templates()
     app.state.catalogue_cache = TTLCache(settings.web.facet_cache_seconds)
     if settings.web.secret_key == "change-me-in-production":

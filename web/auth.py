@@ -1,4 +1,7 @@
-"""Moderator authentication: signed session cookie, CSRF tokens, API tokens, login throttling.
+"""Moderator authentication: sessions, CSRF tokens, API tokens, login throttling.
+
+The signed cookie holds the key of a server-side session (catalog.access): logging out,
+removing the moderator or `vitrina moderators logout` ends it even for a copied cookie.
 
 `require_moderator` is the dependency other routers reuse (e.g. the operator's admin pages).
 """
@@ -10,17 +13,16 @@ import secrets
 import time
 
 from fastapi import Depends, HTTPException, Request
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlmodel import Session
 
-from catalog import logins, moderation
+from catalog import access, logins, moderation
 from catalog.config import Settings
+from catalog.db import session_scope
 from web.deps import get_session, get_settings
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-TOKEN_SALT = "vitrina-api-token"
 
 
 class LoginRequired(Exception):
@@ -37,11 +39,13 @@ def csrf_token(request: Request) -> str:
 
 
 async def csrf_protect(request: Request) -> None:
-    """Every state-changing request must echo the session's token (form field or header)."""
+    """Every state-changing request must echo the session's token (form field or header).
+
+    No exception for an `Authorization` header: the /moderate forms authenticate by cookie
+    only, so a header (valid or junk) must not switch the check off.
+    """
     if request.method in SAFE_METHODS:
         return
-    if request.headers.get("authorization", "").lower().startswith("bearer "):
-        return  # API tokens are not sent automatically by browsers: no CSRF possible
     expected = request.session.get("csrf", "")
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent and "form" in request.headers.get("content-type", ""):
@@ -53,25 +57,35 @@ async def csrf_protect(request: Request) -> None:
 
 
 def login(request: Request, name: str) -> None:
+    """Start the session `check_login` opened for `name` (its key is on request.state)."""
+    key = getattr(request.state, "moderator_session_key", None)
     # A fresh session and CSRF token on login: no fixation of a pre-login session.
     request.session.clear()
+    if key is None:
+        return
     request.session["moderator"] = name
+    request.session["sid"] = key
     request.session["login_at"] = int(time.time())
     request.session["csrf"] = secrets.token_urlsafe(32)
 
 
 def logout(request: Request) -> None:
+    """End this session on the server too: a copy of the cookie stops working."""
+    key = request.session.get("sid")
     request.session.clear()
+    if isinstance(key, str) and key:
+        with session_scope(request.app.state.engine) as session:
+            access.close_session(session, key)
 
 
 def session_moderator(request: Request, session: Session, settings: Settings) -> str | None:
     name = request.session.get("moderator")
     if not name:
         return None
-    if time.time() - request.session.get("login_at", 0) > settings.web.session_hours * 3600:
-        request.session.clear()
-        return None
-    if moderation.active_moderator(session, name) is None:  # removed or disabled since login
+    key = request.session.get("sid")
+    too_old = time.time() - request.session.get("login_at", 0) > settings.web.session_hours * 3600
+    # Logged out, expired, removed or disabled since login: the cookie alone is not enough.
+    if too_old or not isinstance(key, str) or access.session_owner(session, key) != name:
         request.session.clear()
         return None
     return name
@@ -100,31 +114,21 @@ def optional_moderator(
 # ---- API tokens --------------------------------------------------------------------------
 
 
-def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.web.secret_key, salt=TOKEN_SALT)
-
-
-def issue_token(settings: Settings, name: str) -> str:
-    return _serializer(settings).dumps({"m": name})
-
-
 def token_moderator(settings: Settings, session: Session, token: str) -> str | None:
-    try:
-        data = _serializer(settings).loads(token, max_age=settings.web.api_token_days * 86400)
-    except BadSignature:
-        return None
-    name = data.get("m") if isinstance(data, dict) else None
-    if not isinstance(name, str) or moderation.active_moderator(session, name) is None:
-        return None
-    return name
+    """The moderator an API token belongs to (None: unknown, expired, revoked or removed)."""
+    return access.token_owner(session, token)
 
 
-async def api_moderator(
+def api_moderator(
     request: Request,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> str:
-    """API moderation: `Authorization: Bearer <token>`, or a moderator session plus CSRF."""
+    """API moderation: `Authorization: Bearer <token>`, or a moderator session plus CSRF header.
+
+    Synchronous on purpose: FastAPI runs it in the thread pool, so its database reads never
+    block the event loop.
+    """
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         name = token_moderator(settings, session, auth[7:].strip())
@@ -136,7 +140,11 @@ async def api_moderator(
         raise HTTPException(
             401, "Moderator session or API token required.", {"WWW-Authenticate": "Bearer"}
         )
-    await csrf_protect(request)
+    if request.method not in SAFE_METHODS:
+        expected = request.session.get("csrf", "")
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not expected or not sent or not hmac.compare_digest(expected, sent):
+            raise HTTPException(403, "Missing or invalid CSRF token: send it as X-CSRF-Token.")
     return name
 
 
@@ -150,18 +158,29 @@ def client_address(request: Request) -> str:
 
 
 def login_retry_after(request: Request, session: Session) -> int:
-    """Seconds this client is still locked out after too many failed logins (0: may try)."""
-    return logins.retry_after(session, client_address(request))
+    """Count this login attempt; seconds the client must wait (0: its password may be checked).
+
+    Counted and committed before any password check, so that many attempts sent at once see
+    each other: at most `web.login_max_failures` of them reach argon2.
+    """
+    web = request.app.state.settings.web
+    wait = logins.attempt(
+        session, client_address(request), web.login_max_failures, web.login_lockout_seconds
+    )
+    session.commit()
+    return wait
 
 
 def check_login(
     request: Request, session: Session, settings: Settings, name: str, password: str
 ) -> bool:
-    """Verify a name and password; a failure counts against the client, a success clears it."""
-    client = client_address(request)
-    if moderation.authenticate(session, name, password) is None:
-        web = settings.web
-        logins.failed(session, client, web.login_max_failures, web.login_lockout_seconds)
+    """Verify a name and password (the attempt was counted already); a success clears it and
+    opens a server-side session that `login` then puts in the cookie."""
+    mod = moderation.authenticate(session, name, password)
+    if mod is None:
         return False
-    logins.succeeded(session, client)
+    logins.succeeded(session, client_address(request))
+    request.state.moderator_session_key = access.open_session(
+        session, mod, settings.web.session_hours
+    )
     return True

@@ -16,6 +16,10 @@ DOCS_CSP = (
 )
 
 
+# Pages with CSRF tokens, unpublished photos or operator data: never kept by any cache.
+PRIVATE_PREFIXES = ("/moderate", "/api/v1/moderation", "/admin")
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, https: bool = False) -> None:
         self.app = app
@@ -27,6 +31,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         csp = DOCS_CSP if scope["path"].startswith("/api/v1/docs") else CSP
+        private = scope["path"].startswith(PRIVATE_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -41,6 +46,9 @@ class SecurityHeaders:
                 ):
                     if key not in names:
                         headers.append((key, value))
+                if private:
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 

@@ -36,7 +36,7 @@ def _suffix(path: str, default: str) -> str:
 
 
 def image_url(item: Item) -> str:
-    # The content hash in the name makes the URL immutable: browsers may cache it for a year.
+    # The content hash in the name: a new photo is a new URL (see web.routers.media on caching).
     return f"/media/full/{item.id}/{item.sha256[:16]}{_suffix(item.stored_path, '.jpg')}"
 
 

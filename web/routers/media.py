@@ -1,7 +1,11 @@
-"""Photos and thumbnails: immutable URLs, long cache lifetimes, ETags, no path traversal.
+"""Photos and thumbnails: content-addressed URLs, short cache lifetimes, ETags, no traversal.
 
 The URL names a photo id and the start of its content hash; the file path comes from the
 database, never from the URL, and is still checked to lie inside the media folder.
+
+The bytes behind a URL never change, but whether they may be shown does: a moderator can
+reject a published photo. So shared caches keep a public photo for PUBLIC_MAX_AGE only, then
+revalidate with its ETag (a cheap 304 while it is still public, a 404 once it is not).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from web.routers.common import parse_id
 
 router = APIRouter(include_in_schema=False)
 _NAME = re.compile(r"^([0-9a-f]{16})\.([a-z0-9]{1,5})$")
-YEAR = 365 * 24 * 3600
+PUBLIC_MAX_AGE = 300  # seconds a rejected photo may still be shown from a cache
 
 
 def _inside(root: Path, relative: str) -> Path | None:
@@ -63,7 +67,7 @@ def media(
     if path is None:
         raise HTTPException(404)
     etag = f'"{row.sha256[:32]}-{kind}"'
-    cache = f"public, max-age={YEAR}, immutable" if public else "private, no-store"
+    cache = f"public, max-age={PUBLIC_MAX_AGE}, must-revalidate" if public else "private, no-store"
     headers = {"ETag": etag, "Cache-Control": cache}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from catalog import moderation, queries
 from catalog.config import Settings
@@ -271,8 +272,9 @@ async def bulk(
     if not pairs:
         _flash(request, "error", "Select at least one photo.")
     else:
-        result = moderation.bulk_decide(session, name, action, pairs)
-        session.commit()  # before the redirect: see decide()
+        # Off the event loop: a bulk decision waits on row locks, the loop must keep serving.
+        result = await run_in_threadpool(moderation.bulk_decide, session, name, action, pairs)
+        await run_in_threadpool(session.commit)  # before the redirect: see decide()
         message = f"{action.capitalize()}ed {len(result.done)} photo(s)."
         if result.conflicts:
             ids = ", ".join(str(c.photo_id) for c in result.conflicts[:10])

@@ -3,7 +3,7 @@ delete trigger; PostgreSQL's `photo_embeddings` (real[]) with an HNSW index of p
 `vector` extension is available (catalog/vectors.py). Classify fills them.
 
 Revision ID: v001
-Revises: s001
+Revises: x001
 """
 import logging
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 from catalog import vectors
 
 revision: str = "v001"
-down_revision: str | None = "s001"
+down_revision: str | None = "x001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -38,6 +38,9 @@ def _sqlite_pragmas(dbapi_conn, _record, busy_ms: int = 30000) -> None:  # type:
     cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+    from catalog.vectors import load_sqlite_vec
+
+    load_sqlite_vec(dbapi_conn)  # the photo_vectors table (vec0) needs it on every connection
 
 
 def make_engine(
@@ -52,9 +55,12 @@ def make_engine(
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        from catalog.vectors import sqlite_dbapi
+
         engine = create_engine(
             url,
             echo=echo,
+            module=sqlite_dbapi(),
             connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
         )
         busy_ms = int(busy_timeout_s * 1000)
@@ -86,10 +92,13 @@ FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
     """Alembic filter: skip other libraries' tables and the raw-SQL full-text search objects."""
     from catalog.search import include_object as search_objects
+    from catalog.vectors import include_object as vector_objects
 
     if type_ == "table" and name in FOREIGN_TABLES:
         return False
-    return search_objects(obj, name, type_, reflected, compare_to)
+    return search_objects(obj, name, type_, reflected, compare_to) and vector_objects(
+        obj, name, type_, reflected, compare_to
+    )
 
 
 def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]

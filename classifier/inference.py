@@ -19,7 +19,7 @@ import tensorflow as tf
 from catalog.evidence import NO_EVIDENCE, PostText, TextEvidence
 from classifier.fusion import HeadFeatures, decide, text_features
 from classifier.images import DEFAULT_MAX_PIXELS, UnreadableImage, load_rgb
-from classifier.model import VitrinaModel
+from classifier.model import VitrinaModel, with_features
 
 AUTO, REVIEW, ERROR = "auto", "review", "error"
 
@@ -44,6 +44,9 @@ class Row:
     evidence: TextEvidence = NO_EVIDENCE
     # head → True when confident words and a confident photo disagree (always "review").
     conflict: dict[str, bool] = field(default_factory=dict)
+    # The photo's unit-length embedding for "more like this" (VitrinaModel.embed); None when
+    # the photo could not be read.
+    embedding: np.ndarray | None = field(default=None, repr=False)
 
     def as_dict(self, *, with_top: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -91,7 +94,8 @@ class Predictor:
         self.max_pixels = max_pixels
         self.top_k = top_k
         size = model.image_size
-        keras_model = model.keras_model
+        # One run gives both labels and the pooled features (no second model for embeddings).
+        keras_model = model.with_features or with_features(model.keras_model)
 
         @tf.function(
             input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)],
@@ -105,11 +109,14 @@ class Predictor:
     # -- arrays ---------------------------------------------------------------------------
 
     def predict_arrays(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
-        """(N, S, S, 3) uint8 → calibrated {"category": (N, 17), "colour": (N, 13)}."""
+        """(N, S, S, 3) uint8 → calibrated {"category": (N, 17), "colour": (N, 13)} and
+        "embedding": (N, D) unit vectors."""
         if len(pixels) == 0:
-            return {h: np.zeros((0, len(v))) for h, v in self.model.labels.items()}
-        out = self._run(tf.constant(pixels, dtype=tf.uint8))
-        return {k: v.numpy() for k, v in out.items()}
+            out = {h: np.zeros((0, len(v))) for h, v in self.model.labels.items()}
+            return {**out, "embedding": np.zeros((0, self.model.embedding_dim), np.float32)}
+        out = {k: v.numpy() for k, v in self._run(tf.constant(pixels, dtype=tf.uint8)).items()}
+        out["embedding"] = self.model.embed(out.pop("features"), out["category"], out["colour"])
+        return out
 
     def evidence_for(self, texts: Sequence[PostText | None] | None, n: int) -> list[TextEvidence]:
         """The words' clues per post (NO_EVIDENCE where a post has no words)."""
@@ -143,6 +150,8 @@ class Predictor:
         rows = []
         for i, path in enumerate(paths):
             row = Row(str(path), decision=REVIEW, evidence=evidence[i])
+            if "embedding" in probs:
+                row.embedding = probs["embedding"][i]
             for head in ("category", "colour"):
                 d = decided[head]
                 p = d.probs[i]

@@ -22,6 +22,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from catalog import vectors
 from catalog.config import Settings
 from catalog.evidence import PostText
 from catalog.models import Photo, Post, Prediction, utcnow
@@ -52,6 +53,7 @@ class ClassifySummary:
     partly_accepted: int = 0  # of those, public under their other label meanwhile
     unreadable: int = 0
     skipped_moderated: int = 0  # a moderator acted on the photo while we were labelling it
+    embedded: int = 0  # photos given an embedding of this model ("more like this")
     seconds: float = 0.0
     # Per head: labels the model decided (public at once), queued for a moderator, left as a
     # moderator had decided them, and queued because the shop's words contradicted the photo.
@@ -188,6 +190,8 @@ def _store(session: Session, photo: Photo, row: Row, version: str) -> dict[str, 
         .values(**values, model_version=version, labelled_at=now, version=Photo.version + 1)
         .execution_options(synchronize_session=False)
     )
+    if row.embedding is not None:
+        vectors.store(session, photo.id, row.embedding, version)  # the photo's looks, not a label
     return states if result.rowcount == 1 else None
 
 
@@ -251,6 +255,7 @@ def classify_catalog(
                             f"photo {photo.id} ({photo.stored_path}): {row.error}"
                         )
                     continue
+                summary.embedded += row.embedding is not None
                 states = _store(session, photo, row, version)
                 if states is None:
                     summary.skipped_moderated += 1
@@ -260,8 +265,39 @@ def classify_catalog(
         done += len(photos)
         if progress:
             progress(done, total)
+    if limit is None:
+        summary.embedded += _embed_missing(engine, predictor, media, version)
     summary.seconds = round(time.perf_counter() - started, 2)
     return summary
+
+
+def _embed_missing(engine: Engine, predictor: Predictor, media: Path, version: str) -> int:
+    """Embeddings for the photos this model labelled before (or a moderator decided): their
+    labels stay as they are, only the vector is (re)written."""
+    written, last_id = 0, 0
+    while True:
+        with Session(engine) as session:
+            photos = session.exec(
+                select(Photo)
+                .where(
+                    Photo.stored_path != "",
+                    Photo.status != ReviewStatus.rejected,
+                    Photo.status != ReviewStatus.pending,
+                    Photo.id > last_id,
+                    vectors.missing_condition(session, version),
+                )
+                .order_by(Photo.id)
+                .limit(predictor.batch_size)
+            ).all()
+            if not photos:
+                return written
+            last_id = photos[-1].id
+            rows = predictor.predict_paths([media / p.stored_path for p in photos])
+            for photo, row in zip(photos, rows, strict=True):
+                if row.embedding is not None:
+                    vectors.store(session, photo.id, row.embedding, version)
+                    written += 1
+            session.commit()
 
 
 def catalogue_samples(settings: Settings, engine: Engine) -> list[Sample]:

@@ -8,3 +8,9 @@ and migrate the catalogue before they load TensorFlow.)
 """
 
 import sqlite3  # noqa: F401
+
+# Where Python's sqlite3 cannot load extensions the catalogue uses sqlean.py (catalog.vectors);
+# it must bind to its own SQLite before TensorFlow's copy is loaded, for the same reason.
+from catalog.vectors import sqlite_dbapi  # noqa: E402
+
+sqlite_dbapi()

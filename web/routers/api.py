@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from catalog import moderation, queries
+from catalog import moderation, queries, vectors
 from catalog.moderation import Conflict, ModerationError
 from catalog.queries import FilterError, Item
 from web.auth import api_moderator
@@ -272,6 +272,43 @@ def item(photo_id: str, session: Session = Depends(get_session)) -> ItemDetailOu
         post_photos=[item_out(i) for i in page.post_photos],
         reposts=[item_out(i) for i in page.reposts],
         evidence={h: _evidence_out(g) for h, g in guesses.items()},
+    )
+
+
+class SimilarOut(BaseModel):
+    items: list[ItemOut]
+    distances: list[float] = Field(description="Cosine distance of each item, nearest first")
+
+
+@router.get(
+    "/items/{photo_id}/similar",
+    response_model=SimilarOut,
+    description="More like this: public photos that look like this one, nearest first, "
+    "reposts folded, not from its own post, at most `per_shop` (0: any) per shop. "
+    "`other_shops=1`: other shops only. " + _FILTER_DOC.split(" `sort`")[0],
+)
+def similar(
+    photo_id: str,
+    request: Request,
+    limit: int = Query(12, ge=1, le=60),
+    per_shop: int = Query(2, ge=0, le=60),
+    other_shops: bool = Query(False),
+    session: Session = Depends(get_session),
+) -> Any:
+    try:
+        filters, _ = read_filters(request)
+    except FilterError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    found = vectors.similar(
+        session, parse_id(photo_id), filters, limit, per_shop=per_shop, other_shops=other_shops
+    )
+    if found is None:
+        raise HTTPException(404, "No such photo in the catalogue.")
+    return JSONResponse(
+        {
+            "items": [item_json(s.item) for s in found],
+            "distances": [round(s.distance, 4) for s in found],
+        }
     )
 
 

@@ -1,0 +1,285 @@
+"""Photo embeddings and "more like this", on a real vector index in either database.
+
+SQLite: a `vec0` virtual table of the sqlite-vec extension (`photo_vectors`, rowid = photo id,
+cosine distance), loaded on every connection by catalog.db.make_engine; a trigger on `photos`
+drops a photo's vector with it. sqlite-vec scans its vectors exactly, in compact chunks.
+PostgreSQL: `photo_embeddings.embedding real[]` with an HNSW index of pgvector on
+`embedding::vector(N)` (cosine) where the `vector` extension is installed; without it the same
+query ranks every vector exactly in SQL (correct, but slow at scale: install pgvector).
+Both are raw-SQL objects made by migration v001 and hidden from Alembic's comparison.
+
+Vectors are unit length (classifier.model.VitrinaModel.embed), one per photo, with the model
+version that made it: classify writes them with the labels and rewrites them for a new model.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from sqlalchemy import text
+from sqlmodel import Session
+
+EMBEDDING_DIM = 256
+SQLITE_TABLE = "photo_vectors"
+PG_TABLE = "photo_embeddings"
+PG_INDEX = "ix_photo_embeddings_hnsw"
+SQLITE_TRIGGER = "photo_vectors_ad"
+# sqlite-vec answers at most this many neighbours per query; HNSW's search list is capped too.
+MAX_CANDIDATES = 4096
+PG_MAX_EF_SEARCH = 1000
+
+SQLITE_DDL = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {SQLITE_TABLE} USING vec0("
+    f"photo_id INTEGER PRIMARY KEY, embedding float[{EMBEDDING_DIM}] distance_metric=cosine, "
+    "+model_version TEXT)",
+    f"CREATE TRIGGER IF NOT EXISTS {SQLITE_TRIGGER} AFTER DELETE ON photos BEGIN "
+    f"DELETE FROM {SQLITE_TABLE} WHERE photo_id = old.id; END",
+)
+SQLITE_DROP = (f"DROP TRIGGER IF EXISTS {SQLITE_TRIGGER}", f"DROP TABLE IF EXISTS {SQLITE_TABLE}")
+PG_CAST = f"(embedding::vector({EMBEDDING_DIM}))"
+POSTGRES_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {PG_TABLE} ("
+    "photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE, "
+    "model_version VARCHAR(64) NOT NULL, embedding REAL[] NOT NULL)",
+)
+PGVECTOR_DDL = (
+    "CREATE EXTENSION IF NOT EXISTS vector",
+    f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON {PG_TABLE} USING hnsw ({PG_CAST} vector_cosine_ops)",
+)
+POSTGRES_DROP = (f"DROP INDEX IF EXISTS {PG_INDEX}", f"DROP TABLE IF EXISTS {PG_TABLE}")
+
+
+class VectorError(ValueError):
+    """An embedding that cannot be stored (wrong length, not finite)."""
+
+
+# ---- the SQLite extension ------------------------------------------------------------------
+
+
+def sqlite_dbapi() -> ModuleType:
+    """Python's sqlite3 where it may load extensions, else sqlean.py (the same module with its
+    own SQLite): some Python builds (pyenv's default among them) cannot load sqlite-vec."""
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        return sqlite3
+    try:
+        import sqlean  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise RuntimeError(
+            "this Python's sqlite3 cannot load extensions and sqlean.py is not installed: "
+            "`pip install sqlean.py` (the catalogue's vector index needs sqlite-vec)"
+        ) from exc
+    return sqlean
+
+
+def load_sqlite_vec(dbapi_conn: Any) -> None:
+    import sqlite_vec
+
+    dbapi_conn.enable_load_extension(True)
+    try:
+        sqlite_vec.load(dbapi_conn)
+    finally:
+        dbapi_conn.enable_load_extension(False)
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare: Any) -> bool:
+    """Alembic filter: these raw-SQL objects are unknown to the SQLModel metadata."""
+    if type_ == "table" and name and (name.startswith(SQLITE_TABLE) or name == PG_TABLE):
+        return False
+    return not (type_ == "index" and name == PG_INDEX)
+
+
+# ---- storing -------------------------------------------------------------------------------
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _checked(vector: Any) -> np.ndarray:
+    v = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if v.shape != (EMBEDDING_DIM,):
+        raise VectorError(f"an embedding has {EMBEDDING_DIM} numbers, this one {v.size}")
+    if not np.all(np.isfinite(v)):
+        raise VectorError("an embedding with NaN or infinite numbers cannot be stored")
+    return v
+
+
+def store(session: Session, photo_id: int, vector: Any, model_version: str) -> None:
+    """Write (or replace) one photo's embedding in the caller's transaction."""
+    v = _checked(vector)
+    if _dialect(session) == "postgresql":
+        session.execute(
+            text(
+                f"INSERT INTO {PG_TABLE} (photo_id, model_version, embedding) "
+                "VALUES (:id, :version, :v) ON CONFLICT (photo_id) DO UPDATE "
+                "SET model_version = excluded.model_version, embedding = excluded.embedding"
+            ),
+            {"id": photo_id, "version": model_version, "v": v.tolist()},
+        )
+        return
+    # vec0 has no upsert
+    session.execute(text(f"DELETE FROM {SQLITE_TABLE} WHERE photo_id = :id"), {"id": photo_id})
+    session.execute(
+        text(
+            f"INSERT INTO {SQLITE_TABLE} (photo_id, embedding, model_version) "
+            "VALUES (:id, :v, :version)"
+        ),
+        {"id": photo_id, "v": v.tobytes(), "version": model_version},
+    )
+
+
+def get(session: Session, photo_id: int) -> np.ndarray | None:
+    if _dialect(session) == "postgresql":
+        row = session.execute(
+            text(f"SELECT embedding FROM {PG_TABLE} WHERE photo_id = :id"), {"id": photo_id}
+        ).first()
+        return None if row is None else np.asarray(row[0], np.float32)
+    row = session.execute(
+        text(f"SELECT embedding FROM {SQLITE_TABLE} WHERE photo_id = :id"), {"id": photo_id}
+    ).first()
+    return None if row is None else np.frombuffer(row[0], np.float32).copy()
+
+
+def versions(session: Session) -> dict[str, int]:
+    """model version → photos with an embedding from it."""
+    table = PG_TABLE if _dialect(session) == "postgresql" else SQLITE_TABLE
+    rows = session.execute(text(f"SELECT model_version, count(*) FROM {table} GROUP BY 1"))
+    return {str(v): int(n) for v, n in rows}
+
+
+def missing_condition(session: Session, model_version: str) -> Any:
+    """A condition on photos: no embedding from `model_version` yet."""
+    from sqlalchemy import literal_column
+
+    from catalog.models import Photo
+
+    table = PG_TABLE if _dialect(session) == "postgresql" else SQLITE_TABLE
+    done = text(f"SELECT photo_id FROM {table} WHERE model_version = :emb_version").bindparams(
+        emb_version=model_version
+    )
+    return Photo.id.not_in(done.columns(literal_column("photo_id")))
+
+
+# ---- searching -----------------------------------------------------------------------------
+
+
+def has_pgvector(session: Session) -> bool:
+    return bool(
+        session.execute(
+            text("SELECT 1 FROM pg_indexes WHERE indexname = :name"), {"name": PG_INDEX}
+        ).first()
+    )
+
+
+def nearest(session: Session, vector: Any, n: int) -> list[tuple[int, float]]:
+    """The `n` photos nearest to `vector`: (photo id, cosine distance), nearest first."""
+    v = _checked(vector)
+    n = max(1, min(int(n), MAX_CANDIDATES))
+    if _dialect(session) != "postgresql":
+        rows = session.execute(
+            text(
+                f"SELECT photo_id, distance FROM {SQLITE_TABLE} "
+                "WHERE embedding MATCH :v AND k = :n ORDER BY distance"
+            ),
+            {"v": v.tobytes(), "n": n},
+        )
+        return [(int(i), float(d)) for i, d in rows]
+    literal = "[" + ",".join(f"{x:.7g}" for x in v.tolist()) + "]"
+    if has_pgvector(session):
+        # The HNSW search list must hold all n candidates (it defaults to 40).
+        ef = min(max(n, 40), PG_MAX_EF_SEARCH)
+        session.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
+        query = (
+            f"SELECT photo_id, {PG_CAST} <=> CAST(:q AS vector({EMBEDDING_DIM})) AS d "
+            f"FROM {PG_TABLE} ORDER BY d LIMIT :n"
+        )
+        rows = session.execute(text(query), {"q": literal, "n": n})
+    else:
+        query = (
+            "SELECT photo_id, 1 - (SELECT sum(a * b) FROM unnest(embedding, CAST(:q AS real[])) "
+            f"AS t(a, b)) AS d FROM {PG_TABLE} ORDER BY d, photo_id LIMIT :n"
+        )
+        rows = session.execute(text(query), {"q": "{" + literal[1:-1] + "}", "n": n})
+    return [(int(i), float(d)) for i, d in rows]
+
+
+@dataclass(frozen=True)
+class Similar:
+    item: Any  # catalog.queries.Item
+    distance: float
+
+
+def spread(
+    ranked: Sequence[Similar], k: int, per_shop: int, shop_of: Any = lambda s: s.item.shop_id
+) -> list[Similar]:
+    """The first `k` of `ranked` with at most `per_shop` from any one shop (0: no limit)."""
+    out: list[Similar] = []
+    seen: dict[int, int] = {}
+    for s in ranked:
+        shop = shop_of(s)
+        if per_shop and seen.get(shop, 0) >= per_shop:
+            continue
+        seen[shop] = seen.get(shop, 0) + 1
+        out.append(s)
+        if len(out) == k:
+            break
+    return out
+
+
+def similar(
+    session: Session,
+    photo_id: int,
+    filters: Any = None,
+    k: int = 12,
+    *,
+    per_shop: int = 2,
+    other_shops: bool = False,
+) -> list[Similar] | None:
+    """Public photos that look like public photo `photo_id`, nearest first.
+
+    None when `photo_id` is not a public photo. Reposts are folded (only originals are
+    public), the photo, its original and the other photos of its own post are left out, at most
+    `per_shop` come from any one shop, and `filters` (catalog.queries.Filters: category,
+    colour, shop, price, words…) narrow the results as they narrow the catalogue; with
+    `other_shops` the photo's own shop is left out. Empty when it has no embedding yet.
+    """
+    from catalog import queries
+    from catalog.models import Photo
+
+    source = queries.get_item(session, photo_id)
+    if source is None:
+        return None
+    vector = get(session, photo_id)
+    if vector is None:
+        return []
+    filters = filters or queries.Filters()
+    original = session.execute(
+        text("SELECT duplicate_of_id FROM photos WHERE id = :id"), {"id": photo_id}
+    ).scalar()
+    conds, _ = queries._conditions(filters, _dialect(session))  # noqa: SLF001 - same package
+    conds += [Photo.post_id != source.post_id, Photo.id != photo_id]
+    if original:
+        conds.append(Photo.id != original)
+    if other_shops:
+        conds.append(queries.Post.shop_id != source.shop_id)
+    n = max(8 * k, 100)
+    while True:
+        found = nearest(session, vector, n)
+        distance = dict(found)
+        rows = session.execute(
+            queries._items_select().where(Photo.id.in_(list(distance)), *conds)  # noqa: SLF001
+        )
+        ranked = sorted(
+            (Similar(queries._item(r), distance[r.id]) for r in rows),  # noqa: SLF001
+            key=lambda s: (s.distance, s.item.id),
+        )
+        picked = spread(ranked, k, per_shop)
+        # Too few after filtering: look further down the list, while there is more to see.
+        if len(picked) >= k or len(found) < n or n >= MAX_CANDIDATES:
+            return picked
+        n = min(n * 4, MAX_CANDIDATES)

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from catalog.models import CrawlRun, Photo, Post, RejectedMedia, Shop, utcnow
 from catalog.prices import price_columns
+from catalog.records import CrawlSummary
 from catalog.taxonomy import NETWORKS
 
 
@@ -420,16 +421,14 @@ def shop_outcomes(session: Session, *, runs: int = 200) -> dict[str, ShopOutcome
     success: dict[str, Any] = {}
     failure: dict[str, tuple[Any, str]] = {}
     for run in rows:
-        for key, c in (run.shop_counts or {}).items():
-            if not isinstance(c, dict):
-                continue
-            if c.get("status") in ("ok", "partial"):
+        record = CrawlSummary.from_row(run)
+        for key, result in record.shops.items():
+            if not result.status.failed:
                 success.setdefault(key, run.finished_at)
             elif key not in failure:
-                messages = c.get("error_messages") or []
                 network = key.split(":", 1)[0] + ": "
-                about = [e for e in run.errors or [] if str(e).startswith(network)]
-                why = str((messages or about or [c.get("status", "failed")])[0])
+                about = [e for e in record.run_errors if e.startswith(network)]
+                why = (result.errors or about or [result.status.value])[0]
                 failure[key] = (run.finished_at, why)
     return {
         key: ShopOutcome(success.get(key), *failure.get(key, (None, "")))

@@ -11,13 +11,14 @@ from sqlmodel import select
 
 from catalog.db import session_scope
 from catalog.models import PipelineRun, utcnow
+from catalog.records import RunRecord, RunStatus
 
 
 @dataclass
 class RunView:
     id: int
-    trigger: str
-    status: str
+    trigger: str  # a RunTrigger, or "crawl" for a crawl run by hand (vitrina_cli.crawl)
+    status: str  # a RunStatus (a crawl's: a CrawlStatus)
     started_at: datetime
     finished_at: datetime | None
     seconds: float | None
@@ -48,11 +49,12 @@ def view(run: PipelineRun) -> RunView:
     finished = _aware(run.finished_at)
     assert run.id is not None and started is not None
     seconds = (finished - started).total_seconds() if finished else None
-    if finished is None and run.status == "running":
+    record = RunRecord.from_row(run)  # a malformed row fails here, naming its field
+    if finished is None and record.status is RunStatus.running:
         seconds = None
     return RunView(
-        run.id, run.trigger, run.status, started, finished, seconds,
-        run.steps or {}, run.stats or {}, run.errors or [],
+        run.id, record.trigger.value, record.status.value, started, finished, seconds,
+        record.step_dicts(), record.stats, record.error_dicts(),
     )  # fmt: skip
 
 

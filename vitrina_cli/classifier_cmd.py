@@ -16,6 +16,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from catalog.records import EvaluationResult
 from vitrina_cli.common import console, engine_from, err_console, fail, settings_from
 
 if TYPE_CHECKING:
@@ -288,7 +289,9 @@ def evaluate(
         )
     d = result["decision"]
     if json_out:
-        json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+        # Checked against the type retraining reads it with: a renamed figure fails here.
+        checked = EvaluationResult.parse(result, source="vitrina evaluate")
+        json_out.write_text(checked.model_dump_json(indent=2), encoding="utf-8")
     console.print(
         f"{result['n']} photos: category {_pct(result['category']['accuracy'])}, colour "
         f"{_pct(result['colour']['accuracy'])}; {_pct(d['auto_accepted'])} auto-accepted on both "

@@ -20,6 +20,7 @@ from sqlmodel import select
 from catalog.config import Settings
 from catalog.db import current_revision, session_scope
 from catalog.models import Photo, PipelineRun, Post, Shop, utcnow
+from catalog.records import RunStatus, RunTrigger
 from catalog.taxonomy import REVIEW_STATUSES, ReviewStatus
 from pipeline.history import RunView, get_run, recent_runs, view
 from web.auth import require_moderator
@@ -63,11 +64,12 @@ def _last_due(settings: Settings, now: datetime) -> datetime | None:
 def _pipeline_state(engine: Engine) -> tuple[RunView | None, RunView | None, bool]:
     """(latest finished pipeline run, latest successful one, is a run going on)."""
     with session_scope(engine) as s:
-        base = select(PipelineRun).where(PipelineRun.trigger != "retrain")
+        base = select(PipelineRun).where(PipelineRun.trigger != RunTrigger.retrain)
         order = PipelineRun.id.desc()  # type: ignore[union-attr]
-        last = s.exec(base.where(PipelineRun.status != "running").order_by(order)).first()
-        good = s.exec(base.where(PipelineRun.status.in_(("ok", "partial"))).order_by(order)).first()  # type: ignore[attr-defined]
-        running = s.exec(base.where(PipelineRun.status == "running")).first() is not None
+        last = s.exec(base.where(PipelineRun.status != RunStatus.running).order_by(order)).first()
+        done = (RunStatus.ok, RunStatus.partial)
+        good = s.exec(base.where(PipelineRun.status.in_(done)).order_by(order)).first()  # type: ignore[attr-defined]
+        running = s.exec(base.where(PipelineRun.status == RunStatus.running)).first() is not None
         return (view(last) if last else None, view(good) if good else None, running)
 
 
@@ -203,7 +205,7 @@ def metrics(request: Request) -> PlainTextResponse:
             "vitrina_pipeline_last_run_ok",
             "gauge",
             "1 if the latest finished run had no failed step.",
-            [({}, 1 if last.status == "ok" else 0)],
+            [({}, 1 if last.status == RunStatus.ok else 0)],
         )
         m.add(
             "vitrina_pipeline_last_run_items",

@@ -157,7 +157,7 @@ def test_first_crawl_then_incremental(tmp_path: Path, db_url: str, emulator: Emu
         emulator.reset_counts()
         inc = crawl_subprocess(cfg)
         for network, handle in SHOPS:
-            assert inc.shops[f"{network}:{handle}"]["new_posts"] == k
+            assert inc.shops[f"{network}:{handle}"].new_posts == k
             assert emulator.api_requests(network, handle) <= math.ceil(k / PAGE) + 1
         assert emulator.media_requests() == 4 * k
     assert len(rows(db_url, Post)) == 48 + 4 * 7

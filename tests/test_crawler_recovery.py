@@ -243,7 +243,7 @@ def test_photos_that_failed_for_a_passing_reason_are_fetched_by_later_crawls(
             asked.append(_media_asked(emu))
         final = {r.source_url: r for r in rows(db_url, RejectedMedia)}
     shop = "mastodon:masto_shop"
-    assert first.status == "ok" and first.shops[shop]["rejected"] == 3, first
+    assert first.status == "ok" and first.shops[shop].rejected == 3, first
     assert first.totals["retried"] == 0 and first.totals["new_photos"] == 5
     assert set(rejected) == set(url.values())
     assert rejected[url[flaky.key]].reason.startswith("download failed: HTTP 503")
@@ -251,7 +251,7 @@ def test_photos_that_failed_for_a_passing_reason_are_fetched_by_later_crawls(
     second, third, fourth = summaries
     assert all(s.status == "ok" and s.totals["new_posts"] == 0 for s in summaries)
     # second crawl: the flaky photo is stored, the truncated one fails again; junk is not asked
-    assert (second.shops[shop]["retried"], second.shops[shop]["recovered"]) == (2, 1)
+    assert (second.shops[shop].retried, second.shops[shop].recovered) == (2, 1)
     assert second.totals["new_photos"] == 1 and asked[0] == {flaky.key, broken.key}
     # third: only the truncated one, which fails a third time (its second retry: the bound)
     assert (third.totals["retried"], third.totals["recovered"]) == (1, 0)

@@ -41,6 +41,9 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 8
 ACTIONS = ("accept", "correct", "reject")
+# The audit actions that decide a photo's labels, one by one or in bulk (what retraining counts
+# as new evidence); an undo takes a decision back and is not one.
+DECISIONS = (*ACTIONS, *(f"bulk_{a}" for a in ACTIONS))
 
 
 class ModerationError(ValueError):

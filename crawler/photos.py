@@ -15,6 +15,8 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from catalog.media import THUMB_FORMAT, THUMB_QUALITY, photo_relpath, thumb_relpath
+
 # Formats stored as they came; anything else Pillow can read is converted to PNG.
 KEPT_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 ORIENTATION, GPS_IFD, XMP = 0x0112, 0x8825, 0x02BC
@@ -120,14 +122,14 @@ def process(
     factor = min(grey.size) // 64  # box-reduce to ≥ 64 px first: the hash only needs 32×32
     phash = str(imagehash.phash(grey.reduce(factor) if factor > 1 else grey))
     tbuf = io.BytesIO()
-    thumb.save(tbuf, "WEBP", quality=80, method=0)  # fastest method; same quality setting
+    thumb.save(tbuf, THUMB_FORMAT, quality=THUMB_QUALITY, method=0)  # fastest method
     meta = StoredPhoto(
         sha256=sha,
         phash=phash,
         width=w,
         height=h,
-        stored_path=f"{sha[:2]}/{sha[2:4]}/{sha}.{ext}",
-        thumb_path=f"thumbs/{sha[:2]}/{sha}.webp",
+        stored_path=photo_relpath(sha, ext),
+        thumb_path=thumb_relpath(sha),
         rewritten=rewritten,
     )
     return meta, data, tbuf.getvalue()

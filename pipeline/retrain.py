@@ -33,14 +33,13 @@ from sqlmodel import select
 from catalog.config import Settings
 from catalog.db import make_engine, session_scope
 from catalog.models import ModerationEvent, Photo, PipelineRun, utcnow
+from catalog.moderation import DECISIONS
 from catalog.records import EvaluationResult, RunRecord, RunStatus, RunTrigger
 from pipeline.lock import LockHeld, PipelineLock
 from pipeline.steps import run_child, vitrina_argv
 
 MODELS_DIR = "var/models"
 CURRENT = "current"
-# Decisions that say something about a label (not undo/bulk bookkeeping without a label).
-DECISIONS = ("accept", "correct", "reject", "bulk_accept", "approve")
 # Not worse means: every figure at least the current one's, less this rounding slack.
 TOLERANCE = 1e-6
 
@@ -89,7 +88,11 @@ def not_worse(candidate: EvaluationResult, current: EvaluationResult) -> tuple[b
 
 def decisions_since(engine: Engine, since: Any) -> int:
     with session_scope(engine) as s:
-        query = select(func.count()).select_from(ModerationEvent)
+        query = (
+            select(func.count())
+            .select_from(ModerationEvent)
+            .where(ModerationEvent.action.in_(DECISIONS))  # type: ignore[attr-defined]
+        )
         if since is not None:
             query = query.where(ModerationEvent.at > since)
         return int(s.exec(query).one())

@@ -65,9 +65,10 @@ def test_retrain_waits_for_enough_decisions(db_url: str, tmp_path: Path) -> None
         shop = crud.upsert_shop(s, "bluesky", "knit.bsky.social")
         post = crud.upsert_post(s, shop.id, "bluesky", "at://p/1")
         photo = crud.add_photo(s, post.id, "a" * 64)
-        for i in range(3):
+        # Decisions one by one and in bulk count; an undo takes one back and does not.
+        for i, action in enumerate(("accept", "bulk_reject", "correct", "undo")):
             s.add(
-                ModerationEvent(photo_id=photo.id, moderator="mia", action="accept", after={"i": i})
+                ModerationEvent(photo_id=photo.id, moderator="mia", action=action, after={"i": i})
             )
     cfg = write_config(tmp_path, db_url, "[schedule]\nretrain_min_decisions = 5\n")
     result = vitrina("--config", str(cfg), "retrain")

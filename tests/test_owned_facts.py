@@ -1,0 +1,46 @@
+"""Facts written once and read by every part that needs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from catalog.config import load_settings
+from tests.conftest import write_config
+
+
+def test_the_pipeline_empties_the_very_keys_the_crawler_queues_under(tmp_path: Path) -> None:
+    from crawler.run import SPIDERS
+    from crawler.settings import for_crawl
+    from pipeline.frontier import frontier_keys
+
+    cfg = write_config(
+        tmp_path, f"sqlite:///{tmp_path}/c.db", '[crawler]\nfrontier = "redis://127.0.0.1:1/0"\n'
+    )
+    settings = load_settings(cfg, environ={})
+    scrapy = for_crawl(settings, [])
+    crawler_keys = {
+        scrapy[name] % {"spider": spider}
+        for spider in SPIDERS
+        for name in ("SCHEDULER_QUEUE_KEY", "SCHEDULER_DUPEFILTER_KEY", "DUPEFILTER_KEY")
+    }
+    assert set(frontier_keys(settings)) == crawler_keys and len(crawler_keys) == 8
+
+
+def test_train_options_default_to_the_training_config() -> None:
+    import typer.main
+
+    from classifier.train_config import TrainConfig
+    from vitrina_cli.main import app
+
+    command = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
+    defaults = {p.name: p.default for p in command.params}
+    assert defaults["image_size"] == TrainConfig.image_size
+    assert defaults["head_epochs"] == TrainConfig.head_epochs
+    assert defaults["compare"] == TrainConfig.compare_colour_stats
+
+
+def test_retraining_counts_every_decision_kind_and_no_undo() -> None:
+    from catalog.moderation import DECISIONS
+
+    assert {"accept", "correct", "reject", "bulk_accept", "bulk_reject"} <= set(DECISIONS)
+    assert "undo" not in DECISIONS

@@ -3,7 +3,7 @@ changes nothing: every insert is an `INSERT … ON CONFLICT` on a natural key.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from catalog.models import CrawlRun, Photo, Post, RejectedMedia, Shop, utcnow
 from catalog.prices import price_columns
-from catalog.records import CrawlSummary
+from catalog.records import RETRYABLE_FAILURES, CrawlSummary, PhotoFailure
 from catalog.taxonomy import NETWORKS
 
 
@@ -272,13 +272,17 @@ def record_rejected_media(
     reason: str,
     post_id: int | None = None,
     position: int | None = None,
+    *,
+    kind: PhotoFailure,
 ) -> None:
     """Record a refused or failed photo; the same URL failing again counts one more attempt."""
     now = utcnow()
     table = RejectedMedia.__table__
+    kind = PhotoFailure(kind)
     stmt = _insert(session, RejectedMedia).values(
         source_url=source_url[:2048],
         reason=reason[:1024],
+        kind=kind.value,
         post_id=post_id,
         position=position,
         attempts=1,
@@ -289,6 +293,7 @@ def record_rejected_media(
         index_elements=["source_url"],
         set_={
             "reason": reason[:1024],
+            "kind": kind.value,
             "attempts": table.c.attempts + 1,
             "last_attempt_at": now,
         },
@@ -311,10 +316,9 @@ def claim_rejected_media(
     shop_ids: Sequence[int],
     *,
     max_attempts: int,
-    retryable: Callable[[str], bool],
 ) -> list[ClaimedMedia]:
     """Take the rejected photos of these shops' posts that are worth fetching again (their
-    reason is `retryable`, attempts ≤ max_attempts) for crawl run `run_id`. A row another crawl
+    kind is a passing one, attempts ≤ max_attempts) for crawl run `run_id`. A row another crawl
     took stays with it while that run is "running": two crawl processes side by side do not
     both retry one photo (were they to, in a race of a few milliseconds, storing is idempotent
     and `retry_failed` counts the attempt once), and a killed run's rows are free again once
@@ -323,13 +327,18 @@ def claim_rejected_media(
         return []
     alive = select(CrawlRun.id).where(CrawlRun.status == "running", CrawlRun.id != run_id)
     free = or_(RejectedMedia.retry_run_id.is_(None), RejectedMedia.retry_run_id.not_in(alive))
-    candidates = session.execute(
-        select(RejectedMedia.id, RejectedMedia.reason)
+    retryable = [k.value for k in RETRYABLE_FAILURES]
+    wanted = session.scalars(
+        select(RejectedMedia.id)
         .join(Post, Post.id == RejectedMedia.post_id)
-        .where(Post.shop_id.in_(shop_ids), RejectedMedia.attempts <= max_attempts, free)
+        .where(
+            Post.shop_id.in_(shop_ids),
+            RejectedMedia.kind.in_(retryable),
+            RejectedMedia.attempts <= max_attempts,
+            free,
+        )
         .order_by(RejectedMedia.id)
     ).all()
-    wanted = [i for i, reason in candidates if retryable(reason)]
     claimed: list[Any] = []
     for start in range(0, len(wanted), 500):
         claimed += session.execute(
@@ -370,7 +379,9 @@ def claim_rejected_media(
     return out
 
 
-def retry_failed(session: Session, rejected_id: int, run_id: int, reason: str) -> bool:
+def retry_failed(
+    session: Session, rejected_id: int, run_id: int, reason: str, kind: PhotoFailure
+) -> bool:
     """A claimed photo failed again: one more attempt, the new reason, the claim released.
     False if the claim was no longer this run's (then another crawl counts its attempt)."""
     done = session.execute(
@@ -378,6 +389,7 @@ def retry_failed(session: Session, rejected_id: int, run_id: int, reason: str) -
         .where(RejectedMedia.id == rejected_id, RejectedMedia.retry_run_id == run_id)
         .values(
             reason=reason[:1024],
+            kind=PhotoFailure(kind).value,
             attempts=RejectedMedia.attempts + 1,
             last_attempt_at=utcnow(),
             retry_run_id=None,

@@ -331,3 +331,55 @@ class EvaluationResult(BaseModel):
 
         path = Path(path)
         return cls.parse(json.loads(path.read_text(encoding="utf-8")), source=str(path))
+
+
+# ---- photo failures (rejected_media.kind) -----------------------------------------------------
+
+
+class PhotoFailure(StrEnum):
+    """Why a photo is in rejected_media, as a kind retries are chosen by (in SQL); the reason
+    beside it is for people and may be reworded freely."""
+
+    http_passing = "http_passing"  # HTTP 5xx, 408, 425, 429
+    http_lasting = "http_lasting"  # any other HTTP status (404, 403, 410…)
+    network = "network"  # timeout, refused or broken connection, DNS, an empty body
+    too_large = "too_large"  # over the download size limit
+    unsupported = "unsupported"  # a URL Scrapy cannot fetch (scheme, malformed)
+    corrupt = "corrupt"  # the bytes of an image, cut short or garbled
+    not_downloaded = "not_downloaded"  # the crawl stopped before the download
+    invalid = "invalid"  # not an image, too small, a decompression bomb
+    refused = "refused"  # refused before asking: the SSRF guard, a post refused whole
+    error = "error"  # a fault of ours while storing it
+
+    @property
+    def retryable(self) -> bool:
+        """Worth fetching again in a later crawl: the failure may well pass."""
+        return self in RETRYABLE_FAILURES
+
+
+RETRYABLE_FAILURES = frozenset(
+    {
+        PhotoFailure.http_passing,
+        PhotoFailure.network,
+        PhotoFailure.corrupt,
+        PhotoFailure.not_downloaded,
+    }
+)
+
+
+def http_failure(status: int) -> PhotoFailure:
+    passing = status >= 500 or status in (408, 425, 429)
+    return PhotoFailure.http_passing if passing else PhotoFailure.http_lasting
+
+
+# Download errors that will not go away by asking again: the URL is not one Scrapy can fetch.
+_UNSUPPORTED = frozenset({"UnsupportedURLSchemeError", "NotSupported", "ValueError"})
+
+
+def download_failure(exc_type: str, message: str) -> PhotoFailure:
+    """A download that raised `exc_type` (its class name) with `message`."""
+    if exc_type in _UNSUPPORTED:
+        return PhotoFailure.unsupported
+    if "download max size" in message:
+        return PhotoFailure.too_large
+    return PhotoFailure.network

@@ -45,7 +45,8 @@ class PageItem:
     skipped: int = 0  # new posts without a photo (videos, links, words alone): not stored
     # Photo URLs of posts refused whole (no photo left to fetch), with why: rejected_media rows.
     refused: list[tuple[str, str]] = field(default_factory=list)
-    # Filled by PhotoPipeline: one entry per URL, {"ok": True, ...StoredPhoto} or {"error": …}.
+    # Filled by PhotoPipeline: one entry per URL, {"ok": True, ...StoredPhoto} or
+    # {"error": reason, "kind": catalog.records.PhotoFailure value}.
     photos: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from catalog.media import THUMB_FORMAT, THUMB_QUALITY, photo_relpath, thumb_relpath
+from catalog.records import PhotoFailure
 
 # Formats stored as they came; anything else Pillow can read is converted to PNG.
 KEPT_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
@@ -23,11 +24,12 @@ ORIENTATION, GPS_IFD, XMP = 0x0112, 0x8825, 0x02BC
 
 
 class PhotoRejected(Exception):
-    """The bytes are not a photo we keep; `reason` says why, for rejected_media."""
+    """The bytes are not a photo we keep; `reason` says why, for rejected_media, and `kind`
+    whether another download may do better (corrupt bytes) or not (not an image, too small)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, kind: PhotoFailure = PhotoFailure.invalid):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.kind = reason, kind
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,9 @@ def _open(body: bytes, max_pixels: int, draft: int = 0) -> Image.Image:
     try:
         img.load()
     except (OSError, SyntaxError, ValueError) as exc:
-        raise PhotoRejected(f"truncated or corrupt {img.format} image: {exc}") from None
+        raise PhotoRejected(
+            f"truncated or corrupt {img.format} image: {exc}", PhotoFailure.corrupt
+        ) from None
     return img
 
 

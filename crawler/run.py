@@ -193,12 +193,8 @@ class Heartbeat:
 def _claim_retries(session: Session, run_id: int, tasks: list[ShopTask], bound: int) -> None:
     """Give each shop's task the photos of its stored posts that earlier crawls failed to
     download for a passing reason, at most `bound` failures ago (crawler.photo_retry_crawls)."""
-    from crawler.pipelines import retryable
-
     by_shop = {t.shop_id: t for t in tasks}
-    for c in crud.claim_rejected_media(
-        session, run_id, list(by_shop), max_attempts=bound, retryable=retryable
-    ):
+    for c in crud.claim_rejected_media(session, run_id, list(by_shop), max_attempts=bound):
         by_shop[c.shop_id].retries.append(RetryPhoto(c.id, c.source_url, c.post_id, c.position))
 
 

@@ -124,6 +124,22 @@ def remove_shop(session: Session, network: str, handle: str) -> bool:
     return True
 
 
+def remember_account(
+    session: Session, shop_id: int, account_id: str, profile: dict[str, str]
+) -> None:
+    """The shop's account id as its network resolved it, and the profile fields it gave that
+    the shop has not got yet (a name set in config.toml wins)."""
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        return
+    if account_id:
+        shop.account_id = account_id[:255]
+    for k, v in profile.items():
+        if v and not getattr(shop, k):
+            setattr(shop, k, v[:255] if k == "display_name" else v[:1024])
+    session.add(shop)
+
+
 def deactivate_shop(session: Session, shop_id: int, reason: str) -> None:
     shop = session.get(Shop, shop_id)
     if shop is not None:

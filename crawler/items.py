@@ -4,7 +4,8 @@ A spider yields one PageItem per API page. The page is the unit of commit: its p
 and the shop's crawl state are written in one transaction, so a crawl killed at any moment
 resumes from the last page that was fully stored. Before its pages, a shop's RetryItem carries
 the photos earlier crawls failed to download for a passing reason (see crawler.run), fetched and
-stored the same way, on the posts they belong to.
+stored the same way, on the posts they belong to. A ShopUpdate carries what a spider learnt
+about the shop row itself (its account id, or that it is gone).
 """
 
 from __future__ import annotations
@@ -81,3 +82,16 @@ class RetryItem:
     @property
     def photo_urls(self) -> list[str]:
         return list(dict.fromkeys(r.url for r in self.retries))
+
+
+@dataclass
+class ShopUpdate:
+    """What a spider learnt about the shop itself, stored by CatalogPipeline (spiders yield,
+    pipelines write): its account id and profile fields (filled in where still empty), or
+    that the account is gone (`inactive_reason`, already redacted)."""
+
+    shop_id: int
+    shop: str  # "network:handle", for reports
+    account_id: str = ""
+    profile: dict[str, str] = field(default_factory=dict)  # display_name, profile_url…
+    inactive_reason: str | None = None

@@ -27,7 +27,7 @@ from catalog.db import make_engine, session_scope
 from catalog.models import Photo, Shop
 from catalog.records import PhotoFailure, download_failure, http_failure
 from crawler import photos as ph
-from crawler.items import PageItem, RetryItem
+from crawler.items import PageItem, RetryItem, ShopUpdate
 from crawler.report import CrawlReport
 from crawler.spiders.text import parse_time
 from crawler.state import commit_page
@@ -203,6 +203,8 @@ class CatalogPipeline:
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         if isinstance(item, RetryItem):
             return self._store_retries(item)
+        if isinstance(item, ShopUpdate):
+            return self._store_shop_update(item)
         if not isinstance(item, PageItem):
             return item
         counts = {
@@ -345,6 +347,14 @@ class CatalogPipeline:
         for up in crud.add_photos(session, near_rows):
             counts["near_duplicates" if up.created else "duplicates"] += 1
         return added
+
+    def _store_shop_update(self, item: ShopUpdate) -> ShopUpdate:
+        with session_scope(self.engine) as session:
+            if item.account_id or item.profile:
+                crud.remember_account(session, item.shop_id, item.account_id, item.profile)
+            if item.inactive_reason is not None:
+                crud.deactivate_shop(session, item.shop_id, item.inactive_reason)
+        return item
 
     def _store_retries(self, item: RetryItem) -> RetryItem:
         """Photos earlier crawls failed to download, fetched again: those that came are stored

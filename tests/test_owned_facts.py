@@ -44,3 +44,18 @@ def test_retraining_counts_every_decision_kind_and_no_undo() -> None:
 
     assert {"accept", "correct", "reject", "bulk_accept", "bulk_reject"} <= set(DECISIONS)
     assert "undo" not in DECISIONS
+
+
+def test_spiders_yield_items_and_never_write_the_catalogue() -> None:
+    """In Scrapy's model spiders yield and item pipelines store (ShopUpdate for the shop row)."""
+    import ast
+
+    spiders = Path(__file__).resolve().parents[1] / "crawler" / "spiders"
+    for path in sorted(spiders.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        assert not imported & {"catalog.db", "catalog.crud", "catalog"}, path.name

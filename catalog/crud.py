@@ -498,6 +498,21 @@ def hand_run_crawls(session: Session, *, limit: int = 20) -> list[CrawlRun]:
     return out
 
 
+def photos_per_status(
+    session: Session, *, labelled_since: datetime | None = None
+) -> dict[str, int]:
+    """{review status: photos}, only statuses some photo has; with `labelled_since`, only the
+    photos the classifier labelled since then. The one place these are counted (the pipeline's
+    figures, /metrics, `counts`)."""
+    query = select(Photo.status, func.count()).group_by(Photo.status)
+    if labelled_since is not None:
+        query = query.where(
+            Photo.labelled_at.is_not(None),  # type: ignore[union-attr]
+            Photo.labelled_at >= labelled_since,  # type: ignore[operator]
+        )
+    return {status: n for status, n in session.exec(query).all()}
+
+
 def counts(session: Session) -> dict[str, int]:
     """Row counts and photos per review status, for summaries and health checks."""
     result = {
@@ -505,6 +520,6 @@ def counts(session: Session) -> dict[str, int]:
         "posts": session.exec(select(func.count()).select_from(Post)).one(),
         "photos": session.exec(select(func.count()).select_from(Photo)).one(),
     }
-    for status, n in session.exec(select(Photo.status, func.count()).group_by(Photo.status)):
+    for status, n in photos_per_status(session).items():
         result[f"photos_{status}"] = n
     return result

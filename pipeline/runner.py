@@ -74,17 +74,12 @@ def _shop_counts(engine: Engine) -> dict[str, dict[str, int]]:
 
 def _status_counts(engine: Engine) -> dict[str, int]:
     with session_scope(engine) as s:
-        return dict(s.exec(select(Photo.status, func.count()).group_by(Photo.status)).all())
+        return crud.photos_per_status(s)
 
 
 def _labelled_since(engine: Engine, since: datetime) -> dict[str, int]:
     with session_scope(engine) as s:
-        rows = s.exec(
-            select(Photo.status, func.count())
-            .where(Photo.labelled_at.is_not(None), Photo.labelled_at >= since)  # type: ignore[union-attr]
-            .group_by(Photo.status)
-        ).all()
-    return dict(rows)
+        return crud.photos_per_status(s, labelled_since=since)
 
 
 def _label_states_since(engine: Engine, since: datetime) -> dict[str, int]:

@@ -59,3 +59,27 @@ def test_spiders_yield_items_and_never_write_the_catalogue() -> None:
             if isinstance(node, ast.ImportFrom) and node.module
         } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
         assert not imported & {"catalog.db", "catalog.crud", "catalog"}, path.name
+
+
+def test_photos_per_status_is_counted_in_one_place(engine) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from catalog import crud
+    from catalog.db import session_scope
+    from catalog.models import Photo, utcnow
+
+    with session_scope(engine) as s:
+        shop = crud.upsert_shop(s, "mastodon", "m", base_url="https://m.example")
+        post = crud.upsert_post(s, shop.id, "mastodon", "1")
+        for i, status in enumerate(("pending", "needs_review", "approved", "approved")):
+            added = crud.add_photo(s, post.id, f"{i}" * 64, position=i)
+            photo = s.get(Photo, added.id)
+            assert photo is not None
+            photo.status = status
+            photo.labelled_at = None if status == "pending" else utcnow() - timedelta(hours=i)
+            s.add(photo)
+    with session_scope(engine) as s:
+        assert crud.photos_per_status(s) == {"pending": 1, "needs_review": 1, "approved": 2}
+        recent = crud.photos_per_status(s, labelled_since=utcnow() - timedelta(minutes=150))
+        assert recent == {"needs_review": 1, "approved": 1}
+        assert crud.counts(s)["photos_approved"] == 2

@@ -17,9 +17,10 @@ from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from catalog import crud
 from catalog.config import Settings
 from catalog.db import current_revision, session_scope
-from catalog.models import Photo, PipelineRun, Post, Shop, utcnow
+from catalog.models import PipelineRun, Post, Shop, utcnow
 from catalog.records import RunStatus, RunTrigger
 from catalog.taxonomy import REVIEW_STATUSES, ReviewStatus
 from pipeline.history import RunView, get_run, recent_runs, view
@@ -151,7 +152,7 @@ def metrics(request: Request) -> PlainTextResponse:
     with session_scope(engine) as s:
         shops = dict(s.exec(select(Shop.active, func.count()).group_by(Shop.active)).all())
         posts = s.exec(select(func.count()).select_from(Post)).one()
-        photos = dict(s.exec(select(Photo.status, func.count()).group_by(Photo.status)).all())
+        photos = crud.photos_per_status(s)
         runs = s.exec(
             select(PipelineRun.trigger, PipelineRun.status, func.count()).group_by(
                 PipelineRun.trigger, PipelineRun.status

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from catalog.models import CrawlRun, Photo, Post, RejectedMedia, Shop, utcnow
 from catalog.prices import price_columns
 from catalog.records import RETRYABLE_FAILURES, CrawlSummary, PhotoFailure
-from catalog.taxonomy import NETWORKS
+from catalog.taxonomy import NETWORKS, ReviewStatus
 
 
 def _insert(session: Session, model: type) -> Any:
@@ -523,3 +523,27 @@ def counts(session: Session) -> dict[str, int]:
     for status, n in photos_per_status(session).items():
         result[f"photos_{status}"] = n
     return result
+
+
+def write_photo_labels(
+    session: Session,
+    photo_id: int,
+    version: int,
+    values: dict[str, Any],
+    *,
+    unless_rejected: bool = False,
+) -> bool:
+    """Write labels (and what goes with them) to a photo still at `version`, bumping it: the
+    optimistic concurrency check the classifier and the moderators share. False, and nothing
+    written, if the photo changed since it was read (or, with `unless_rejected`, is rejected:
+    the classifier never brings a rejected photo back)."""
+    where = [Photo.id == photo_id, Photo.version == version]
+    if unless_rejected:
+        where.append(Photo.status != ReviewStatus.rejected)
+    result = session.execute(
+        update(Photo)
+        .where(*where)
+        .values(**values, version=Photo.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1

@@ -17,9 +17,10 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select
 from sqlmodel import Session
 
+from catalog import crud
 from catalog.evidence import TextEvidence
 from catalog.models import ModerationEvent, Moderator, Photo, Post, Prediction, utcnow
 from catalog.queries import MAX_ID, Filters, Item, _conditions, get_item
@@ -311,13 +312,8 @@ def _write(
     if callable(changes):
         changes = changes(photo)
     now = utcnow()
-    result = session.execute(
-        update(Photo)
-        .where(Photo.id == photo_id, Photo.version == version)
-        .values(**changes, version=Photo.version + 1, reviewed_at=now, reviewed_by=moderator)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    values = {**changes, "reviewed_at": now, "reviewed_by": moderator}
+    if not crud.write_photo_labels(session, photo_id, version, values):
         raise _conflict(session, photo_id)
     photo = session.get(Photo, photo_id, populate_existing=True)
     assert photo is not None

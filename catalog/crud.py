@@ -513,6 +513,22 @@ def photos_per_status(
     return {status: n for status, n in session.exec(query).all()}
 
 
+def shops_by_active(session: Session) -> dict[bool, int]:
+    """{True: active shops, False: inactive ones}, only those there are."""
+    rows = session.exec(select(Shop.active, func.count()).group_by(Shop.active)).all()
+    return {bool(active): n for active, n in rows}
+
+
+def photo_media(session: Session, photo_id: int) -> Any:
+    """A photo's sha256, stored_path, thumb_path and status (what serving its file needs), or
+    None if there is no such photo."""
+    return session.execute(
+        select(Photo.sha256, Photo.stored_path, Photo.thumb_path, Photo.status).where(
+            Photo.id == photo_id
+        )
+    ).first()
+
+
 def counts(session: Session) -> dict[str, int]:
     """Row counts and photos per review status, for summaries and health checks."""
     result = {

@@ -225,7 +225,7 @@ class StepRecord(BaseModel):
 class RunError(BaseModel):
     """One problem of a run, under the step it happened in."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")  # a child's returncode, a photo id…
 
     step: str
     error: str

@@ -176,7 +176,7 @@ def _retrain(settings: Settings, engine: Engine, *, force: bool) -> RetrainResul
             record.write(r)
             r.finished_at = utcnow()
             s.add(r)
-        return RetrainResult(status, summary, run_id)
+        return RetrainResult(status.value, summary, run_id)
 
     if new < sched.retrain_min_decisions and not force:
         return finish(

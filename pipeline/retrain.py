@@ -165,7 +165,8 @@ def _retrain(settings: Settings, engine: Engine, *, force: bool) -> RetrainResul
     errors: list[Any] = []
     stats: dict[str, Any] = {"new_decisions": new}
 
-    def finish(status: RunStatus, summary: str) -> RetrainResult:
+    def finish(status: RunStatus | str, summary: str) -> RetrainResult:
+        status = RunStatus(status)  # an unknown status fails here, before anything is stored
         stats["summary"] = summary
         record = RunRecord(
             trigger=RunTrigger.retrain, status=status, steps=steps, stats=stats, errors=errors
@@ -180,7 +181,7 @@ def _retrain(settings: Settings, engine: Engine, *, force: bool) -> RetrainResul
 
     if new < sched.retrain_min_decisions and not force:
         return finish(
-            "skipped",
+            RunStatus.skipped,
             f"{new} new moderator decision(s) since the last retraining; "
             f"{sched.retrain_min_decisions} needed ([schedule] retrain_min_decisions)",
         )

@@ -71,7 +71,7 @@ def nightly_job(config_path: str | None) -> dict[str, Any]:
         outcome.stats.get("needs_review", 0),
         len(outcome.errors),
     )
-    return {"run_id": outcome.run_id, "status": outcome.status}
+    return {"run_id": outcome.run_id, "status": outcome.status.value}
 
 
 def retrain_job(config_path: str | None) -> dict[str, Any]:

@@ -135,10 +135,14 @@ class ClassifierSettings(_Section):
     colour_threshold: float | None = Field(None, ge=0, le=1)
 
 
+# Fit for a local demo only: the web app warns at start while it is still this.
+DEFAULT_SECRET_KEY = "change-me-in-production"
+
+
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    secret_key: str = "change-me-in-production"
+    secret_key: str = DEFAULT_SECRET_KEY
     base_url: str = ""
     page_size: int = Field(48, ge=1, le=500)
     login_max_failures: int = Field(5, ge=1)

@@ -3,7 +3,7 @@ changes nothing: every insert is an `INSERT … ON CONFLICT` on a natural key.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +14,8 @@ from sqlmodel import Session, select
 
 from catalog.models import CrawlRun, Photo, Post, RejectedMedia, Shop, utcnow
 from catalog.prices import price_columns
-from catalog.taxonomy import NETWORKS
+from catalog.records import RETRYABLE_FAILURES, CrawlSummary, PhotoFailure
+from catalog.taxonomy import NETWORKS, ReviewStatus
 
 
 def _insert(session: Session, model: type) -> Any:
@@ -121,6 +122,22 @@ def remove_shop(session: Session, network: str, handle: str) -> bool:
     session.delete(shop)
     session.flush()
     return True
+
+
+def remember_account(
+    session: Session, shop_id: int, account_id: str, profile: dict[str, str]
+) -> None:
+    """The shop's account id as its network resolved it, and the profile fields it gave that
+    the shop has not got yet (a name set in config.toml wins)."""
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        return
+    if account_id:
+        shop.account_id = account_id[:255]
+    for k, v in profile.items():
+        if v and not getattr(shop, k):
+            setattr(shop, k, v[:255] if k == "display_name" else v[:1024])
+    session.add(shop)
 
 
 def deactivate_shop(session: Session, shop_id: int, reason: str) -> None:
@@ -271,13 +288,17 @@ def record_rejected_media(
     reason: str,
     post_id: int | None = None,
     position: int | None = None,
+    *,
+    kind: PhotoFailure,
 ) -> None:
     """Record a refused or failed photo; the same URL failing again counts one more attempt."""
     now = utcnow()
     table = RejectedMedia.__table__
+    kind = PhotoFailure(kind)
     stmt = _insert(session, RejectedMedia).values(
         source_url=source_url[:2048],
         reason=reason[:1024],
+        kind=kind.value,
         post_id=post_id,
         position=position,
         attempts=1,
@@ -288,6 +309,7 @@ def record_rejected_media(
         index_elements=["source_url"],
         set_={
             "reason": reason[:1024],
+            "kind": kind.value,
             "attempts": table.c.attempts + 1,
             "last_attempt_at": now,
         },
@@ -310,10 +332,9 @@ def claim_rejected_media(
     shop_ids: Sequence[int],
     *,
     max_attempts: int,
-    retryable: Callable[[str], bool],
 ) -> list[ClaimedMedia]:
     """Take the rejected photos of these shops' posts that are worth fetching again (their
-    reason is `retryable`, attempts ≤ max_attempts) for crawl run `run_id`. A row another crawl
+    kind is a passing one, attempts ≤ max_attempts) for crawl run `run_id`. A row another crawl
     took stays with it while that run is "running": two crawl processes side by side do not
     both retry one photo (were they to, in a race of a few milliseconds, storing is idempotent
     and `retry_failed` counts the attempt once), and a killed run's rows are free again once
@@ -322,13 +343,18 @@ def claim_rejected_media(
         return []
     alive = select(CrawlRun.id).where(CrawlRun.status == "running", CrawlRun.id != run_id)
     free = or_(RejectedMedia.retry_run_id.is_(None), RejectedMedia.retry_run_id.not_in(alive))
-    candidates = session.execute(
-        select(RejectedMedia.id, RejectedMedia.reason)
+    retryable = [k.value for k in RETRYABLE_FAILURES]
+    wanted = session.scalars(
+        select(RejectedMedia.id)
         .join(Post, Post.id == RejectedMedia.post_id)
-        .where(Post.shop_id.in_(shop_ids), RejectedMedia.attempts <= max_attempts, free)
+        .where(
+            Post.shop_id.in_(shop_ids),
+            RejectedMedia.kind.in_(retryable),
+            RejectedMedia.attempts <= max_attempts,
+            free,
+        )
         .order_by(RejectedMedia.id)
     ).all()
-    wanted = [i for i, reason in candidates if retryable(reason)]
     claimed: list[Any] = []
     for start in range(0, len(wanted), 500):
         claimed += session.execute(
@@ -369,7 +395,9 @@ def claim_rejected_media(
     return out
 
 
-def retry_failed(session: Session, rejected_id: int, run_id: int, reason: str) -> bool:
+def retry_failed(
+    session: Session, rejected_id: int, run_id: int, reason: str, kind: PhotoFailure
+) -> bool:
     """A claimed photo failed again: one more attempt, the new reason, the claim released.
     False if the claim was no longer this run's (then another crawl counts its attempt)."""
     done = session.execute(
@@ -377,6 +405,7 @@ def retry_failed(session: Session, rejected_id: int, run_id: int, reason: str) -
         .where(RejectedMedia.id == rejected_id, RejectedMedia.retry_run_id == run_id)
         .values(
             reason=reason[:1024],
+            kind=PhotoFailure(kind).value,
             attempts=RejectedMedia.attempts + 1,
             last_attempt_at=utcnow(),
             retry_run_id=None,
@@ -420,16 +449,14 @@ def shop_outcomes(session: Session, *, runs: int = 200) -> dict[str, ShopOutcome
     success: dict[str, Any] = {}
     failure: dict[str, tuple[Any, str]] = {}
     for run in rows:
-        for key, c in (run.shop_counts or {}).items():
-            if not isinstance(c, dict):
-                continue
-            if c.get("status") in ("ok", "partial"):
+        record = CrawlSummary.from_row(run)
+        for key, result in record.shops.items():
+            if not result.status.failed:
                 success.setdefault(key, run.finished_at)
             elif key not in failure:
-                messages = c.get("error_messages") or []
                 network = key.split(":", 1)[0] + ": "
-                about = [e for e in run.errors or [] if str(e).startswith(network)]
-                why = str((messages or about or [c.get("status", "failed")])[0])
+                about = [e for e in record.run_errors if e.startswith(network)]
+                why = (result.errors or about or [result.status.value])[0]
                 failure[key] = (run.finished_at, why)
     return {
         key: ShopOutcome(success.get(key), *failure.get(key, (None, "")))
@@ -471,6 +498,37 @@ def hand_run_crawls(session: Session, *, limit: int = 20) -> list[CrawlRun]:
     return out
 
 
+def photos_per_status(
+    session: Session, *, labelled_since: datetime | None = None
+) -> dict[str, int]:
+    """{review status: photos}, only statuses some photo has; with `labelled_since`, only the
+    photos the classifier labelled since then. The one place these are counted (the pipeline's
+    figures, /metrics, `counts`)."""
+    query = select(Photo.status, func.count()).group_by(Photo.status)
+    if labelled_since is not None:
+        query = query.where(
+            Photo.labelled_at.is_not(None),  # type: ignore[union-attr]
+            Photo.labelled_at >= labelled_since,  # type: ignore[operator]
+        )
+    return {status: n for status, n in session.exec(query).all()}
+
+
+def shops_by_active(session: Session) -> dict[bool, int]:
+    """{True: active shops, False: inactive ones}, only those there are."""
+    rows = session.exec(select(Shop.active, func.count()).group_by(Shop.active)).all()
+    return {bool(active): n for active, n in rows}
+
+
+def photo_media(session: Session, photo_id: int) -> Any:
+    """A photo's sha256, stored_path, thumb_path and status (what serving its file needs), or
+    None if there is no such photo."""
+    return session.execute(
+        select(Photo.sha256, Photo.stored_path, Photo.thumb_path, Photo.status).where(
+            Photo.id == photo_id
+        )
+    ).first()
+
+
 def counts(session: Session) -> dict[str, int]:
     """Row counts and photos per review status, for summaries and health checks."""
     result = {
@@ -478,6 +536,30 @@ def counts(session: Session) -> dict[str, int]:
         "posts": session.exec(select(func.count()).select_from(Post)).one(),
         "photos": session.exec(select(func.count()).select_from(Photo)).one(),
     }
-    for status, n in session.exec(select(Photo.status, func.count()).group_by(Photo.status)):
+    for status, n in photos_per_status(session).items():
         result[f"photos_{status}"] = n
     return result
+
+
+def write_photo_labels(
+    session: Session,
+    photo_id: int,
+    version: int,
+    values: dict[str, Any],
+    *,
+    unless_rejected: bool = False,
+) -> bool:
+    """Write labels (and what goes with them) to a photo still at `version`, bumping it: the
+    optimistic concurrency check the classifier and the moderators share. False, and nothing
+    written, if the photo changed since it was read (or, with `unless_rejected`, is rejected:
+    the classifier never brings a rejected photo back)."""
+    where = [Photo.id == photo_id, Photo.version == version]
+    if unless_rejected:
+        where.append(Photo.status != ReviewStatus.rejected)
+    result = session.execute(
+        update(Photo)
+        .where(*where)
+        .values(**values, version=Photo.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConst
 from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
+from catalog.records import PhotoFailure
 from catalog.taxonomy import LabelState, ReviewStatus
 
 
@@ -147,8 +148,8 @@ class Photo(SQLModel, table=True):
 
 class RejectedMedia(SQLModel, table=True):
     """A photo URL the crawler refused (not an image, truncated, too large, too small, SSRF) or
-    could not download. Later crawls fetch it again while the reason is a passing one (HTTP 5xx,
-    timeout, truncated bytes: crawler.pipelines.retryable) and `attempts` is within
+    could not download. Later crawls fetch it again while its `kind` is a passing one (HTTP 5xx,
+    timeout, truncated bytes: catalog.records.RETRYABLE_FAILURES) and `attempts` is within
     crawler.photo_retry_crawls; the row goes once the photo is stored."""
 
     __tablename__ = "rejected_media"
@@ -159,7 +160,9 @@ class RejectedMedia(SQLModel, table=True):
         default=None, foreign_key="posts.id", index=True, ondelete="CASCADE"
     )
     source_url: str = Field(max_length=2048)
-    reason: str = Field(max_length=1024)  # the latest failure's
+    reason: str = Field(max_length=1024)  # the latest failure's, for people
+    # The latest failure's kind (catalog.records.PhotoFailure): what retries are chosen by.
+    kind: str = Field(default=PhotoFailure.error, max_length=16, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     position: int | None = None  # in its post; None: not recorded (rows from before c002)
     attempts: int = 1  # downloads that failed so far

@@ -17,9 +17,10 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select
 from sqlmodel import Session
 
+from catalog import crud
 from catalog.evidence import TextEvidence
 from catalog.models import ModerationEvent, Moderator, Photo, Post, Prediction, utcnow
 from catalog.queries import MAX_ID, Filters, Item, _conditions, get_item
@@ -44,6 +45,9 @@ MIN_PASSWORD_LENGTH = 8
 ACTIONS = ("accept", "correct", "reject")
 BULK_ACTIONS = ("accept", "reject", "correct")
 REPORTER = ""  # a shopper's report: no moderator name is empty, so none is mistaken for it
+# The audit actions that decide a photo's labels, one by one or in bulk (what retraining counts
+# as new evidence); an undo takes a decision back and is not one.
+DECISIONS = (*ACTIONS, *(f"bulk_{a}" for a in ACTIONS))
 
 
 class ModerationError(ValueError):
@@ -320,13 +324,8 @@ def _write(
     if callable(changes):
         changes = changes(photo)
     now = utcnow()
-    result = session.execute(
-        update(Photo)
-        .where(Photo.id == photo_id, Photo.version == version)
-        .values(**changes, version=Photo.version + 1, reviewed_at=now, reviewed_by=moderator)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    values = {**changes, "reviewed_at": now, "reviewed_by": moderator}
+    if not crud.write_photo_labels(session, photo_id, version, values):
         raise _conflict(session, photo_id)
     photo = session.get(Photo, photo_id, populate_existing=True)
     assert photo is not None

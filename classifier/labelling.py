@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from catalog import vectors
+from catalog import crud, vectors
 from catalog.config import Settings
 from catalog.evidence import PostText
 from catalog.models import Photo, Post, Prediction, utcnow
@@ -180,19 +180,17 @@ def _store(session: Session, photo: Photo, row: Row, version: str) -> dict[str, 
             states[h] == LabelState.human and getattr(photo, h) != getattr(row, h) for h in HEADS
         )
         values["status"] = photo_status(states, corrected=corrected)
-    result = session.execute(
-        update(Photo)
-        .where(
-            Photo.id == photo.id,
-            Photo.version == photo.version,  # optimistic concurrency with the moderator UI
-            Photo.status != ReviewStatus.rejected,
-        )
-        .values(**values, model_version=version, labelled_at=now, version=Photo.version + 1)
-        .execution_options(synchronize_session=False)
+    assert photo.id is not None
+    written = crud.write_photo_labels(  # optimistic concurrency with the moderator UI
+        session,
+        photo.id,
+        photo.version,
+        {**values, "model_version": version, "labelled_at": now},
+        unless_rejected=True,
     )
-    if row.embedding is not None:
+    if written and row.embedding is not None:
         vectors.store(session, photo.id, row.embedding, version)  # the photo's looks, not a label
-    return states if result.rowcount == 1 else None
+    return states if written else None
 
 
 def classify_catalog(

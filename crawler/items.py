@@ -4,7 +4,8 @@ A spider yields one PageItem per API page. The page is the unit of commit: its p
 and the shop's crawl state are written in one transaction, so a crawl killed at any moment
 resumes from the last page that was fully stored. Before its pages, a shop's RetryItem carries
 the photos earlier crawls failed to download for a passing reason (see crawler.run), fetched and
-stored the same way, on the posts they belong to.
+stored the same way, on the posts they belong to. A ShopUpdate carries what a spider learnt
+about the shop row itself (its account id, or that it is gone).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class PageItem:
     skipped: int = 0  # new posts without a photo (videos, links, words alone): not stored
     # Photo URLs of posts refused whole (no photo left to fetch), with why: rejected_media rows.
     refused: list[tuple[str, str]] = field(default_factory=list)
-    # Filled by PhotoPipeline: one entry per URL, {"ok": True, ...StoredPhoto} or {"error": …}.
+    # Filled by PhotoPipeline: one entry per URL, {"ok": True, ...StoredPhoto} or
+    # {"error": reason, "kind": catalog.records.PhotoFailure value}.
     photos: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -80,3 +82,16 @@ class RetryItem:
     @property
     def photo_urls(self) -> list[str]:
         return list(dict.fromkeys(r.url for r in self.retries))
+
+
+@dataclass
+class ShopUpdate:
+    """What a spider learnt about the shop itself, stored by CatalogPipeline (spiders yield,
+    pipelines write): its account id and profile fields (filled in where still empty), or
+    that the account is gone (`inactive_reason`, already redacted)."""
+
+    shop_id: int
+    shop: str  # "network:handle", for reports
+    account_id: str = ""
+    profile: dict[str, str] = field(default_factory=dict)  # display_name, profile_url…
+    inactive_reason: str | None = None

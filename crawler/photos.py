@@ -15,17 +15,21 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from catalog.media import THUMB_FORMAT, THUMB_QUALITY, photo_relpath, thumb_relpath
+from catalog.records import PhotoFailure
+
 # Formats stored as they came; anything else Pillow can read is converted to PNG.
 KEPT_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 ORIENTATION, GPS_IFD, XMP = 0x0112, 0x8825, 0x02BC
 
 
 class PhotoRejected(Exception):
-    """The bytes are not a photo we keep; `reason` says why, for rejected_media."""
+    """The bytes are not a photo we keep; `reason` says why, for rejected_media, and `kind`
+    whether another download may do better (corrupt bytes) or not (not an image, too small)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, kind: PhotoFailure = PhotoFailure.invalid):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.kind = reason, kind
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,9 @@ def _open(body: bytes, max_pixels: int, draft: int = 0) -> Image.Image:
     try:
         img.load()
     except (OSError, SyntaxError, ValueError) as exc:
-        raise PhotoRejected(f"truncated or corrupt {img.format} image: {exc}") from None
+        raise PhotoRejected(
+            f"truncated or corrupt {img.format} image: {exc}", PhotoFailure.corrupt
+        ) from None
     return img
 
 
@@ -120,14 +126,14 @@ def process(
     factor = min(grey.size) // 64  # box-reduce to ≥ 64 px first: the hash only needs 32×32
     phash = str(imagehash.phash(grey.reduce(factor) if factor > 1 else grey))
     tbuf = io.BytesIO()
-    thumb.save(tbuf, "WEBP", quality=80, method=0)  # fastest method; same quality setting
+    thumb.save(tbuf, THUMB_FORMAT, quality=THUMB_QUALITY, method=0)  # fastest method
     meta = StoredPhoto(
         sha256=sha,
         phash=phash,
         width=w,
         height=h,
-        stored_path=f"{sha[:2]}/{sha[2:4]}/{sha}.{ext}",
-        thumb_path=f"thumbs/{sha[:2]}/{sha}.webp",
+        stored_path=photo_relpath(sha, ext),
+        thumb_path=thumb_relpath(sha),
         rewritten=rewritten,
     )
     return meta, data, tbuf.getvalue()

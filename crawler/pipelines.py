@@ -9,7 +9,6 @@ import asyncio
 import functools
 import hashlib
 import logging
-import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,8 +25,9 @@ from twisted.python.failure import Failure
 from catalog import crud
 from catalog.db import make_engine, session_scope
 from catalog.models import Photo, Shop
+from catalog.records import PhotoFailure, download_failure, http_failure
 from crawler import photos as ph
-from crawler.items import PageItem, RetryItem
+from crawler.items import PageItem, RetryItem, ShopUpdate
 from crawler.report import CrawlReport
 from crawler.spiders.text import parse_time
 from crawler.state import commit_page
@@ -41,29 +41,19 @@ CATCH_UP_OVERLAP = 1000
 
 
 class PhotoFailed(Exception):
-    """A photo could not be downloaded or was refused; the message is the reason recorded."""
+    """A photo could not be downloaded or was refused: the reason recorded for people, and
+    its kind (catalog.records.PhotoFailure), which decides whether a later crawl retries it."""
+
+    def __init__(self, reason: str, kind: PhotoFailure):
+        super().__init__(reason)
+        self.reason, self.kind = reason, kind
 
 
-# Download errors that will not go away by asking again: the file is over DOWNLOAD_MAXSIZE, or
-# the URL is not one Scrapy can fetch. Any other (timeouts, refused or broken connections,
-# DNS, cancellations when a crawl stops) may well pass.
-_LASTING_DOWNLOAD_ERRORS = frozenset({"UnsupportedURLSchemeError", "NotSupported", "ValueError"})
-_HTTP_STATUS = re.compile(r"download failed: HTTP (\d{3})")
+def _failure(reason: str, kind: PhotoFailure) -> dict[str, Any]:
+    return {"error": reason, "kind": kind.value}
 
 
-def retryable(reason: str) -> bool:
-    """Whether a photo that failed with `reason` (rejected_media.reason) is worth fetching
-    again in a later crawl: a passing failure (HTTP 5xx, 408, 429, a timeout, a broken or
-    empty download, bytes of an image cut short or garbled), not a lasting refusal (HTTP 4xx,
-    a well-formed response that is not an image, too small, a decompression bomb, over the
-    size limit, the SSRF guard)."""
-    if m := _HTTP_STATUS.match(reason):
-        status = int(m.group(1))
-        return status >= 500 or status in (408, 425, 429)
-    if reason.startswith("download failed: "):
-        kind = reason.removeprefix("download failed: ").split(":", 1)[0].strip()
-        return kind not in _LASTING_DOWNLOAD_ERRORS and "download max size" not in reason
-    return reason.startswith(("truncated or corrupt ", "not downloaded"))
+NOT_DOWNLOADED = _failure("not downloaded", PhotoFailure.not_downloaded)
 
 
 def _url_key(url: str) -> bytes:
@@ -121,9 +111,10 @@ class PhotoPipeline(FilesPipeline):
         exc = failure.value
         if isinstance(exc, PhotoFailed):
             raise exc
-        if isinstance(exc, IgnoreRequest):
-            raise PhotoFailed(str(exc) or "refused")
-        raise PhotoFailed(f"download failed: {type(exc).__name__}: {exc}")
+        if isinstance(exc, IgnoreRequest):  # the SSRF guard, a request our middleware refused
+            raise PhotoFailed(str(exc) or "refused", PhotoFailure.refused)
+        name = type(exc).__name__
+        raise PhotoFailed(f"download failed: {name}: {exc}", download_failure(name, str(exc)))
 
     async def media_downloaded(
         self, response: Response, request: Request, info: Any, *, item: Any = None
@@ -131,16 +122,17 @@ class PhotoPipeline(FilesPipeline):
         if response.status != 200:
             why = response.meta.get("vitrina_gave_up", "")
             raise PhotoFailed(
-                f"download failed: HTTP {response.status}" + (f" ({why})" if why else "")
+                f"download failed: HTTP {response.status}" + (f" ({why})" if why else ""),
+                http_failure(response.status),
             )
         body = response.body
         if not body:
-            raise PhotoFailed("download failed: empty body")
+            raise PhotoFailed("download failed: empty body", PhotoFailure.network)
         loop = asyncio.get_running_loop()
         try:
             meta = await loop.run_in_executor(self.pool, self._store, body)
         except ph.PhotoRejected as exc:
-            raise PhotoFailed(exc.reason) from None
+            raise PhotoFailed(exc.reason, exc.kind) from None
         self.known_urls.add(_url_key(request.url))
         return {"ok": True, **meta.__dict__}
 
@@ -151,8 +143,10 @@ class PhotoPipeline(FilesPipeline):
                     item.photos[url] = result
                 else:
                     exc = result.value if isinstance(result, Failure) else result
-                    reason = str(exc) if isinstance(exc, PhotoFailed) else f"failed: {exc!r}"
-                    item.photos[url] = {"error": reason}
+                    if isinstance(exc, PhotoFailed):
+                        item.photos[url] = _failure(exc.reason, exc.kind)
+                    else:
+                        item.photos[url] = _failure(f"failed: {exc!r}", PhotoFailure.error)
         return item
 
 
@@ -209,6 +203,8 @@ class CatalogPipeline:
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         if isinstance(item, RetryItem):
             return self._store_retries(item)
+        if isinstance(item, ShopUpdate):
+            return self._store_shop_update(item)
         if not isinstance(item, PageItem):
             return item
         counts = {
@@ -254,17 +250,21 @@ class CatalogPipeline:
             found: list[tuple[int, int, str, dict[str, Any]]] = []
             for url, reason in item.refused:  # photos of posts refused whole
                 counts["rejected"] += 1
-                crud.record_rejected_media(session, url, f"refused: {reason}")
+                crud.record_rejected_media(
+                    session, url, f"refused: {reason}", kind=PhotoFailure.refused
+                )
             for post, stored in zip(item.posts, stored_posts, strict=True):
                 for url, reason in post.refused_photos:  # URLs no client can fetch
                     counts["rejected"] += 1
-                    crud.record_rejected_media(session, url, f"refused: {reason}", stored.id)
+                    crud.record_rejected_media(
+                        session, url, f"refused: {reason}", stored.id, kind=PhotoFailure.refused
+                    )
                 for position, url in enumerate(post.photo_urls):
-                    result = item.photos.get(url, {"error": "not downloaded"})
+                    result = item.photos.get(url, NOT_DOWNLOADED)
                     if "error" in result:
                         counts["rejected"] += 1
                         crud.record_rejected_media(
-                            session, url, result["error"], stored.id, position
+                            session, url, result["error"], stored.id, position, kind=result["kind"]
                         )
                     elif not result.get("known"):  # known: stored by an earlier crawl
                         found.append((stored.id, position, url, result))
@@ -348,6 +348,14 @@ class CatalogPipeline:
             counts["near_duplicates" if up.created else "duplicates"] += 1
         return added
 
+    def _store_shop_update(self, item: ShopUpdate) -> ShopUpdate:
+        with session_scope(self.engine) as session:
+            if item.account_id or item.profile:
+                crud.remember_account(session, item.shop_id, item.account_id, item.profile)
+            if item.inactive_reason is not None:
+                crud.deactivate_shop(session, item.shop_id, item.inactive_reason)
+        return item
+
     def _store_retries(self, item: RetryItem) -> RetryItem:
         """Photos earlier crawls failed to download, fetched again: those that came are stored
         on their posts like any photo, and their rejected_media rows go, in one transaction (a
@@ -364,9 +372,11 @@ class CatalogPipeline:
             found: list[tuple[int, int, str, dict[str, Any]]] = []
             stored: list[int] = []
             for r in item.retries:
-                result = item.photos.get(r.url, {"error": "not downloaded"})
+                result = item.photos.get(r.url, NOT_DOWNLOADED)
                 if "error" in result:
-                    crud.retry_failed(session, r.rejected_id, self.run_id, result["error"])
+                    crud.retry_failed(
+                        session, r.rejected_id, self.run_id, result["error"], result["kind"]
+                    )
                     continue
                 counts["recovered"] += 1
                 stored.append(r.rejected_id)

@@ -7,9 +7,10 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
+
+from catalog.records import CrawlStatus, CrawlSummary, ShopResult
 
 # A query parameter that carries a credential: access_token, oauth_token, api_key, apikey,
 # client_secret, password, X-Amz-Signature, sig, code… — also when URL-encoded inside another
@@ -68,46 +69,20 @@ def redact_logs() -> None:
     logging.setLogRecordFactory(factory)
 
 
-# A shop's status is its worst outcome: some posts refused < its pass failed < the shop or its
-# network cannot be crawled at all.
-_RANK = {"ok": 0, "partial": 1, "error": 2, "inactive": 3, "auth": 3}
-
-
-@dataclass
-class ShopReport:
-    shop: str
-    pages: int = 0
-    new_posts: int = 0
-    new_photos: int = 0
-    duplicates: int = 0
-    near_duplicates: int = 0
-    rejected: int = 0
-    skipped: int = 0  # new posts without a photo (videos, links, words alone), not stored
-    # Photos earlier crawls failed to download, fetched again; and those now in the catalogue
-    # (also counted above as new photos, near-duplicates or duplicates).
-    retried: int = 0
-    recovered: int = 0
-    errors: list[str] = field(default_factory=list)
-    status: str = "ok"  # ok | partial (posts refused) | error | inactive | auth
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["errors"] = len(self.errors)
-        d["error_messages"] = list(self.errors)
-        return d
-
-
 class CrawlReport:
+    """One crawl as it goes. Each shop's record is catalog.records.ShopResult: the crawler
+    counts into it, and the summary, crawl_runs and the pipeline read the same type."""
+
     def __init__(self, on_change: Callable[[CrawlReport], None] | None = None):
-        self.shops: dict[str, ShopReport] = {}
+        self.shops: dict[str, ShopResult] = {}
         self.errors: list[str] = []  # problems not tied to one shop (e.g. a network's auth)
         self.interrupted = False  # stopped by a signal before the spiders finished
         self.on_change = on_change
         self._lock = threading.Lock()
 
-    def shop(self, key: str) -> ShopReport:
+    def shop(self, key: str) -> ShopResult:
         with self._lock:
-            return self.shops.setdefault(key, ShopReport(key))
+            return self.shops.setdefault(key, ShopResult(shop=key))
 
     def add(self, key: str, **counts: int) -> None:
         rep = self.shop(key)
@@ -122,41 +97,32 @@ class CrawlReport:
             if key is None:
                 self.errors.append(message)
             else:
-                rep = self.shops.setdefault(key, ShopReport(key))
+                rep = self.shops.setdefault(key, ShopResult(shop=key))
                 rep.errors.append(message)
-                if _RANK.get(status, 2) >= _RANK.get(rep.status, 2):
-                    rep.status = status
+                rep.worsen(status)
         self._changed()
 
     def mark(self, key: str, status: str) -> None:
         """Set a shop's status for a problem reported run-wide (its network's credentials)."""
         with self._lock:
-            rep = self.shops.setdefault(key, ShopReport(key))
-            if _RANK.get(status, 2) >= _RANK.get(rep.status, 2):
-                rep.status = status
+            rep = self.shops.setdefault(key, ShopResult(shop=key))
+            rep.worsen(status)
         self._changed()
-
-    def failed_shops(self) -> list[str]:
-        """Shops this crawl could not crawl: their pass failed, the shop is gone, or their
-        network refused our credentials (refused posts alone are `partial`, not failed)."""
-        return sorted(k for k, r in self.shops.items() if _RANK.get(r.status, 2) >= 2)
 
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change(self)
 
-    def totals(self) -> dict[str, int]:
-        keys = (
-            "pages",
-            "new_posts",
-            "new_photos",
-            "duplicates",
-            "near_duplicates",
-            "rejected",
-            "skipped",
-            "retried",
-            "recovered",
+    def summary(self, run_id: int, seconds: float) -> CrawlSummary:
+        with self._lock:
+            shops = {k: r.model_copy(deep=True) for k, r in self.shops.items()}
+            run_errors = list(self.errors)
+        if self.interrupted:
+            status = CrawlStatus.interrupted
+        elif run_errors or any(s.errors for s in shops.values()):
+            status = CrawlStatus.partial
+        else:
+            status = CrawlStatus.ok
+        return CrawlSummary(
+            run_id=run_id, status=status, seconds=seconds, shops=shops, run_errors=run_errors
         )
-        out = {k: sum(getattr(r, k) for r in self.shops.values()) for k in keys}
-        out["errors"] = sum(len(r.errors) for r in self.shops.values()) + len(self.errors)
-        return out

@@ -3,7 +3,6 @@ the nightly pipeline starts `vitrina crawl --json` as a child process (see `craw
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -11,7 +10,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from catalog import crud
 from catalog.config import Settings
 from catalog.db import make_engine, require_current, session_scope
 from catalog.models import CrawlRun, Shop, utcnow
+from catalog.records import CrawlSummary
 from crawler.items import RetryPhoto
 from crawler.report import CrawlReport, redact_logs, register_secret
 from crawler.spiders.base import ShopTask
@@ -37,21 +36,6 @@ SPIDERS = {
     "bluesky": "crawler.spiders.bluesky.BlueskySpider",
     "shopify": "crawler.spiders.shopify.ShopifySpider",
 }
-
-
-@dataclass
-class CrawlSummary:
-    run_id: int
-    status: str  # ok | partial (some shops failed) | interrupted (stopped by a signal)
-    seconds: float
-    shops: dict[str, dict[str, Any]] = field(default_factory=dict)
-    totals: dict[str, int] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    # Shops not crawled: status error, inactive (gone) or auth (`vitrina crawl` exits 1).
-    failed_shops: list[str] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, indent=2)
 
 
 class UnknownShop(ValueError):
@@ -210,12 +194,8 @@ class Heartbeat:
 def _claim_retries(session: Session, run_id: int, tasks: list[ShopTask], bound: int) -> None:
     """Give each shop's task the photos of its stored posts that earlier crawls failed to
     download for a passing reason, at most `bound` failures ago (crawler.photo_retry_crawls)."""
-    from crawler.pipelines import retryable
-
     by_shop = {t.shop_id: t for t in tasks}
-    for c in crud.claim_rejected_media(
-        session, run_id, list(by_shop), max_attempts=bound, retryable=retryable
-    ):
+    for c in crud.claim_rejected_media(session, run_id, list(by_shop), max_attempts=bound):
         by_shop[c.shop_id].retries.append(RetryPhoto(c.id, c.source_url, c.post_id, c.position))
 
 
@@ -284,28 +264,15 @@ def crawl(
         with Heartbeat(engine, run_id):
             process.start()
     finished = datetime.now(UTC)
-    summary = CrawlSummary(
-        run_id=run_id,
-        status="interrupted"
-        if report.interrupted
-        else "partial"
-        if report.totals()["errors"]
-        else "ok",
-        seconds=round((finished - started).total_seconds(), 3),
-        shops={k: r.as_dict() for k, r in report.shops.items()},
-        totals=report.totals(),
-        errors=list(report.errors)
-        + [f"{k}: {m}" for k, r in report.shops.items() for m in r.errors],
-        failed_shops=report.failed_shops(),
-    )
+    summary = report.summary(run_id, round((finished - started).total_seconds(), 3))
     with session_scope(engine) as session:
         crud.release_rejected_media(session, run_id)  # claimed, not reached (a shop stopped)
         row = session.get(CrawlRun, run_id)
         if row is not None:
             row.finished_at = finished
             row.status = summary.status
-            row.shop_counts = summary.shops
-            row.errors = summary.errors[:500]
+            row.shop_counts = summary.shop_rows()
+            row.errors = summary.run_errors[:500]
             session.add(row)
     engine.dispose()
     return summary
@@ -340,5 +307,4 @@ def crawl_subprocess(
     )
     if proc.returncode not in (0, 1):  # 1: the crawl ran, some shops failed (in the summary)
         raise RuntimeError(f"crawl failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
-    data = json.loads(proc.stdout)
-    return CrawlSummary(**data)
+    return CrawlSummary.from_json(proc.stdout)

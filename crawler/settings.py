@@ -5,10 +5,10 @@ adds what comes from the operator's configuration."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
+from catalog import frontier_keys
 from catalog.config import Settings
 
 BOT_NAME = "vitrina"
@@ -96,15 +96,15 @@ def for_crawl(settings: Settings, shops: list[Any], **extra: Any) -> dict[str, A
         # scrapy-redis: crawl processes on the same catalogue share one request queue and one
         # duplicate filter (keys named after the catalogue, so two installs never mix). The
         # filter is dropped when a crawl ends: tomorrow's first pages must be fetched again.
-        ns = "vitrina:" + hashlib.sha1(settings.database_url.encode()).hexdigest()[:10]
+        url = settings.database_url
         out |= {
             "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
             "SCHEDULER_PERSIST": False,
             "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
-            "SCHEDULER_QUEUE_KEY": ns + ":%(spider)s:requests",
-            "SCHEDULER_DUPEFILTER_KEY": ns + ":%(spider)s:dupefilter",
-            "DUPEFILTER_KEY": ns + ":%(spider)s:dupefilter",
+            "SCHEDULER_QUEUE_KEY": frontier_keys.queue_key(url),
+            "SCHEDULER_DUPEFILTER_KEY": frontier_keys.dupefilter_key(url),
+            "DUPEFILTER_KEY": frontier_keys.dupefilter_key(url),
             "REDIS_URL": c.frontier,
             "SCHEDULER_IDLE_BEFORE_CLOSE": 1,
         }

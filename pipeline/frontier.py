@@ -1,26 +1,22 @@
 """The shared Redis crawl frontier, seen from the pipeline.
 
 scrapy-redis keeps each spider's request queue and duplicate filter in Redis (key names from
-crawler/settings.py). The crawler drops them when a crawl ends normally; a crawl that was killed
-leaves them behind, and tomorrow's crawl would then skip every page it had already queued or
-seen (a feed's first page has the same URL every night). So each pipeline run, holding the
-pipeline lock (no other run may be crawling), starts from an empty frontier.
+catalog/frontier_keys.py, which crawler/settings.py configures scrapy-redis with). The crawler
+drops them when a crawl ends normally; a crawl that was killed leaves them behind, and
+tomorrow's crawl would then skip every page it had already queued or seen (a feed's first page
+has the same URL every night). So each pipeline run, holding the pipeline lock (no other run
+may be crawling), starts from an empty frontier.
 """
 
 from __future__ import annotations
 
+from catalog import frontier_keys as keys
 from catalog.config import Settings
 
 
 def frontier_keys(settings: Settings) -> list[str]:
     """The queue and duplicate-filter keys of every spider, as the crawler names them."""
-    from crawler.run import SPIDERS
-    from crawler.settings import for_crawl
-
-    scrapy = for_crawl(settings, [])
-    patterns = [scrapy.get("SCHEDULER_QUEUE_KEY", "%(spider)s:requests")]
-    patterns.append(scrapy.get("SCHEDULER_DUPEFILTER_KEY", "%(spider)s:dupefilter"))
-    return [p % {"spider": name} for name in SPIDERS for p in patterns]
+    return keys.frontier_keys(settings.database_url)
 
 
 def reset_frontier(settings: Settings) -> int:

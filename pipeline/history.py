@@ -6,18 +6,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from catalog.db import session_scope
 from catalog.models import PipelineRun, utcnow
+from catalog.records import RunRecord, RunStatus, RunTrigger
 
 
 @dataclass
 class RunView:
     id: int
-    trigger: str
-    status: str
+    trigger: str  # a RunTrigger, or "crawl" for a crawl run by hand (vitrina_cli.crawl)
+    status: str  # a RunStatus (a crawl's: a CrawlStatus)
     started_at: datetime
     finished_at: datetime | None
     seconds: float | None
@@ -48,11 +50,12 @@ def view(run: PipelineRun) -> RunView:
     finished = _aware(run.finished_at)
     assert run.id is not None and started is not None
     seconds = (finished - started).total_seconds() if finished else None
-    if finished is None and run.status == "running":
+    record = RunRecord.from_row(run)  # a malformed row fails here, naming its field
+    if finished is None and record.status is RunStatus.running:
         seconds = None
     return RunView(
-        run.id, run.trigger, run.status, started, finished, seconds,
-        run.steps or {}, run.stats or {}, run.errors or [],
+        run.id, record.trigger.value, record.status.value, started, finished, seconds,
+        record.step_dicts(), record.stats, record.error_dicts(),
     )  # fmt: skip
 
 
@@ -74,3 +77,27 @@ def get_run(engine: Engine, run_id: int) -> RunView | None:
 
 def age_seconds(dt: datetime) -> float:
     return (utcnow() - _aware(dt)).total_seconds()  # type: ignore[operator]
+
+
+def pipeline_state(engine: Engine) -> tuple[RunView | None, RunView | None, bool]:
+    """(latest finished nightly run, latest successful one, is a nightly run going on);
+    retraining runs are not nightly runs."""
+    with session_scope(engine) as s:
+        base = select(PipelineRun).where(PipelineRun.trigger != RunTrigger.retrain)
+        order = PipelineRun.id.desc()  # type: ignore[union-attr]
+        last = s.exec(base.where(PipelineRun.status != RunStatus.running).order_by(order)).first()
+        done = (RunStatus.ok, RunStatus.partial)
+        good = s.exec(base.where(PipelineRun.status.in_(done)).order_by(order)).first()  # type: ignore[attr-defined]
+        running = s.exec(base.where(PipelineRun.status == RunStatus.running)).first() is not None
+        return (view(last) if last else None, view(good) if good else None, running)
+
+
+def run_counts(engine: Engine) -> list[tuple[str, str, int]]:
+    """(trigger, status, runs) for every pair recorded."""
+    with session_scope(engine) as s:
+        rows = s.exec(
+            select(PipelineRun.trigger, PipelineRun.status, func.count()).group_by(
+                PipelineRun.trigger, PipelineRun.status
+            )
+        ).all()
+    return [(t, st, int(n)) for t, st, n in rows]

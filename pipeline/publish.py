@@ -18,15 +18,10 @@ from sqlmodel import or_, select
 
 from catalog.config import Settings
 from catalog.db import session_scope
+from catalog.media import THUMB_FORMAT, THUMB_QUALITY, thumb_relpath
 from catalog.models import Photo
 
 BATCH = 200
-
-
-def thumb_relpath(sha256: str) -> str:
-    """Where a photo's thumbnail lives under media_dir: the crawler's own layout
-    (crawler/photos.py), so a rebuilt thumbnail is the one the crawler would have written."""
-    return f"thumbs/{sha256[:2]}/{sha256}.webp"
 
 
 def _make_thumb(src: Path, dst: Path, size: int) -> None:
@@ -35,7 +30,7 @@ def _make_thumb(src: Path, dst: Path, size: int) -> None:
         im.thumbnail((size, size))
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_suffix(".tmp")
-        im.save(tmp, "WEBP", quality=82)
+        im.save(tmp, THUMB_FORMAT, quality=THUMB_QUALITY)
         tmp.replace(dst)  # atomic: the web never serves half a file
 
 

@@ -20,7 +20,6 @@ Every attempt is a PipelineRun row with trigger "retrain" (`vitrina runs`, /admi
 from __future__ import annotations
 
 import csv
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -34,13 +33,13 @@ from sqlmodel import select
 from catalog.config import Settings
 from catalog.db import make_engine, session_scope
 from catalog.models import ModerationEvent, Photo, PipelineRun, utcnow
+from catalog.moderation import DECISIONS
+from catalog.records import EvaluationResult, RunRecord, RunStatus, RunTrigger
 from pipeline.lock import LockHeld, PipelineLock
 from pipeline.steps import run_child, vitrina_argv
 
 MODELS_DIR = "var/models"
 CURRENT = "current"
-# Decisions that say something about a label (not undo/bulk bookkeeping without a label).
-DECISIONS = ("accept", "correct", "reject", "bulk_accept", "approve")
 # Not worse means: every figure at least the current one's, less this rounding slack.
 TOLERANCE = 1e-6
 
@@ -76,23 +75,24 @@ def promote(settings: Settings, candidate: Path) -> Path:
     return root / CURRENT
 
 
-def not_worse(candidate: dict[str, Any], current: dict[str, Any]) -> tuple[bool, list[str]]:
+def not_worse(candidate: EvaluationResult, current: EvaluationResult) -> tuple[bool, list[str]]:
     """Compare two `vitrina evaluate --json` results; returns (ok, one line per figure)."""
     lines, ok = [], True
-    figures = [(h, k) for h in ("category", "colour") for k in ("accuracy", "macro_f1")]
-    figures.append(("decision", "auto_precision_both_heads"))
-    for head, key in figures:
-        new = float(candidate.get(head, {}).get(key, 0.0))
-        old = float(current.get(head, {}).get(key, 0.0))
+    for section, name in EvaluationResult.COMPARED:
+        new, old = candidate.figure(section, name), current.figure(section, name)
         worse = new < old - TOLERANCE
         ok &= not worse
-        lines.append(f"{head} {key}: {old:.4f} → {new:.4f}{' (worse)' if worse else ''}")
+        lines.append(f"{section} {name}: {old:.4f} → {new:.4f}{' (worse)' if worse else ''}")
     return ok, lines
 
 
 def decisions_since(engine: Engine, since: Any) -> int:
     with session_scope(engine) as s:
-        query = select(func.count()).select_from(ModerationEvent)
+        query = (
+            select(func.count())
+            .select_from(ModerationEvent)
+            .where(ModerationEvent.action.in_(DECISIONS))  # type: ignore[attr-defined]
+        )
         if since is not None:
             query = query.where(ModerationEvent.at > since)
         return int(s.exec(query).one())
@@ -103,8 +103,8 @@ def last_retrain_start(engine: Engine) -> Any:
     with session_scope(engine) as s:
         run = s.exec(
             select(PipelineRun)
-            .where(PipelineRun.trigger == "retrain")
-            .where(PipelineRun.status.in_(("promoted", "kept")))  # type: ignore[attr-defined]
+            .where(PipelineRun.trigger == RunTrigger.retrain)
+            .where(PipelineRun.status.in_((RunStatus.promoted, RunStatus.kept)))  # type: ignore[attr-defined]
             .order_by(PipelineRun.id.desc())  # type: ignore[union-attr]
         ).first()
         return run.started_at if run else None
@@ -153,7 +153,10 @@ def _retrain(settings: Settings, engine: Engine, *, force: bool) -> RetrainResul
     sched = settings.schedule
     new = decisions_since(engine, last_retrain_start(engine))
     with session_scope(engine) as s:
-        row = PipelineRun(trigger="retrain", status="running", stats={"new_decisions": new})
+        row = PipelineRun()
+        RunRecord(
+            trigger=RunTrigger.retrain, status=RunStatus.running, stats={"new_decisions": new}
+        ).write(row)
         s.add(row)
         s.flush()
         run_id = row.id
@@ -162,19 +165,23 @@ def _retrain(settings: Settings, engine: Engine, *, force: bool) -> RetrainResul
     errors: list[Any] = []
     stats: dict[str, Any] = {"new_decisions": new}
 
-    def finish(status: str, summary: str) -> RetrainResult:
+    def finish(status: RunStatus | str, summary: str) -> RetrainResult:
+        status = RunStatus(status)  # an unknown status fails here, before anything is stored
         stats["summary"] = summary
+        record = RunRecord(
+            trigger=RunTrigger.retrain, status=status, steps=steps, stats=stats, errors=errors
+        )  # validated before anything is stored
         with session_scope(engine) as s:
             r = s.get(PipelineRun, run_id)
             assert r is not None
-            r.status, r.steps, r.stats, r.errors = status, steps, stats, errors
+            record.write(r)
             r.finished_at = utcnow()
             s.add(r)
-        return RetrainResult(status, summary, run_id)
+        return RetrainResult(status.value, summary, run_id)
 
     if new < sched.retrain_min_decisions and not force:
         return finish(
-            "skipped",
+            RunStatus.skipped,
             f"{new} new moderator decision(s) since the last retraining; "
             f"{sched.retrain_min_decisions} needed ([schedule] retrain_min_decisions)",
         )
@@ -184,7 +191,9 @@ def _retrain(settings: Settings, engine: Engine, *, force: bool) -> RetrainResul
     stats["exported_photos"] = n
     steps["export"] = {"status": "ok", "photos": n, "folder": str(dataset)}
     if n < 20:
-        return finish("skipped", f"only {n} approved/corrected photo(s) on disk; need at least 20")
+        return finish(
+            RunStatus.skipped, f"only {n} approved/corrected photo(s) on disk; need at least 20"
+        )
     timeout = float(sched.step_timeout_seconds)
     candidate = work / "candidate"
     args = ["train", "--data", str(dataset), "--out", str(candidate), "--no-compare"]
@@ -196,8 +205,8 @@ def _retrain(settings: Settings, engine: Engine, *, force: bool) -> RetrainResul
     steps["train"]["log"] = str(res.log_path)
     if not res.ok:
         errors.append({"step": "train", "error": f"exited {res.returncode}", "tail": res.tail})
-        return finish("failed", "training failed; the current model stays")
-    scores: dict[str, dict[str, Any]] = {}
+        return finish(RunStatus.failed, "training failed; the current model stays")
+    scores: dict[str, EvaluationResult] = {}
     current = current_model(settings)
     for name, model in (("candidate", candidate), ("current", current)):
         out = work / f"evaluate-{name}.json"
@@ -214,17 +223,26 @@ def _retrain(settings: Settings, engine: Engine, *, force: bool) -> RetrainResul
         }
         if not res.ok or not out.is_file():
             errors.append({"step": f"evaluate_{name}", "error": "failed", "tail": res.tail})
-            return finish("failed", f"evaluating the {name} model failed; the current model stays")
-        scores[name] = json.loads(out.read_text(encoding="utf-8"))
+            return finish(
+                RunStatus.failed, f"evaluating the {name} model failed; the current model stays"
+            )
+        try:
+            scores[name] = EvaluationResult.from_file(out)
+        except ValueError as exc:  # MissingMetric too: a broken contract never promotes
+            errors.append({"step": f"evaluate_{name}", "error": str(exc)})
+            return finish(RunStatus.failed, f"the {name} model's figures are unusable: {exc}")
     ok, lines = not_worse(scores["candidate"], scores["current"])
     stats["comparison"] = lines
     stats["seconds"] = round(time.monotonic() - t0, 1)
     if settings.classifier.model_dir:
-        return finish("kept", "model_dir pins the model; candidate left in " + str(candidate))
+        return finish(
+            RunStatus.kept, "model_dir pins the model; candidate left in " + str(candidate)
+        )
     if not ok:
         return finish(
-            "kept", "the candidate is worse on: " + "; ".join(x for x in lines if "worse" in x)
+            RunStatus.kept,
+            "the candidate is worse on: " + "; ".join(x for x in lines if "worse" in x),
         )
     link = promote(settings, candidate)
     steps["promote"] = {"status": "ok", "current": str(link), "model": str(candidate)}
-    return finish("promoted", f"candidate promoted ({'; '.join(lines)})")
+    return finish(RunStatus.promoted, f"candidate promoted ({'; '.join(lines)})")

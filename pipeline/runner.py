@@ -23,6 +23,14 @@ from catalog import crud
 from catalog.config import Settings
 from catalog.db import make_engine, session_scope
 from catalog.models import CrawlRun, Photo, PipelineRun, Post, Shop, utcnow
+from catalog.records import (
+    CrawlSummary,
+    RunError,
+    RunRecord,
+    RunStatus,
+    RunTrigger,
+    StepStatus,
+)
 from pipeline.lock import LockHeld, PipelineLock
 from pipeline.steps import ChildResult, run_child, run_children, vitrina_argv
 
@@ -37,7 +45,7 @@ Progress = Callable[[str, str], None]
 @dataclass
 class RunOutcome:
     run_id: int
-    status: str  # ok | partial | failed | interrupted
+    status: RunStatus  # ok | partial | failed | interrupted
     steps: dict[str, Any]
     stats: dict[str, Any]
     errors: list[Any]
@@ -66,17 +74,12 @@ def _shop_counts(engine: Engine) -> dict[str, dict[str, int]]:
 
 def _status_counts(engine: Engine) -> dict[str, int]:
     with session_scope(engine) as s:
-        return dict(s.exec(select(Photo.status, func.count()).group_by(Photo.status)).all())
+        return crud.photos_per_status(s)
 
 
 def _labelled_since(engine: Engine, since: datetime) -> dict[str, int]:
     with session_scope(engine) as s:
-        rows = s.exec(
-            select(Photo.status, func.count())
-            .where(Photo.labelled_at.is_not(None), Photo.labelled_at >= since)  # type: ignore[union-attr]
-            .group_by(Photo.status)
-        ).all()
-    return dict(rows)
+        return crud.photos_per_status(s, labelled_since=since)
 
 
 def _label_states_since(engine: Engine, since: datetime) -> dict[str, int]:
@@ -115,20 +118,24 @@ def _promoted_since_last_classify(engine: Engine, current_run: int) -> bool:
     with session_scope(engine) as s:
         promoted = s.exec(
             select(func.max(PipelineRun.finished_at)).where(
-                PipelineRun.trigger == "retrain", PipelineRun.status == "promoted"
+                PipelineRun.trigger == RunTrigger.retrain,
+                PipelineRun.status == RunStatus.promoted,
             )
         ).one()
         if promoted is None:
             return False
         runs = s.exec(
             select(PipelineRun)
-            .where(PipelineRun.trigger != "retrain", PipelineRun.id != current_run)
+            .where(PipelineRun.trigger != RunTrigger.retrain, PipelineRun.id != current_run)
             .order_by(PipelineRun.id.desc())  # type: ignore[union-attr]
             .limit(50)
         ).all()
-    last = next(
-        (r for r in runs if (r.steps or {}).get("classify", {}).get("status") == "ok"), None
-    )
+
+    def classified(run: PipelineRun) -> bool:
+        step = RunRecord.from_row(run).steps.get("classify")
+        return step is not None and step.status is StepStatus.ok
+
+    last = next((r for r in runs if classified(r)), None)
     return last is None or _utc(last.started_at) < _utc(promoted)
 
 
@@ -141,20 +148,21 @@ def close_stale_runs(engine: Engine, *, retrain: bool = False) -> int:
 
     Retraining has its own lock (it may overlap a nightly run), hence the split by trigger.
     """
-    is_retrain = PipelineRun.trigger == "retrain"
+    is_retrain = PipelineRun.trigger == RunTrigger.retrain
     with session_scope(engine) as s:
         stale = s.exec(
             select(PipelineRun).where(
-                PipelineRun.status == "running", is_retrain if retrain else ~is_retrain
+                PipelineRun.status == RunStatus.running, is_retrain if retrain else ~is_retrain
             )
         ).all()
         for run in stale:
-            run.status = "interrupted"
+            record = RunRecord.from_row(run)
+            record.status = RunStatus.interrupted
+            record.errors.append(
+                RunError(step="-", error="the process ended before the run finished")
+            )
+            record.write(run)
             run.finished_at = run.finished_at or utcnow()
-            run.errors = [
-                *run.errors,
-                {"step": "-", "error": "the process ended before the run finished"},
-            ]
             s.add(run)
     return len(stale)
 
@@ -180,11 +188,13 @@ class _Run:
 
     def __init__(self, settings: Settings, engine: Engine, trigger: str, progress: Progress):
         self.settings, self.engine, self.progress = settings, engine, progress
+        self.trigger = RunTrigger(trigger)
         self.steps: dict[str, Any] = {}
         self.stats: dict[str, Any] = {}
         self.errors: list[Any] = []
         with session_scope(engine) as s:
-            row = PipelineRun(trigger=trigger, status="running")
+            row = PipelineRun()
+            RunRecord(trigger=self.trigger, status=RunStatus.running).write(row)
             s.add(row)
             s.flush()
             assert row.id is not None
@@ -193,16 +203,18 @@ class _Run:
         self.log_dir = settings.path(settings.schedule.log_dir) / f"run-{self.id}"
         self.timeout = float(settings.schedule.step_timeout_seconds)
 
-    def save(self, status: str = "running", finished: bool = False) -> None:
+    def save(self, status: str = RunStatus.running, finished: bool = False) -> None:
+        record = RunRecord(
+            trigger=self.trigger,
+            status=RunStatus(status),
+            steps=self.steps,
+            stats=self.stats,
+            errors=self.errors,
+        )  # validated before anything is stored
         with session_scope(self.engine) as s:
             row = s.get(PipelineRun, self.id)
             assert row is not None
-            row.steps, row.stats, row.errors, row.status = (
-                dict(self.steps),
-                dict(self.stats),
-                list(self.errors),
-                status,
-            )
+            record.write(row)
             if finished:
                 row.finished_at = utcnow()
             s.add(row)
@@ -259,24 +271,19 @@ class _Run:
             ).all()
             crawl_ids = [c.id for c in crawls]
             for c in crawls:
-                for key, counts in (c.shop_counts or {}).items():
-                    if not isinstance(counts, dict):
-                        continue
+                record = CrawlSummary.from_row(c)
+                for key, result in record.shops.items():
                     shop = per_shop.setdefault(key, {"new_posts": 0, "new_photos": 0})
                     # The crawler's view adds what the catalogue cannot show: refused photos,
                     # duplicates skipped, and a shop's state (ok, error, auth, inactive).
-                    for k in ("duplicates", "near_duplicates", "rejected", "errors"):
-                        if isinstance(counts.get(k), int):
-                            shop[k] = shop.get(k, 0) + counts[k]
-                    if counts.get("status"):
-                        shop["status"] = counts["status"]
-                    for msg in counts.get("error_messages") or []:
+                    for k in ("duplicates", "near_duplicates", "rejected"):
+                        shop[k] = shop.get(k, 0) + getattr(result, k)
+                    shop["errors"] = shop.get("errors", 0) + len(result.errors)
+                    shop["status"] = result.status.value
+                    for msg in result.errors:
                         self.errors.append({"step": "crawl", "shop": key, "error": msg})
-                # Run-wide problems only: per-shop ones were taken from error_messages above.
-                shop_keys = tuple(f"{k}: " for k in (c.shop_counts or {}))
-                for err in c.errors or []:
-                    if not str(err).startswith(shop_keys):
-                        self.errors.append({"step": "crawl", "error": err})
+                for err in record.run_errors:
+                    self.errors.append({"step": "crawl", "error": err})
         self.stats["shops"] = per_shop
         self.stats["new_posts"] = sum(v["new_posts"] for v in per_shop.values())
         self.stats["new_photos"] = sum(v["new_photos"] for v in per_shop.values())
@@ -337,21 +344,21 @@ class _Run:
         return {"status": status, **result, "seconds": round(time.monotonic() - t0, 1)}
 
 
-def _final_status(steps: dict[str, Any]) -> str:
-    states = [v.get("status") for v in steps.values()]
-    if any(s == "interrupted" for s in states):
-        return "interrupted"
-    failed = sum(s == "failed" for s in states)
-    ran = sum(s in ("ok", "failed") for s in states)
+def _final_status(steps: dict[str, Any]) -> RunStatus:
+    states = [StepStatus(v.get("status")) for v in steps.values()]
+    if StepStatus.interrupted in states:
+        return RunStatus.interrupted
+    failed = states.count(StepStatus.failed)
+    ran = failed + states.count(StepStatus.ok)
     if not failed:
-        return "ok"
-    return "failed" if failed == ran else "partial"
+        return RunStatus.ok
+    return RunStatus.failed if failed == ran else RunStatus.partial
 
 
 def run_pipeline(
     settings: Settings,
     *,
-    trigger: str = "manual",
+    trigger: str = RunTrigger.manual,
     engine: Engine | None = None,
     shops: list[str] | None = None,
     progress: Progress | None = None,
@@ -396,7 +403,7 @@ def run_pipeline(
                 # Ctrl-C / SIGTERM: the child is already stopped (run_child); say so in the record.
                 run.steps[current] = {**run.steps.get(current, {}), "status": "interrupted"}
                 run.errors.append({"step": current, "error": "interrupted (Ctrl-C or SIGTERM)"})
-                run.save("interrupted", finished=True)
+                run.save(RunStatus.interrupted, finished=True)
                 raise
             run.save(status, finished=True)
             return RunOutcome(

@@ -173,11 +173,11 @@ def test_json_columns_round_trip(engine) -> None:
 
 def test_rejected_media_recorded_once(engine) -> None:
     with session_scope(engine) as s:
-        crud.record_rejected_media(s, "https://cdn/bad.jpg", "not an image")
-        crud.record_rejected_media(s, "https://cdn/bad.jpg", "truncated")
+        crud.record_rejected_media(s, "https://cdn/bad.jpg", "not an image", kind="invalid")
+        crud.record_rejected_media(s, "https://cdn/bad.jpg", "truncated", kind="corrupt")
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT reason FROM rejected_media")).all()
-    assert [r[0] for r in rows] == ["truncated"]
+        rows = conn.execute(text("SELECT reason, kind, attempts FROM rejected_media")).all()
+    assert [tuple(r) for r in rows] == [("truncated", "corrupt", 2)]
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys(sqlite_url) -> None:

@@ -215,6 +215,14 @@ def test_cli_evaluate_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> No
     assert figures["category"]["n"] == 12 and figures["colour"]["n"] == 16
     assert figures["decision"]["unsure_photos"] == 4
     assert 0 <= figures["category"]["ece"] <= 1
+    # Retraining reads this very file through the type that requires every compared figure.
+    from catalog.records import EvaluationResult
+    from pipeline.retrain import not_worse
+
+    scores = EvaluationResult.from_file(json_out)
+    assert scores.n == 16 and scores.category.accuracy == figures["category"]["accuracy"]
+    ok, lines = not_worse(scores, scores)
+    assert ok and len(lines) == len(EvaluationResult.COMPARED)
     text = " ".join(result.output.split())  # rich wraps at the runner's 80 columns
     assert "macro-F1" in text and "sent to review" in text
 

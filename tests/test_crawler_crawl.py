@@ -121,9 +121,9 @@ def test_first_crawl_then_incremental(tmp_path: Path, db_url: str, emulator: Emu
     assert first.status == "ok", first.errors
     for network, handle in SHOPS:
         shop = first.shops[f"{network}:{handle}"]
-        assert shop["new_posts"] == 12 and shop["errors"] == 0, shop
+        assert shop.new_posts == 12 and shop.errors == [], shop
         # 12 posts in pages of 5: 3 pages (+ the profile lookup where the API needs one)
-        assert shop["pages"] == 3, shop
+        assert shop.pages == 3, shop
     posts = rows(db_url, Post)
     assert len(posts) == 48
     photos = rows(db_url, Photo)
@@ -161,7 +161,7 @@ def test_first_crawl_then_incremental(tmp_path: Path, db_url: str, emulator: Emu
         emulator.reset_counts()
         inc = crawl_subprocess(cfg)
         for network, handle in SHOPS:
-            assert inc.shops[f"{network}:{handle}"]["new_posts"] == k
+            assert inc.shops[f"{network}:{handle}"].new_posts == k
             assert emulator.api_requests(network, handle) <= math.ceil(k / PAGE) + 1
         assert emulator.media_requests() == 4 * k
     assert len(rows(db_url, Post)) == 48 + 4 * 7
@@ -176,8 +176,8 @@ def test_photo_validation_exif_and_duplicates(tmp_path: Path, sqlite_url: str):
         exif_key = next(k for k, p in emu.catalogue.photos.items() if p.variant == "exif")
         exif_url = emu.photo_url("mastodon", exif_key)
     shop = summary.shops["mastodon:masto_shop"]
-    assert shop["new_posts"] == 9 and shop["errors"] == 0
-    assert shop["duplicates"] == 1 and shop["near_duplicates"] == 1 and shop["rejected"] == 4
+    assert shop.new_posts == 9 and shop.errors == []
+    assert shop.duplicates == 1 and shop.near_duplicates == 1 and shop.rejected == 4
     reasons = sorted(r.reason.split(":")[0] for r in rows(sqlite_url, RejectedMedia))
     assert reasons == [
         "decompression bomb",
@@ -257,7 +257,7 @@ def test_ssrf_guard_refuses_private_photo_urls(tmp_path: Path, sqlite_url: str):
     with EmulatorServer(cat) as emu:
         cfg = setup(tmp_path, sqlite_url, emu, shops=[("bluesky", "sky.bsky.social")])
         summary = crawl_subprocess(cfg)
-    assert summary.shops["bluesky:sky.bsky.social"]["rejected"] == 3
+    assert summary.shops["bluesky:sky.bsky.social"].rejected == 3
     reasons = {r.source_url: r.reason for r in rows(sqlite_url, RejectedMedia)}
     assert "link-local" in reasons["http://169.254.169.254/latest/meta-data.jpg"]
     assert "private" in reasons["http://10.1.2.3/x.jpg"]
@@ -305,12 +305,12 @@ def test_first_crawl_bound_and_pinned_posts(tmp_path: Path, sqlite_url: str):
         )
         first = crawl_subprocess(cfg)
         # the pinned post (first in the feed) plus the 6 newest: the first crawl's bound is 7
-        assert first.shops["bluesky:pins.bsky.social"]["new_posts"] == 7
+        assert first.shops["bluesky:pins.bsky.social"].new_posts == 7
         emu.add_posts("bluesky", "pins.bsky.social", 2, 1)
         emu.reset_counts()
         second = crawl_subprocess(cfg)
     # the pinned post comes first again but is old: skipped without stopping the crawl
-    assert second.shops["bluesky:pins.bsky.social"]["new_posts"] == 2
+    assert second.shops["bluesky:pins.bsky.social"].new_posts == 2
     assert emu.api_requests("bluesky") == 1
     posts = rows(sqlite_url, Post)
     assert sum(p.pinned for p in posts) == 1 and len(posts) == 9
@@ -382,9 +382,9 @@ def test_instagram_without_a_token_is_reported_not_fatal(tmp_path: Path, sqlite_
         )
         summary = crawl_subprocess(cfg)
         assert emu.api_requests("instagram") == 0
-    assert summary.shops["instagram:ig_shop"]["status"] == "auth"
+    assert summary.shops["instagram:ig_shop"].status == "auth"
     assert "access_token and ig_user_id are not set" in " ".join(summary.errors)
-    assert summary.shops["shopify:store"]["new_posts"] == 2
+    assert summary.shops["shopify:store"].new_posts == 2
 
 
 def test_ctrl_c_stops_gracefully_and_is_recorded(tmp_path: Path, sqlite_url: str):

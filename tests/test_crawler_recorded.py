@@ -17,7 +17,7 @@ from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
 from catalog.config import Settings
-from crawler.items import PageItem, PostData
+from crawler.items import PageItem, PostData, ShopUpdate
 from crawler.report import CrawlReport
 from crawler.spiders.base import ShopSpider, ShopTask
 from crawler.spiders.bluesky import BlueskySpider
@@ -77,7 +77,20 @@ def answer(
     request = Request(url, meta={"task": task, "seq": 0, **meta})
     response = TextResponse(url, status=status, body=data, headers=headers, request=request)
     out = list(getattr(sp, callback)(response))
+    sp.yielded_updates = [o for o in out if isinstance(o, ShopUpdate)]  # type: ignore[attr-defined]
     return [o for o in out if isinstance(o, PageItem)], [o for o in out if isinstance(o, Request)]
+
+
+def store_updates(sp: ShopSpider) -> list[ShopUpdate]:
+    """What the last answer's callback yielded about the shop, through the real pipeline."""
+    from crawler.pipelines import CatalogPipeline
+
+    pipeline = CatalogPipeline(sp.crawler)
+    updates = list(sp.yielded_updates)  # type: ignore[attr-defined]
+    for u in updates:
+        pipeline.process_item(u)
+    pipeline.engine.dispose()
+    return updates
 
 
 def one_page(items: list[PageItem]) -> PageItem:
@@ -358,6 +371,8 @@ def test_mastodon_account_lookup_found_and_not_found(sqlite_url: str):
     task = ShopTask(found.id, "mastodon", "mastodonpy_test", base_url="http://localhost:3000")
     ok = got["mastodonpy_test"]
     _, requests = answer(sp, "parse_account", ok["body"]["string"].encode(), task)
+    (update,) = store_updates(sp)  # the spider yields what it learnt; the pipeline stores it
+    assert update.account_id == "117020565966271181" and update.inactive_reason is None
     assert [r.url for r in requests] == [
         "http://localhost:3000/api/v1/accounts/117020565966271181/statuses"
         "?limit=40&only_media=true&exclude_replies=true&exclude_reblogs=true"
@@ -368,6 +383,8 @@ def test_mastodon_account_lookup_found_and_not_found(sqlite_url: str):
     missing = got["kljadklajsdkljlkjlkjlkjasdasd"]
     assert missing["status"]["code"] == 404
     answer(sp, "parse_account", missing["body"]["string"].encode(), task, status=404)
+    (update,) = store_updates(sp)
+    assert "HTTP 404" in (update.inactive_reason or "") and gone.id in sp.stopped_shops
     with session_scope(engine) as s:
         shop = s.get(Shop, found.id)
         assert shop is not None and shop.account_id == "117020565966271181"

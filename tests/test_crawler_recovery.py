@@ -3,6 +3,7 @@ photos whose download failed for a passing reason (retried by later crawls, with
 
 from __future__ import annotations
 
+import importlib
 import signal
 import subprocess
 import time
@@ -15,12 +16,14 @@ from sqlmodel import Session, select
 from catalog import crud
 from catalog.db import make_engine, session_scope
 from catalog.models import CrawlRun, Photo, Post, RejectedMedia, utcnow
+from catalog.records import PhotoFailure
 from crawler.emulator.catalogue import Catalogue
 from crawler.emulator.faults import Faults
 from crawler.emulator.server import EmulatorServer
-from crawler.pipelines import retryable
 from crawler.run import close_dead_runs, crawl_subprocess, pid_alive
 from tests.test_crawler_crawl import crawl_until, rows, setup
+
+r001 = importlib.import_module("catalog.migrations.versions.0008_r001_rejected_media_kind")
 
 
 def _dead_pid() -> int:
@@ -158,7 +161,9 @@ def test_sigkilled_crawl_is_marked_interrupted_by_the_next_one(tmp_path: Path, d
     ],
 )
 def test_which_failures_are_worth_another_download(reason: str, again: bool):
-    assert retryable(reason) is again
+    # How r001 reads the reasons stored before rejected_media had kinds; the crawl tests
+    # below check the kinds the crawler records now.
+    assert PhotoFailure(r001.kind_of(reason)).retryable is again
 
 
 def test_claims_are_exclusive_to_a_live_run_and_place_unknown_positions_last(engine):
@@ -169,16 +174,26 @@ def test_claims_are_exclusive_to_a_live_run_and_place_unknown_positions_last(eng
         elsewhere = crud.upsert_post(s, other, "bluesky", "2").id
         crud.add_photo(s, post, "a" * 64, position=0)
         crud.add_photo(s, post, "b" * 64, position=2)
-        crud.record_rejected_media(s, "http://x/1.jpg", "download failed: HTTP 503", post, 1)
-        crud.record_rejected_media(s, "http://x/2.jpg", "download failed: HTTP 502", post)
-        crud.record_rejected_media(s, "http://x/3.jpg", "download failed: empty body", post)
-        crud.record_rejected_media(s, "http://x/4.jpg", "not an image: …", post, 4)
-        crud.record_rejected_media(s, "http://x/5.jpg", "download failed: HTTP 503", elsewhere)
+        crud.record_rejected_media(
+            s, "http://x/1.jpg", "download failed: HTTP 503", post, 1, kind="http_passing"
+        )
+        crud.record_rejected_media(
+            s, "http://x/2.jpg", "download failed: HTTP 502", post, kind="http_passing"
+        )
+        crud.record_rejected_media(
+            s, "http://x/3.jpg", "download failed: empty body", post, kind="network"
+        )
+        crud.record_rejected_media(s, "http://x/4.jpg", "not an image: …", post, 4, kind="invalid")
+        crud.record_rejected_media(
+            s, "http://x/5.jpg", "download failed: HTTP 503", elsewhere, kind="http_passing"
+        )
         for _ in range(3):  # failed on three pages/crawls: past a bound of 2 retries
-            crud.record_rejected_media(s, "http://x/6.jpg", "download failed: HTTP 503", post)
+            crud.record_rejected_media(
+                s, "http://x/6.jpg", "download failed: HTTP 503", post, kind="http_passing"
+            )
         first, second = CrawlRun(), CrawlRun()
         s.add_all([first, second])
-    claim = {"max_attempts": 2, "retryable": retryable}
+    claim = {"max_attempts": 2}
     with session_scope(engine) as s:
         got = crud.claim_rejected_media(s, first.id, [shop], **claim)
     assert [(c.source_url, c.position, c.shop_id) for c in got] == [
@@ -188,8 +203,10 @@ def test_claims_are_exclusive_to_a_live_run_and_place_unknown_positions_last(eng
     ]
     with session_scope(engine) as s:  # a sibling crawl while the first one runs
         assert crud.claim_rejected_media(s, second.id, [shop], **claim) == []
-        assert crud.retry_failed(s, got[0].id, first.id, "download failed: HTTP 504")
-        assert not crud.retry_failed(s, got[1].id, second.id, "not its claim")
+        assert crud.retry_failed(
+            s, got[0].id, first.id, "download failed: HTTP 504", "http_passing"
+        )
+        assert not crud.retry_failed(s, got[1].id, second.id, "not its claim", "network")
     with session_scope(engine) as s:  # the first run died: its claims are free again
         s.get(CrawlRun, first.id).status = "interrupted"
     with session_scope(engine) as s:
@@ -203,6 +220,7 @@ def test_claims_are_exclusive_to_a_live_run_and_place_unknown_positions_last(eng
     assert sorted(left) == ["http://x/1.jpg", "http://x/4.jpg", "http://x/5.jpg", "http://x/6.jpg"]
     assert left["http://x/1.jpg"].attempts == 2 and left["http://x/1.jpg"].retry_run_id is None
     assert left["http://x/1.jpg"].reason == "download failed: HTTP 504"
+    assert left["http://x/4.jpg"].kind == "invalid"  # never claimed: not a passing kind
     assert left["http://x/6.jpg"].attempts == 3
 
 
@@ -243,15 +261,21 @@ def test_photos_that_failed_for_a_passing_reason_are_fetched_by_later_crawls(
             asked.append(_media_asked(emu))
         final = {r.source_url: r for r in rows(db_url, RejectedMedia)}
     shop = "mastodon:masto_shop"
-    assert first.status == "ok" and first.shops[shop]["rejected"] == 3, first
+    assert first.status == "ok" and first.shops[shop].rejected == 3, first
     assert first.totals["retried"] == 0 and first.totals["new_photos"] == 5
     assert set(rejected) == set(url.values())
     assert rejected[url[flaky.key]].reason.startswith("download failed: HTTP 503")
+    # the kind the crawler recorded is what later crawls choose retries by
+    assert {k: rejected[u].kind for k, u in url.items()} == {
+        flaky.key: "http_passing",
+        broken.key: "corrupt",
+        junk.key: "invalid",
+    }
     assert rejected[url[flaky.key]].position == 1 and rejected[url[broken.key]].position == 2
     second, third, fourth = summaries
     assert all(s.status == "ok" and s.totals["new_posts"] == 0 for s in summaries)
     # second crawl: the flaky photo is stored, the truncated one fails again; junk is not asked
-    assert (second.shops[shop]["retried"], second.shops[shop]["recovered"]) == (2, 1)
+    assert (second.shops[shop].retried, second.shops[shop].recovered) == (2, 1)
     assert second.totals["new_photos"] == 1 and asked[0] == {flaky.key, broken.key}
     # third: only the truncated one, which fails a third time (its second retry: the bound)
     assert (third.totals["retried"], third.totals["recovered"]) == (1, 0)
@@ -309,3 +333,42 @@ def test_a_killed_retry_pass_loses_and_duplicates_nothing(tmp_path: Path, db_url
     assert sum(p.source_url.endswith(f"/{flaky.key}.jpg") for p in photos) == 1
     runs = {r.id: r.status for r in rows(db_url, CrawlRun)}
     assert runs == {first.run_id: "ok", killed: "interrupted", third.run_id: "ok"}
+
+
+def test_migration_r001_gives_stored_failures_their_kind(db_url: str) -> None:
+    """r001 on a catalogue with failures recorded by reason alone (SQLite and PostgreSQL),
+    then the crawler's claim picks the passing ones in SQL; and back down."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from catalog.db import alembic_config, migrate
+
+    engine = make_engine(db_url)
+    command.downgrade(alembic_config(engine), "s001")
+    reasons = {
+        "http://x/a.jpg": "download failed: HTTP 503",
+        "http://x/b.jpg": "download failed: HTTP 404",
+        "http://x/c.jpg": "truncated or corrupt JPEG image: image file is truncated",
+        "http://x/d.jpg": "refused by the SSRF guard: localhost is a loopback address",
+    }
+    with engine.begin() as conn:
+        for url, reason in reasons.items():
+            conn.execute(
+                text(
+                    "INSERT INTO rejected_media (source_url, reason, created_at, attempts)"
+                    " VALUES (:u, :r, '2026-01-01', 1)"
+                ),
+                {"u": url, "r": reason},
+            )
+    migrate(engine)
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(text("SELECT source_url, kind FROM rejected_media")).all())
+    assert kinds == {
+        "http://x/a.jpg": "http_passing",
+        "http://x/b.jpg": "http_lasting",
+        "http://x/c.jpg": "corrupt",
+        "http://x/d.jpg": "refused",
+    }
+    command.downgrade(alembic_config(engine), "s001")
+    migrate(engine)
+    engine.dispose()

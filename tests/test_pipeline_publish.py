@@ -10,8 +10,9 @@ from PIL import Image
 
 from catalog import crud
 from catalog.db import make_engine, session_scope
+from catalog.media import thumb_relpath
 from catalog.models import Photo
-from pipeline.publish import refresh, thumb_relpath
+from pipeline.publish import refresh
 
 
 def _photo(media: Path, session, post_id: int, seed: int, with_thumb: bool) -> int:  # type: ignore[no-untyped-def]

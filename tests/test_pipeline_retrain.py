@@ -4,23 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from catalog import crud
 from catalog.config import load_settings
 from catalog.db import make_engine, session_scope
 from catalog.models import ModerationEvent, PipelineRun
+from catalog.records import EvaluationResult, MissingMetric
 from pipeline.retrain import current_model, not_worse, promote
 from tests.conftest import write_config
 from tests.test_cli import vitrina
 
 
-def _scores(cat: float, col: float, prec: float) -> dict:
-    return {
-        "category": {"accuracy": cat, "macro_f1": cat - 0.1},
-        "colour": {"accuracy": col, "macro_f1": col - 0.1},
-        "decision": {"auto_precision_both_heads": prec},
-    }
+def _scores(cat: float, col: float, prec: float) -> EvaluationResult:
+    return EvaluationResult.parse(
+        {
+            "n": 10,
+            "category": {"accuracy": cat, "macro_f1": cat - 0.1},
+            "colour": {"accuracy": col, "macro_f1": col - 0.1},
+            "decision": {"auto_accepted": 0.5, "auto_precision_both_heads": prec},
+        }
+    )
 
 
 def test_not_worse_requires_every_figure_to_hold() -> None:
@@ -30,6 +35,14 @@ def test_not_worse_requires_every_figure_to_hold() -> None:
     ok, lines = not_worse(_scores(0.90, 0.69, 0.99), current)
     assert not ok and any("colour accuracy" in x and "worse" in x for x in lines)
     assert not not_worse(_scores(0.90, 0.90, 0.94), current)[0]  # precision of auto labels fell
+
+
+def test_a_renamed_metric_is_refused_not_scored_zero() -> None:
+    # Before: .get(key, 0.0) on both sides scored both models 0.0 and promoted the candidate.
+    good = _scores(0.8, 0.7, 0.9).model_dump()
+    good["colour"]["macro_F1"] = good["colour"].pop("macro_f1")
+    with pytest.raises(MissingMetric, match="colour.macro_f1"):
+        EvaluationResult.parse(good, source="evaluate-candidate.json")
 
 
 def test_promotion_switches_the_current_link(tmp_path: Path) -> None:
@@ -52,9 +65,10 @@ def test_retrain_waits_for_enough_decisions(db_url: str, tmp_path: Path) -> None
         shop = crud.upsert_shop(s, "bluesky", "knit.bsky.social")
         post = crud.upsert_post(s, shop.id, "bluesky", "at://p/1")
         photo = crud.add_photo(s, post.id, "a" * 64)
-        for i in range(3):
+        # Decisions one by one and in bulk count; an undo takes one back and does not.
+        for i, action in enumerate(("accept", "bulk_reject", "correct", "undo")):
             s.add(
-                ModerationEvent(photo_id=photo.id, moderator="mia", action="accept", after={"i": i})
+                ModerationEvent(photo_id=photo.id, moderator="mia", action=action, after={"i": i})
             )
     cfg = write_config(tmp_path, db_url, "[schedule]\nretrain_min_decisions = 5\n")
     result = vitrina("--config", str(cfg), "retrain")

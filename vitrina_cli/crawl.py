@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import typer
@@ -11,20 +10,22 @@ from rich.markup import escape
 from rich.table import Table
 
 from catalog.db import DatabaseUnavailable
+from catalog.records import CrawlSummary, ShopResult
 from vitrina_cli.common import console, engine_from, fail, settings_from
 
 COLUMNS = ("new_posts", "new_photos", "duplicates", "near_duplicates", "rejected", "errors")
 HEADERS = ("posts", "photos", "dups", "near", "rejected", "errors")
 
 
-def _table(shops: dict[str, dict[str, Any]], title: str) -> Table:
+def _table(shops: dict[str, ShopResult], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("shop", overflow="fold")  # never cut a shop's name short
     table.add_column("pages", justify="right")
     for col in HEADERS:
         table.add_column(col, justify="right")
     table.add_column("status")
-    for key, r in sorted(shops.items()):
+    for key, shop in sorted(shops.items()):
+        r = shop.to_row()
         colour = {"ok": "green", "inactive": "yellow", "partial": "yellow"}.get(r["status"], "red")
         table.add_row(
             key, str(r["pages"]), *(str(r[c]) for c in COLUMNS), f"[{colour}]{r['status']}[/]"
@@ -55,8 +56,7 @@ def crawl(
 
     def on_change(report: CrawlReport) -> None:
         if live is not None:
-            shops = {k: r.as_dict() for k, r in report.shops.items()}
-            live.update(_table(shops, "crawling…"))
+            live.update(_table(dict(report.shops), "crawling…"))
 
     try:
         if as_json:
@@ -74,7 +74,7 @@ def crawl(
         fail(str(exc))
     code = 1 if summary.failed_shops else 0
     if as_json:
-        print(json.dumps(summary.__dict__))
+        print(summary.model_dump_json())
         raise typer.Exit(code)
     t = summary.totals
     if not summary.shops:
@@ -122,15 +122,15 @@ def hand_run_views(engine: Any, limit: int) -> list[Any]:
         for run in crud.hand_run_crawls(session, limit=limit):
             started = _aware(run.started_at)
             finished = _aware(run.finished_at) if run.finished_at else None
-            shops = {k: c for k, c in (run.shop_counts or {}).items() if isinstance(c, dict)}
+            record = CrawlSummary.from_row(run)
             stats = {
-                "new_posts": sum(int(c.get("new_posts", 0)) for c in shops.values()),
-                "new_photos": sum(int(c.get("new_photos", 0)) for c in shops.values()),
-                "shops": shops,
+                "new_posts": record.totals["new_posts"],
+                "new_photos": record.totals["new_photos"],
+                "shops": record.shop_rows(),
             }
             seconds = (finished - started).total_seconds() if finished else None
             step = {"status": run.status, "crawl_runs": [run.id], "seconds": seconds}
-            errors = [{"step": "crawl", "error": e} for e in run.errors or []]
+            errors = [{"step": "crawl", "error": e} for e in record.errors]
             out.append(
                 RunView(
                     run.id or 0,

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from catalog.config import Settings
+from catalog.config import DEFAULT_SECRET_KEY, Settings
 from catalog.db import make_engine
 from web import ops
 from web.auth import LoginRequired
@@ -148,7 +148,7 @@ def create_app(
     )
     app.state.templates = make_templates()
     app.state.catalogue_cache = TTLCache(settings.web.facet_cache_seconds)
-    if settings.web.secret_key == "change-me-in-production":
+    if settings.web.secret_key == DEFAULT_SECRET_KEY:
         log.warning("web.secret_key is the default: set VITRINA_WEB__SECRET_KEY in production")
 
     app.add_middleware(

@@ -8,20 +8,20 @@ catalogue, so any web process answers the same, whichever machine ran the pipeli
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import func, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
+from catalog import crud
 from catalog.config import Settings
 from catalog.db import current_revision, session_scope
-from catalog.models import Photo, PipelineRun, Post, Shop, utcnow
+from catalog.records import RunStatus
 from catalog.taxonomy import REVIEW_STATUSES, ReviewStatus
-from pipeline.history import RunView, get_run, recent_runs, view
+from pipeline.history import get_run, pipeline_state, recent_runs, run_counts
 from web.auth import require_moderator
 
 router = APIRouter(tags=["operations"])
@@ -60,17 +60,6 @@ def _last_due(settings: Settings, now: datetime) -> datetime | None:
     return last
 
 
-def _pipeline_state(engine: Engine) -> tuple[RunView | None, RunView | None, bool]:
-    """(latest finished pipeline run, latest successful one, is a run going on)."""
-    with session_scope(engine) as s:
-        base = select(PipelineRun).where(PipelineRun.trigger != "retrain")
-        order = PipelineRun.id.desc()  # type: ignore[union-attr]
-        last = s.exec(base.where(PipelineRun.status != "running").order_by(order)).first()
-        good = s.exec(base.where(PipelineRun.status.in_(("ok", "partial"))).order_by(order)).first()  # type: ignore[attr-defined]
-        running = s.exec(base.where(PipelineRun.status == "running")).first() is not None
-        return (view(last) if last else None, view(good) if good else None, running)
-
-
 @router.get("/healthz", include_in_schema=False)
 def healthz(request: Request) -> JSONResponse:
     """200 while the catalogue answers (status "degraded" when the nightly run is overdue)."""
@@ -80,12 +69,12 @@ def healthz(request: Request) -> JSONResponse:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         schema = current_revision(engine)
-        last, good, running = _pipeline_state(engine)
+        last, good, running = pipeline_state(engine)
     except Exception as exc:  # noqa: BLE001 - the point is to report it, not to crash
         return JSONResponse(
             {"status": "down", "database": f"error: {type(exc).__name__}"}, status_code=503
         )
-    now = utcnow()
+    now = datetime.now(UTC)
     due = _last_due(settings, now)
     overdue = bool(due and not running and (good is None or good.started_at < due))
     body: dict[str, Any] = {
@@ -147,15 +136,11 @@ def metrics(request: Request) -> PlainTextResponse:
     engine = _engine(request)
     m = _Metrics()
     with session_scope(engine) as s:
-        shops = dict(s.exec(select(Shop.active, func.count()).group_by(Shop.active)).all())
-        posts = s.exec(select(func.count()).select_from(Post)).one()
-        photos = dict(s.exec(select(Photo.status, func.count()).group_by(Photo.status)).all())
-        runs = s.exec(
-            select(PipelineRun.trigger, PipelineRun.status, func.count()).group_by(
-                PipelineRun.trigger, PipelineRun.status
-            )
-        ).all()
-    last, good, running = _pipeline_state(engine)
+        shops = crud.shops_by_active(s)
+        posts = crud.counts(s)["posts"]
+        photos = crud.photos_per_status(s)
+    runs = run_counts(engine)
+    last, good, running = pipeline_state(engine)
     m.add(
         "vitrina_shops",
         "gauge",
@@ -203,7 +188,7 @@ def metrics(request: Request) -> PlainTextResponse:
             "vitrina_pipeline_last_run_ok",
             "gauge",
             "1 if the latest finished run had no failed step.",
-            [({}, 1 if last.status == "ok" else 0)],
+            [({}, 1 if last.status == RunStatus.ok else 0)],
         )
         m.add(
             "vitrina_pipeline_last_run_items",

@@ -14,10 +14,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import Response
 
-from catalog import crud
-from catalog.db import make_engine, session_scope
-from catalog.models import Shop
-from crawler.items import PageItem, PostData, RetryItem, RetryPhoto
+from crawler.items import PageItem, PostData, RetryItem, RetryPhoto, ShopUpdate
 from crawler.report import CrawlReport, redact
 from crawler.spiders.checks import Refused, check_post, post_ref
 from crawler.spiders.text import parse_time
@@ -73,6 +70,7 @@ class ShopSpider(scrapy.Spider):
         self.tasks = tasks or []
         self.report = report or CrawlReport()
         self.stopped_shops: set[int] = set()
+        self._updates: list[ShopUpdate] = []  # found by check(), yielded by its callback
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ShopSpider:
@@ -163,12 +161,11 @@ class ShopSpider(scrapy.Spider):
         self.report.error(task.key, message)
 
     def deactivate(self, task: ShopTask, reason: str) -> None:
+        """The account is gone: the shop is marked inactive by the item pipeline (the callback
+        that found out yields `shop_updates()`) and stops for this run."""
         reason = redact(reason)  # stored in shops.inactive_reason
         logger.warning("%s: marking the shop inactive: %s", task.key, reason)
-        engine = make_engine(self.settings.get("VITRINA_DATABASE_URL"))
-        with session_scope(engine) as session:
-            crud.deactivate_shop(session, task.shop_id, reason)
-        engine.dispose()
+        self._updates.append(ShopUpdate(task.shop_id, task.key, inactive_reason=reason))
         self.stopped_shops.add(task.shop_id)
         self.report.error(task.key, f"shop marked inactive: {reason}", status="inactive")
 
@@ -187,18 +184,16 @@ class ShopSpider(scrapy.Spider):
 
     _auth_error = ""
 
-    def remember_account(self, task: ShopTask, account_id: str, **fields: str) -> None:
+    def remember_account(self, task: ShopTask, account_id: str, **fields: str) -> ShopUpdate:
+        """The shop's resolved account, as an item to yield: the pipeline stores it. This run's
+        later requests use it at once (the task holds it)."""
         task.account_id = account_id
-        engine = make_engine(self.settings.get("VITRINA_DATABASE_URL"))
-        with session_scope(engine) as session:
-            shop = session.get(Shop, task.shop_id)
-            if shop is not None:
-                shop.account_id = account_id[:255]
-                for k, v in fields.items():
-                    if v and not getattr(shop, k):
-                        setattr(shop, k, v[:255] if k == "display_name" else v[:1024])
-                session.add(shop)
-        engine.dispose()
+        return ShopUpdate(task.shop_id, task.key, account_id=account_id, profile=dict(fields))
+
+    def shop_updates(self) -> Iterator[ShopUpdate]:
+        """The shop updates found while checking an answer (a gone account), to yield."""
+        while self._updates:
+            yield self._updates.pop(0)
 
     def json_of(self, response: Response) -> Any:
         """The JSON body, retried a few times if broken (proxies truncate), else Malformed."""

@@ -87,12 +87,13 @@ class BlueskySpider(ShopSpider):
         try:
             profile = self.check(response)
             if profile is None:
+                yield from self.shop_updates()  # a gone account, for the pipeline
                 return
             did = profile["did"]
         except (Malformed, KeyError, TypeError) as exc:
             yield from self.retry_malformed(response, f"malformed profile: {exc}")
             return
-        self.remember_account(
+        yield self.remember_account(
             task,
             did,
             display_name=profile.get("displayName", ""),
@@ -106,6 +107,7 @@ class BlueskySpider(ShopSpider):
         try:
             body = self.check(response)
             if body is None:
+                yield from self.shop_updates()  # a gone account, for the pipeline
                 return
             posts = self.parse_each(task, body["feed"], self.post)
             cursor = body.get("cursor") or None

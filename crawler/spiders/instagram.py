@@ -91,6 +91,7 @@ class InstagramSpider(ShopSpider):
         try:
             body = self.check(response)
             if body is None:
+                yield from self.shop_updates()  # a gone account, for the pipeline
                 return
             bd = body["business_discovery"]
             media = bd.get("media") or {"data": []}
@@ -100,7 +101,7 @@ class InstagramSpider(ShopSpider):
             yield from self.retry_malformed(response, f"malformed page: {exc}")
             return
         if seq == 0 and not task.account_id and bd.get("id"):
-            self.remember_account(
+            yield self.remember_account(
                 task,
                 str(bd["id"]),
                 display_name=bd.get("name", ""),

@@ -77,6 +77,7 @@ class MastodonSpider(ShopSpider):
         try:
             account = self.check(response)
             if account is None:
+                yield from self.shop_updates()  # a gone account, for the pipeline
                 return
             if not isinstance(account, dict) or "id" not in account:
                 raise Malformed(f"no account id in the answer from {response.url}")
@@ -85,8 +86,9 @@ class MastodonSpider(ShopSpider):
             return
         if account.get("suspended"):
             self.deactivate(task, "account suspended")
+            yield from self.shop_updates()
             return
-        self.remember_account(
+        yield self.remember_account(
             task,
             str(account["id"]),
             display_name=account.get("display_name", ""),
@@ -100,6 +102,7 @@ class MastodonSpider(ShopSpider):
         try:
             statuses = self.check(response)
             if statuses is None:
+                yield from self.shop_updates()  # a gone account, for the pipeline
                 return
             if not isinstance(statuses, list):
                 raise Malformed(f"expected a list of statuses from {response.url}")

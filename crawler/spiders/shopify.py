@@ -90,6 +90,7 @@ class ShopifySpider(ShopSpider):
         seq, page = response.meta["seq"], response.meta["page"]
         if response.status == 404:
             self.deactivate(task, f"store not found: {response.url} (HTTP 404)")
+            yield from self.shop_updates()
             return
         if response.status in (401, 402, 403, 423, 430):
             self.fail(task, f"store refused the crawler (HTTP {response.status}) at {response.url}")

@@ -16,11 +16,10 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response
-from sqlalchemy import select
 from sqlmodel import Session
 
+from catalog import crud
 from catalog.config import Settings
-from catalog.models import Photo
 from catalog.taxonomy import PUBLIC_STATUSES
 from web.auth import optional_moderator
 from web.deps import get_session, get_settings
@@ -52,11 +51,7 @@ def media(
     match = _NAME.match(name)
     if kind not in ("full", "thumb") or match is None:
         raise HTTPException(404)
-    row = session.execute(
-        select(Photo.sha256, Photo.stored_path, Photo.thumb_path, Photo.status).where(
-            Photo.id == parse_id(photo_id)
-        )
-    ).first()
+    row = crud.photo_media(session, parse_id(photo_id))
     if row is None or not row.sha256.startswith(match.group(1)):
         raise HTTPException(404)
     public = row.status in PUBLIC_STATUSES

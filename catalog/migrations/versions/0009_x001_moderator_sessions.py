@@ -1,7 +1,7 @@
 """moderator_sessions and api_tokens: server-side moderator sessions and revocable API tokens
 
 Revision ID: x001
-Revises: s001
+Revises: r001
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "x001"
-down_revision: str | None = "s001"
+down_revision: str | None = "r001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -25,11 +25,13 @@ from classifier import fusion_data
 from classifier.data import Sample
 from classifier.fusion import (
     CONFIDENT_STRENGTH,
+    PRECISION_MARGIN,
+    STRATA,
     Fusion,
     HeadFeatures,
     HeadFusion,
     decide,
-    fit_head,
+    fit_heads,
     text_features,
 )
 
@@ -99,11 +101,12 @@ class Outcomes:
     conflict: dict[str, np.ndarray] = field(default_factory=dict)
     text_named: dict[str, np.ndarray] = field(default_factory=dict)  # the words named a label
     text_right: dict[str, np.ndarray] = field(default_factory=dict)  # ... and it was right
+    stratum: dict[str, np.ndarray] = field(default_factory=dict)  # fusion.STRATA
 
     @staticmethod
     def concat(parts: Sequence[Outcomes]) -> Outcomes:
         out = Outcomes()
-        for name in ("auto", "right", "conflict", "text_named", "text_right"):
+        for name in ("auto", "right", "conflict", "text_named", "text_right", "stratum"):
             getattr(out, name).update(
                 {h: np.concatenate([getattr(p, name)[h] for p in parts]) for h in HEADS}
             )
@@ -125,6 +128,7 @@ def outcomes(
         out.auto[head] = d.auto
         out.right[head] = right[n, d.probs.argmax(axis=1)]
         out.conflict[head] = d.conflict
+        out.stratum[head] = d.stratum
         strongest = x.text.max(axis=1)
         out.text_named[head] = x.has_text
         out.text_right[head] = x.has_text & right[n, strongest.argmax(axis=1)]
@@ -164,6 +168,18 @@ def figures(o: Outcomes, *, per_label: bool = True) -> dict[str, Any]:
             "text_named": _share(o.text_named[h], n),
             "text_precision": _share(o.text_right[h], o.text_named[h]),
         }
+        if per_label:
+            # how each stratum fared: its share of posts, published share, precision
+            out[h]["strata"] = {
+                s: {
+                    "posts": _share(o.stratum[h] == s, n),
+                    "auto": _share(auto[h] & (o.stratum[h] == s), o.stratum[h] == s),
+                    "precision": _share(
+                        auto[h] & (o.stratum[h] == s) & o.right[h], auto[h] & (o.stratum[h] == s)
+                    ),
+                }
+                for s in STRATA
+            }
     return out
 
 
@@ -173,21 +189,18 @@ def _fit(
     image_thresholds: dict[str, float],
     target: float,
     confident_strength: float = CONFIDENT_STRENGTH,
+    margin: float = PRECISION_MARGIN,
 ) -> dict[str, HeadFusion]:
-    heads = {}
+    """Both heads fitted, their thresholds chosen together (the target is on all published
+    labels pooled)."""
+    per_head = []
     for head in HEADS:
         x, y, right = posts.head(head, labels[head])
-        heads[head] = fit_head(
-            head,
-            labels[head],
-            x,
-            y,
-            right=right,
-            image_threshold=image_thresholds[head],
-            target_precision=target,
-            confident_strength=confident_strength,
-        )
-    return heads
+        per_head.append((head, labels[head], x, y, right, image_thresholds[head]))
+    fitted = fit_heads(
+        per_head, target_precision=target, confident_strength=confident_strength, margin=margin
+    )
+    return dict(zip(HEADS, fitted, strict=True))
 
 
 @dataclass

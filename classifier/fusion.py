@@ -17,7 +17,7 @@ words name the label the fused model picks), "disagree" (they name another: the 
 overruled them) or "none" (no words: the image's own probability). The fused probability is
 calibrated differently in each, so each has its threshold, all chosen together on out-of-fold
 probabilities (`joint_thresholds`): as many labels of both heads as possible published while
-the published labels, pooled, are at least the target precision plus a safety margin right.
+the published labels, pooled, are at least the target precision (plus a safety margin) right.
 
 One rule sits on top: confident words (a clue of strength 1.0, a title or an option) naming
 another label than a confident photo (top probability at or above the image threshold) send that
@@ -59,6 +59,8 @@ PRECISION_MARGIN = 0.3
 def aim(target: float, margin: float = PRECISION_MARGIN) -> float:
     """The out-of-fold precision thresholds are chosen for, to keep `target` on new posts."""
     return target + margin * (1.0 - target)
+
+
 # A stratum with fewer out-of-fold posts than this gets no threshold of its own: it falls back
 # to the head's threshold for fused posts, or for "none" to the image threshold.
 MIN_STRATUM_POSTS = 20

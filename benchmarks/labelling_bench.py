@@ -181,6 +181,12 @@ def main() -> int:
         f"{photos_on} + held-out titles",
         [r.report["photo_and_words"] for r in results],
     )
+    with_category = [r.report["photo_and_words_with_category"] for r in results]
+    add(
+        "  … photos with a category only",
+        f"{with_category[0]['photos']} val. photos + held-out titles",
+        with_category,
+    )
     console.print(table)
     fused = [r.report["photo_and_words"] for r in results]
     for key, target in TARGETS.items():
@@ -190,7 +196,8 @@ def main() -> int:
     console.print(
         f"posts (first pairing): {first['post_kinds']} — match: a title of the same kind of "
         "product; none: no usable text; wrong: another product's title; unmatched: names.csv has "
-        "no title of that kind (Polo, Blouse…), so no text"
+        "no title of that kind (Polo, Blouse…), so no text; unsure: a 'Not sure'/'Other' photo, "
+        "no words, no category right"
     )
     for head, f in results[0].fusion.heads.items():
         w = f.source_weights()

@@ -332,8 +332,9 @@ def fit_head(
     out-of-fold probabilities of every post (posts without words: the image's own), this head
     alone (`fit_heads` chooses them for several heads together).
 
-    `y` is the true label index; `right` (N, K) bool marks labels that count as right when
-    published (the true one, and for colour the labeller's runner-up); default: y only."""
+    `y` is the true label index (-1: none is right); `right` (N, K) bool marks labels that count
+    as right when published (the true one, and for colour the labeller's runner-up); default:
+    y only."""
     fusion, cand = _fit_with_candidates(
         head, labels, x, y, right, image_threshold, target_precision, confident_strength, margin
     )
@@ -374,8 +375,11 @@ def _fit_with_candidates(
 ) -> tuple[HeadFusion, Candidates]:
     y_all = np.asarray(y_all)
     if right_all is None:
-        right_all = np.eye(len(labels), dtype=bool)[y_all]
-    keep = x_all.has_text
+        right_all = np.eye(len(labels), dtype=bool)[y_all] & (y_all >= 0)[:, None]
+    # y < 0: no label is right (a "Not sure"/"Other" photo's category): such a post counts
+    # against the "none" threshold when it has no words, and is never fitted on
+    keep = x_all.has_text & (y_all >= 0)
+    bare = ~x_all.has_text
     x, y, right = x_all.subset(keep), y_all[keep], np.asarray(right_all)[keep]
     fusion = HeadFusion(
         head, list(labels), confident_strength=confident_strength, image_threshold=image_threshold
@@ -383,7 +387,7 @@ def _fit_with_candidates(
     networks = sorted(set(x.network))
     fusion.fitted_on = {
         "posts": int(len(y)),
-        "posts_without_words": int((~keep).sum()),
+        "posts_without_words": int(bare.sum()),
         "sources": {
             s: int((x.text[:, i].max(axis=1) > 0).sum())
             for i, s in enumerate(SOURCES)
@@ -394,9 +398,9 @@ def _fit_with_candidates(
         "precision_margin": margin,
     }
     # posts without words: the image's own probabilities (nothing fitted here sees them)
-    img = x_all.image[~keep]
+    img = x_all.image[bare]
     none_conf = img.max(axis=1, initial=0.0)
-    none_right = np.asarray(right_all)[~keep][np.arange(len(img)), img.argmax(axis=1)]
+    none_right = np.asarray(right_all)[bare][np.arange(len(img)), img.argmax(axis=1)]
     if len(y) == 0:
         cand = Candidates(none_conf, none_right, np.full(len(img), "none"))
         return fusion, cand
@@ -497,6 +501,13 @@ class Fusion:
 
     heads: dict[str, HeadFusion]
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def no_words_thresholds(self, image_thresholds: dict[str, float]) -> dict[str, float]:
+        """The threshold a photo whose words name nothing for a head is decided on."""
+        return {
+            h: self.heads[h].stratum_thresholds(t)["none"] if h in self.heads else t
+            for h, t in image_thresholds.items()
+        }
 
     def save(self, model_dir: str | Path) -> Path:
         path = Path(model_dir) / FUSION_FILE

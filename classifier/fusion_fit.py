@@ -7,7 +7,8 @@ figures saved with it are cross-fitted: fitted on one half of the photos (fit ti
 on the other half (report titles: the fifth of names.csv the text lexicon was not tuned on),
 both ways, so no reported figure comes from fitted data.
 
-A label counts as right when it is the labeller's (for colour: or the labeller's runner-up).
+A label counts as right when it is the labeller's (for colour: or the labeller's runner-up); a
+"Not sure"/"Other" photo's category never is.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ class PostSet:
             [t.network for t in self.texts],
         )
         truth = [s.category if head == "category" else s.colour for s in self.samples]
-        y = np.array([labels.index(v) for v in truth], int)
-        right = np.eye(len(labels), dtype=bool)[y]
+        # -1: no label of this head is right ("Not sure"/"Other" photos' category)
+        y = np.array([labels.index(v) if v in labels else -1 for v in truth], int)
+        right = np.eye(len(labels), dtype=bool)[y] & (y >= 0)[:, None]
         if head == "colour":
             for n, s in enumerate(self.samples):
                 if s.colour_alt in labels:
@@ -102,6 +104,13 @@ class Outcomes:
     text_named: dict[str, np.ndarray] = field(default_factory=dict)  # the words named a label
     text_right: dict[str, np.ndarray] = field(default_factory=dict)  # ... and it was right
     stratum: dict[str, np.ndarray] = field(default_factory=dict)  # fusion.STRATA
+    kind: np.ndarray = field(default_factory=lambda: np.zeros(0, str))  # fusion_data.Pair.kind
+
+    def subset(self, mask: np.ndarray) -> Outcomes:
+        out = Outcomes(kind=self.kind[mask])
+        for name in ("auto", "right", "conflict", "text_named", "text_right", "stratum"):
+            getattr(out, name).update({h: v[mask] for h, v in getattr(self, name).items()})
+        return out
 
     @staticmethod
     def concat(parts: Sequence[Outcomes]) -> Outcomes:
@@ -110,6 +119,7 @@ class Outcomes:
             getattr(out, name).update(
                 {h: np.concatenate([getattr(p, name)[h] for p in parts]) for h in HEADS}
             )
+        out.kind = np.concatenate([p.kind for p in parts])
         return out
 
 
@@ -120,7 +130,7 @@ def outcomes(
     image_thresholds: dict[str, float],
 ) -> Outcomes:
     """What the production rule (`fusion.decide`) does on `posts`; heads=None: image only."""
-    out = Outcomes()
+    out = Outcomes(kind=np.array(posts.kinds, str))
     for head in HEADS:
         x, _y, right = posts.head(head, labels[head])
         d = decide(None if heads is None else heads.get(head), x, image_thresholds[head])
@@ -258,12 +268,14 @@ def fit_and_measure(
         "image_only_both_heads": figures(image, per_label=False),
         "image_only_per_label": figures(image),
         "photo_and_words": figures(fused),
+        # the same, left out the "Not sure"/"Other" photos (as the figures before they counted)
+        "photo_and_words_with_category": figures(fused.subset(fused.kind != "unsure")),
         "folds": folds,
     }
     meta = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "fitted_on": f"{len(everything)} validation photos with a category, paired with "
-        "product-names titles (30% no text, 10% another product's title)",
+        "fitted_on": f"{len(everything)} validation photos paired with product-names titles "
+        "(30% no text, 10% another product's title; 'Not sure'/'Other' photos without words)",
         "image_thresholds": image_thresholds,
         "report": report,
     }

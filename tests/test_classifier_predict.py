@@ -239,21 +239,31 @@ def test_default_model_has_a_fitted_fusion(model: VitrinaModel) -> None:
         f = model.fusion.heads[head]
         assert f.fitted_on["converged"] and f.fitted_on["posts"] > 200
         assert 0 < f.threshold < 1 and f.labels == model.labels[head]
+        assert set(f.thresholds) == {"agree", "disagree", "none"}
+        assert all(0 < t <= 1 for t in f.thresholds.values())
     report = model.fusion.metadata["report"]["photo_and_words"]
     assert report["label_precision"] >= 0.95
 
 
 def test_rows_without_words_are_as_without_fusion(model: VitrinaModel, tmp_path: Path) -> None:
+    """Without words a photo keeps the image's probabilities and is decided on the fusion's
+    threshold for photos without words; with an operator's thresholds, on exactly those."""
     plain = load_model(model_copy(tmp_path))
     assert plain.fusion is None and model.fusion is not None
     paths = photos(None, 12)
-    before = list(Predictor(plain, batch_size=5).predict_paths(paths))
+    no_words = model.fusion.no_words_thresholds(model.thresholds())
+    assert no_words != model.thresholds()  # fitted out-of-fold, not the image's own
+    before = list(Predictor(plain, batch_size=5, thresholds=no_words).predict_paths(paths))
     for texts in (None, [None] * len(paths), [PostText()] * len(paths)):
         after = list(Predictor(model, batch_size=5).predict_paths(paths, texts))
         for a, b in zip(before, after, strict=True):
             assert a.as_dict(with_top=True) == b.as_dict(with_top=True)
             assert a.decisions == b.decisions and a.image_top == b.image_top == b.top
             assert not any(b.conflict.values()) and b.evidence == NO_EVIDENCE
+    own = {"category": 0.7, "colour": 0.8}
+    plain_rows = list(Predictor(plain, thresholds=own).predict_paths(paths))
+    fused_rows = list(Predictor(model, thresholds=own).predict_paths(paths, [PostText()] * 12))
+    assert [r.decisions for r in plain_rows] == [r.decisions for r in fused_rows]
 
 
 def test_a_damaged_fusion_json_is_a_clear_error(tmp_path: Path, sqlite_url: str) -> None:

@@ -216,6 +216,20 @@ def test_a_stratum_without_posts_falls_back_safely() -> None:
     }
 
 
+def test_posts_no_label_fits_raise_the_no_words_threshold() -> None:
+    # a quarter of the posts without words show something no label fits ("Not sure"/"Other")
+    x, y = generate(6000, seed=41)
+    unsure = y.copy()
+    unsure[np.flatnonzero(~x.has_text)[::4]] = -1
+    plain = fit_head("colour", LABELS, x, y, image_threshold=0.9)
+    counted = fit_head("colour", LABELS, x, unsure, image_threshold=0.9)
+    assert counted.thresholds["none"] > plain.thresholds["none"]
+    assert counted.fitted_on["posts"] == plain.fitted_on["posts"]  # never fitted on
+    d = decide(counted, x, 0.9)
+    right = (d.probs.argmax(1) == unsure) & (unsure >= 0)
+    assert right[d.auto].mean() >= 0.95
+
+
 def confident_image(label: int, p: float = 0.97) -> np.ndarray:
     row = np.full(K, (1 - p) / (K - 1))
     row[label] = p

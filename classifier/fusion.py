@@ -9,8 +9,8 @@ clues (catalog.evidence.TextEvidence):
 where s_source(k) is the strength of the strongest clue for label k in that field of the post.
 Everything is fitted by L-BFGS on labelled posts (`fit_head`); δ and ρ are shrunk towards 0, so a
 source or network the fitting data never showed simply gets the shared text weight, and the
-fitted values show how far each source is trusted. A head whose text names no label is decided by
-the image alone, exactly as without fusion (same probabilities, same image threshold).
+fitted values show how far each source is trusted. A head whose text names no label keeps the
+image's own probabilities (decided on the "none" stratum's threshold below).
 
 A label is published when its probability reaches the threshold of its stratum: "agree" (the
 words name the label the fused model picks), "disagree" (they name another: the photo

@@ -8,7 +8,9 @@ One table, all rows measured in the same run:
 - words only: benchmarks/text_labelling.py's lexicon row on its held-out product-names titles;
 - photo + words: the validation photos paired with real titles of the same product kind (30% no
   text, 10% another product's title), the fusion fitted on one half of the photos and measured on
-  the other, both ways (classifier.fusion_fit).
+  the other, both ways (classifier.fusion_fit); its thresholds per stratum (words agree with the
+  decided label / disagree / no words) chosen for both heads together on out-of-fold posts of
+  the fitting half, and a second table shows each stratum's figures.
 A colour counts as right when it is the labeller's colour or their runner-up (colour_alt).
 "Moderator decisions" counts the labels a moderator has to set; under today's rule a photo in
 review has both its labels looked at.
@@ -105,7 +107,8 @@ def main() -> int:
     from classifier.model import default_model_dir, load_model
     from classifier.text import extract
 
-    console = Console()
+    # a file or pipe gets the whole table, not one squeezed to 80 columns
+    console = Console(width=None if sys.stdout.isatty() else 220)
     load_before = os.getloadavg()
     started = time.perf_counter()
     model = load_model(args.model or default_model_dir())
@@ -178,6 +181,12 @@ def main() -> int:
         f"{photos_on} + held-out titles",
         [r.report["photo_and_words"] for r in results],
     )
+    with_category = [r.report["photo_and_words_with_category"] for r in results]
+    add(
+        "  … photos with a category only",
+        f"{with_category[0]['photos']} val. photos + held-out titles",
+        with_category,
+    )
     console.print(table)
     fused = [r.report["photo_and_words"] for r in results]
     for key, target in TARGETS.items():
@@ -187,15 +196,35 @@ def main() -> int:
     console.print(
         f"posts (first pairing): {first['post_kinds']} — match: a title of the same kind of "
         "product; none: no usable text; wrong: another product's title; unmatched: names.csv has "
-        "no title of that kind (Polo, Blouse…), so no text"
+        "no title of that kind (Polo, Blouse…), so no text; unsure: a 'Not sure'/'Other' photo, "
+        "no words, no category right"
     )
     for head, f in results[0].fusion.heads.items():
         w = f.source_weights()
+        by_stratum = f.stratum_thresholds(model.thresholds()[head])
         console.print(
             f"{head} (fusion.json's fit): photo weight {f.image_weight:.2f}, words "
             + ", ".join(f"{s} {w[s]:.2f}" for s in f.fitted_on.get("sources", {}))
-            + f"; fused threshold {f.threshold:.3f}"
+            + "; thresholds "
+            + ", ".join(f"{s} {t:.3f}" for s, t in by_stratum.items())
+            + f" (image alone, without fusion: {model.thresholds()[head]:.3f})"
         )
+    strata = Table(
+        "head",
+        "stratum",
+        "share of posts",
+        "published",
+        "precision",
+        title="photo + words by stratum (mean, range over pairings): agree = the words name the "
+        "decided label, disagree = another, none = no words",
+    )
+    for head in ("category", "colour"):
+        for s in ("agree", "disagree", "none"):
+            rows = [f[head]["strata"][s] for f in fused]
+            strata.add_row(
+                head, s, *(spread([r[k] for r in rows]) for k in ("posts", "auto", "precision"))
+            )
+    console.print(strata)
     console.print(
         f"CPU: {cpu_model()}; load average before {load_before[0]:.2f}, after "
         f"{os.getloadavg()[0]:.2f}; image probabilities {probs_seconds:.1f} s (cached under "

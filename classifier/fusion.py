@@ -9,14 +9,19 @@ clues (catalog.evidence.TextEvidence):
 where s_source(k) is the strength of the strongest clue for label k in that field of the post.
 Everything is fitted by L-BFGS on labelled posts (`fit_head`); δ and ρ are shrunk towards 0, so a
 source or network the fitting data never showed simply gets the shared text weight, and the
-fitted values show how far each source is trusted. A head whose text names no label is decided by
-the image alone, exactly as without fusion (same probabilities, same image threshold).
+fitted values show how far each source is trusted. A head whose text names no label keeps the
+image's own probabilities (decided on the "none" stratum's threshold below).
 
-Two rules sit on top of the model. Confident words (whose fitted term alone would take a label
-from even odds to 95%) naming another label than a confident photo (top probability at or above
-the image threshold) send that label to review and flag the conflict, whatever the fused
-probability says; and confident words that the fused decision overrules (it picks another label)
-send the label to review too.
+A label is published when its probability reaches the threshold of its stratum: "agree" (the
+words name the label the fused model picks), "disagree" (they name another: the photo
+overruled them) or "none" (no words: the image's own probability). The fused probability is
+calibrated differently in each, so each has its threshold, all chosen together on out-of-fold
+probabilities (`joint_thresholds`): as many labels of both heads as possible published while
+the published labels, pooled, are at least the target precision (plus a safety margin) right.
+
+One rule sits on top: confident words (a clue of strength 1.0, a title or an option) naming
+another label than a confident photo (top probability at or above the image threshold) send that
+label to review and flag the conflict, whatever the fused probability says.
 
 numpy/scipy only: importing this module never loads TensorFlow.
 """
@@ -43,6 +48,22 @@ L2_BIAS = 1e-3
 L2_OFFSET = 3e-3
 L2_NETWORK = 3e-2  # firmer: networks differ in habits more than in how often shops are right
 THRESHOLD_FOLDS = 5
+STRATA = ("agree", "disagree", "none")
+# Out-of-fold precision is aimed above the target by this share of the errors the target allows
+# (0.95 → 0.965, 0.99 → 0.993): with ~450 fitting posts per head the chosen thresholds are
+# noisy; on held-out posts (5 pairings) aiming at 0.965 kept every pairing's pooled precision
+# at or above 95.5%, where aiming at the target itself let it fall to 94.2%.
+PRECISION_MARGIN = 0.3
+
+
+def aim(target: float, margin: float = PRECISION_MARGIN) -> float:
+    """The out-of-fold precision thresholds are chosen for, to keep `target` on new posts."""
+    return target + margin * (1.0 - target)
+
+
+# A stratum with fewer out-of-fold posts than this gets no threshold of its own: it falls back
+# to the head's threshold for fused posts, or for "none" to the image threshold.
+MIN_STRATUM_POSTS = 20
 # "1.0: the words plainly name this label for the product" (catalog.evidence.Clue); the text
 # extractor gives that to titles and options, and discounts captions (0.9) and hashtags.
 CONFIDENT_STRENGTH = 1.0
@@ -88,9 +109,16 @@ class HeadFusion:
     source_offsets: dict[str, float] = field(default_factory=dict)  # δ_source
     network_log_scales: dict[str, float] = field(default_factory=dict)  # ρ_network
     bias: list[float] = field(default_factory=list)  # b_k
-    threshold: float = 1.0  # on the fused probability, for posts whose words name a label
+    # on the fused probability for posts whose words name a label: the fallback for a stratum
+    # without a threshold of its own (and the only threshold of a fusion.json before strata)
+    threshold: float = 1.0
+    # per stratum (STRATA), chosen jointly with the other head's; a missing one falls back
+    thresholds: dict[str, float] = field(default_factory=dict)
+    # the image threshold the strata were chosen with: a caller who decides with another one
+    # (an operator's override) gets exactly that one on photos without words
+    image_threshold: float | None = None
     # Words are confident when a clue is at least this strong (catalog.evidence.Clue: 1.0 is
-    # the words plainly naming the label); the conflict and overrule rules apply to those only.
+    # the words plainly naming the label); the conflict rule applies to those only.
     confident_strength: float = CONFIDENT_STRENGTH
     fitted_on: dict[str, Any] = field(default_factory=dict)  # counts per source/network, target
 
@@ -106,18 +134,21 @@ class HeadFusion:
         r = np.exp([self.network_log_scales.get(n, 0.0) for n in x.network])
         return r[:, None] * np.einsum("nsk,s->nk", x.text, w)
 
-    def rules(
-        self, x: HeadFeatures, probs: np.ndarray, image_threshold: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(conflict, overruled) per post: confident words naming another label than a
-        confident photo; confident words naming another label than the fused decision."""
+    def conflicts(self, x: HeadFeatures, image_threshold: float) -> np.ndarray:
+        """Per post: confident words naming another label than a confident photo."""
         strongest = x.text.max(axis=1)  # (N, K): the strongest clue per label, any source
         confident = strongest.max(axis=1, initial=0.0) >= self.confident_strength
         text_label = strongest.argmax(axis=1)
         image_label, image_conf = x.image.argmax(axis=1), x.image.max(axis=1)
-        conflict = confident & (image_conf >= image_threshold) & (text_label != image_label)
-        overruled = confident & (text_label != probs.argmax(axis=1))
-        return conflict, overruled
+        return confident & (image_conf >= image_threshold) & (text_label != image_label)
+
+    def stratum_thresholds(self, image_threshold: float) -> dict[str, float]:
+        """The threshold each stratum is decided on, fallbacks filled in."""
+        out = {"agree": self.threshold, "disagree": self.threshold, "none": image_threshold}
+        out.update(self.thresholds)
+        if self.image_threshold is None or not np.isclose(image_threshold, self.image_threshold):
+            out["none"] = image_threshold
+        return out
 
     def probabilities(self, x: HeadFeatures) -> np.ndarray:
         """(N, K) fused probabilities (for every post; callers keep the image's where the
@@ -144,6 +175,8 @@ class HeadFusion:
             "network_scales": self.network_scales(),
             "bias": self.bias,
             "threshold": self.threshold,
+            "thresholds": self.thresholds,
+            "image_threshold": self.image_threshold,
             "confident_strength": self.confident_strength,
             "fitted_on": self.fitted_on,
         }
@@ -159,6 +192,10 @@ class HeadFusion:
             network_log_scales={k: float(v) for k, v in d.get("network_log_scales", {}).items()},
             bias=[float(b) for b in d.get("bias", [])],
             threshold=float(d["threshold"]),
+            thresholds={k: float(v) for k, v in d.get("thresholds", {}).items() if k in STRATA},
+            image_threshold=None
+            if d.get("image_threshold") is None
+            else float(d["image_threshold"]),
             confident_strength=float(d.get("confident_strength", CONFIDENT_STRENGTH)),
             fitted_on=dict(d.get("fitted_on", {})),
         )
@@ -172,24 +209,108 @@ class Decision:
     auto: np.ndarray  # (N,) bool
     conflict: np.ndarray  # (N,) bool
     fused: np.ndarray  # (N,) bool: the words took part
+    stratum: np.ndarray  # (N,) str: STRATA
+
+
+def strata(x: HeadFeatures, probs: np.ndarray) -> np.ndarray:
+    """Per post: "agree" (the words' strongest label is the decided one), "disagree" or
+    "none" (the words named nothing for this head)."""
+    text_label = x.text.max(axis=1).argmax(axis=1)
+    agree = text_label == probs.argmax(axis=1)
+    return np.where(~x.has_text, "none", np.where(agree, "agree", "disagree"))
 
 
 def decide(fusion: HeadFusion | None, x: HeadFeatures, image_threshold: float) -> Decision:
-    """Probabilities and auto/review per post for one head. Without a fusion (or without words
-    for a post) the image decides alone against `image_threshold`, as before fusion existed."""
+    """Probabilities and auto/review per post for one head. Without a fusion the image decides
+    alone against `image_threshold`, as before fusion existed; with one, a post without words
+    keeps the image's probabilities and is decided on the "none" stratum's threshold."""
     probs = x.image.copy()
     n = len(probs)
     fused = x.has_text if fusion is not None else np.zeros(n, bool)
     conflict = np.zeros(n, bool)
-    auto = probs.max(axis=1, initial=0.0) >= image_threshold
     if fusion is not None and fused.any():
         idx = np.flatnonzero(fused)
         probs[idx] = fusion.probabilities(x.subset(fused))
-        auto[idx] = probs[idx].max(axis=1) >= fusion.threshold
-        clash, overruled = fusion.rules(x.subset(fused), probs[idx], image_threshold)
-        conflict[idx] = clash
-        auto[idx[clash | overruled]] = False
-    return Decision(probs, auto, conflict, fused)
+        conflict[idx] = fusion.conflicts(x.subset(fused), image_threshold)
+    stratum = strata(x, probs)
+    if fusion is None:
+        limit = np.full(n, image_threshold)
+    else:
+        by_stratum = fusion.stratum_thresholds(image_threshold)
+        limit = np.array([by_stratum[s] for s in stratum], float)
+    auto = (probs.max(axis=1, initial=0.0) >= limit) & ~conflict
+    return Decision(probs, auto, conflict, fused, stratum)
+
+
+# -- thresholds -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Out-of-fold posts of one head a threshold is chosen on: the decided label's probability,
+    whether it is right, its stratum; posts the conflict rule sends to review are left out."""
+
+    conf: np.ndarray
+    correct: np.ndarray
+    stratum: np.ndarray
+
+
+def joint_thresholds(
+    groups: dict[Any, tuple[np.ndarray, np.ndarray]], target: float
+) -> dict[Any, float]:
+    """One threshold per group (head × stratum) publishing as many posts as possible
+    while the published posts of all groups together are at least `target` right.
+
+    Maximising Σ n_g subject to Σ gain_g(n_g) ≥ 0, where gain_g(n) = Σ over the n most
+    confident of (right − target), is solved by its Lagrangian: for each multiplier μ every
+    group takes the n maximising n + μ·gain(n); the feasible μ publishing most wins. A group
+    accepts whole runs of equal confidence only. 1.0 means "publish nothing"."""
+    curves = {}
+    for key, (conf, correct) in groups.items():
+        order = np.argsort(-conf, kind="stable")
+        c, r = conf[order], np.asarray(correct, float)[order]
+        # how many posts each candidate threshold publishes: the ends of runs of equal conf
+        run_end = np.append(c[1:] != c[:-1], True) if len(c) else np.zeros(0, bool)
+        ends = np.concatenate([[0], np.flatnonzero(run_end) + 1])
+        gain = np.concatenate([[0.0], np.cumsum(r - target)])[ends]
+        curves[key] = (c, ends, gain, ends.astype(float))
+    best: tuple[float, dict[Any, int]] | None = None
+    for mu in np.concatenate([[0.0], np.logspace(-3, 4, 300)]):
+        taken = {k: int(np.argmax(cnt + mu * gain)) for k, (_c, _e, gain, cnt) in curves.items()}
+        total_gain = sum(curves[k][2][i] for k, i in taken.items())
+        total = sum(curves[k][3][i] for k, i in taken.items())
+        if total_gain >= -1e-9 and (best is None or total > best[0]):
+            best = (total, taken)
+    out = {k: 1.0 for k in groups}
+    for k, i in (best[1] if best else {}).items():
+        c, ends = curves[k][0], curves[k][1]
+        out[k] = float(c[ends[i] - 1]) if ends[i] > 0 else 1.0
+    return out
+
+
+def choose_thresholds(
+    heads: Sequence[HeadFusion],
+    candidates: Sequence[Candidates],
+    target: float,
+    margin: float = PRECISION_MARGIN,
+) -> None:
+    """Set every head's stratum thresholds together (pooled precision ≥ aim(target) on
+    their out-of-fold candidates). A stratum with under MIN_STRATUM_POSTS candidates keeps its
+    fallback (`HeadFusion.stratum_thresholds`), which is at the target on its own."""
+    groups = {}
+    for h, (fusion, cand) in enumerate(zip(heads, candidates, strict=True)):
+        fusion.thresholds = {}
+        for s in STRATA:
+            m = cand.stratum == s
+            if m.sum() >= MIN_STRATUM_POSTS:
+                groups[(h, s)] = (cand.conf[m], cand.correct[m])
+    for (h, s), t in joint_thresholds(groups, aim(target, margin)).items():
+        heads[h].thresholds[s] = t
+    for fusion in heads:
+        fusion.fitted_on["thresholds_from"] = (
+            f"{THRESHOLD_FOLDS}-fold out-of-fold probabilities, strata of every head together, "
+            f"pooled precision ≥ {aim(target, margin):.3f}"
+        )
 
 
 # -- fitting ------------------------------------------------------------------------------
@@ -205,20 +326,68 @@ def fit_head(
     image_threshold: float,
     target_precision: float = 0.95,
     confident_strength: float = CONFIDENT_STRENGTH,
+    margin: float = PRECISION_MARGIN,
 ) -> HeadFusion:
-    """Fit one head on posts whose words name a label (others are decided by the image).
+    """Fit one head: the model on posts whose words name a label; its stratum thresholds on
+    out-of-fold probabilities of every post (posts without words: the image's own), this head
+    alone (`fit_heads` chooses them for several heads together).
 
-    `y` is the true label index; `right` (N, K) bool marks labels that count as right when
-    published (the true one, and for colour the labeller's runner-up); default: y only.
-    The threshold is the lowest fused confidence at which published labels (conflicts
-    excluded) are at least `target_precision` right."""
-    keep = x.has_text
-    x, y = x.subset(keep), np.asarray(y)[keep]
-    right = np.eye(len(labels), dtype=bool)[y] if right is None else np.asarray(right)[keep]
-    fusion = HeadFusion(head, list(labels), confident_strength=confident_strength)
+    `y` is the true label index (-1: none is right); `right` (N, K) bool marks labels that count
+    as right when published (the true one, and for colour the labeller's runner-up); default:
+    y only."""
+    fusion, cand = _fit_with_candidates(
+        head, labels, x, y, right, image_threshold, target_precision, confident_strength, margin
+    )
+    choose_thresholds([fusion], [cand], target_precision, margin)
+    return fusion
+
+
+def fit_heads(
+    heads: Sequence[tuple[str, Sequence[str], HeadFeatures, np.ndarray, np.ndarray | None, float]],
+    *,
+    target_precision: float = 0.95,
+    confident_strength: float = CONFIDENT_STRENGTH,
+    margin: float = PRECISION_MARGIN,
+) -> list[HeadFusion]:
+    """Fit several heads of the same posts, (head, labels, x, y, right, image_threshold) each,
+    with their thresholds chosen together: the precision target is on their labels pooled."""
+    fitted = [
+        _fit_with_candidates(
+            h, labels, x, y, right, thr, target_precision, confident_strength, margin
+        )
+        for h, labels, x, y, right, thr in heads
+    ]
+    fusions = [f for f, _c in fitted]
+    choose_thresholds(fusions, [c for _f, c in fitted], target_precision, margin)
+    return fusions
+
+
+def _fit_with_candidates(
+    head: str,
+    labels: Sequence[str],
+    x_all: HeadFeatures,
+    y_all: np.ndarray,
+    right_all: np.ndarray | None,
+    image_threshold: float,
+    target_precision: float,
+    confident_strength: float,
+    margin: float,
+) -> tuple[HeadFusion, Candidates]:
+    y_all = np.asarray(y_all)
+    if right_all is None:
+        right_all = np.eye(len(labels), dtype=bool)[y_all] & (y_all >= 0)[:, None]
+    # y < 0: no label is right (a "Not sure"/"Other" photo's category): such a post counts
+    # against the "none" threshold when it has no words, and is never fitted on
+    keep = x_all.has_text & (y_all >= 0)
+    bare = ~x_all.has_text
+    x, y, right = x_all.subset(keep), y_all[keep], np.asarray(right_all)[keep]
+    fusion = HeadFusion(
+        head, list(labels), confident_strength=confident_strength, image_threshold=image_threshold
+    )
     networks = sorted(set(x.network))
     fusion.fitted_on = {
         "posts": int(len(y)),
+        "posts_without_words": int(bare.sum()),
         "sources": {
             s: int((x.text[:, i].max(axis=1) > 0).sum())
             for i, s in enumerate(SOURCES)
@@ -226,26 +395,37 @@ def fit_head(
         },
         "networks": {n: x.network.count(n) for n in networks},
         "target_precision": target_precision,
+        "precision_margin": margin,
     }
+    # posts without words: the image's own probabilities (nothing fitted here sees them)
+    img = x_all.image[bare]
+    none_conf = img.max(axis=1, initial=0.0)
+    none_right = np.asarray(right_all)[bare][np.arange(len(img)), img.argmax(axis=1)]
     if len(y) == 0:
-        return fusion
+        cand = Candidates(none_conf, none_right, np.full(len(img), "none"))
+        return fusion, cand
     _fit_parameters(fusion, x, y, networks)
-    # The threshold is chosen on out-of-fold probabilities: each post's fused probability comes
-    # from a fit that did not see it, so the threshold does not lean on the fit's optimism.
+    # Thresholds are chosen on out-of-fold probabilities: each post's fused probability comes
+    # from a fit that did not see it, so the thresholds do not lean on the fit's optimism.
     probs = np.zeros_like(x.image)
     fold = np.random.default_rng(0).permutation(len(y)) % THRESHOLD_FOLDS
     for k in range(THRESHOLD_FOLDS):
         inner = HeadFusion(head, list(labels), fitted_on=dict(fusion.fitted_on))
         _fit_parameters(inner, x.subset(fold != k), y[fold != k], networks)
         probs[fold == k] = inner.probabilities(x.subset(fold == k))
-    top, conf = probs.argmax(axis=1), probs.max(axis=1)
-    correct = right[np.arange(len(y)), top]
-    # posts the rules send to review whatever the probability are left out of the choice
-    conflict, overruled = fusion.rules(x, probs, image_threshold)
-    ok = ~conflict & ~overruled
-    fusion.threshold = calibration.threshold_for_precision(conf[ok], correct[ok], target_precision)
-    fusion.fitted_on["threshold_from"] = f"{THRESHOLD_FOLDS}-fold out-of-fold probabilities"
-    return fusion
+    conf = probs.max(axis=1)
+    correct = right[np.arange(len(y)), probs.argmax(axis=1)]
+    ok = ~fusion.conflicts(x, image_threshold)  # sent to review whatever the probability
+    # the fallback for strata too small to have their own threshold: this head's fused posts
+    fusion.threshold = calibration.threshold_for_precision(
+        conf[ok], correct[ok], aim(target_precision, margin)
+    )
+    cand = Candidates(
+        np.concatenate([conf[ok], none_conf]),
+        np.concatenate([correct[ok], none_right]),
+        np.concatenate([strata(x, probs)[ok], np.full(len(img), "none")]),
+    )
+    return fusion, cand
 
 
 def _fit_parameters(
@@ -321,6 +501,13 @@ class Fusion:
 
     heads: dict[str, HeadFusion]
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def no_words_thresholds(self, image_thresholds: dict[str, float]) -> dict[str, float]:
+        """The threshold a photo whose words name nothing for a head is decided on."""
+        return {
+            h: self.heads[h].stratum_thresholds(t)["none"] if h in self.heads else t
+            for h, t in image_thresholds.items()
+        }
 
     def save(self, model_dir: str | Path) -> Path:
         path = Path(model_dir) / FUSION_FILE

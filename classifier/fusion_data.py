@@ -2,7 +2,8 @@
 
 Each validation photo with a true category becomes a post: with a seeded draw, 30% get no usable
 text, 10% the title of a different product, the rest a real title of the same true category and
-colour from `product-names/names.csv`. Titles come from one of two disjoint parts of names.csv
+colour from `product-names/names.csv`. A "Not sure"/"Other" photo becomes a post without words
+whose category is never right. Titles come from one of two disjoint parts of names.csv
 (by a hash of the product id), so reported figures use titles the fit never saw; photos are
 split in two halves for cross-fitting by a hash of their key.
 
@@ -46,7 +47,9 @@ class Pair:
 
     sample: Sample
     text: PostText
-    kind: str  # "match" | "none" | "wrong" (a different product's title) | "unmatched"
+    # "match" | "none" | "wrong" (a different product's title) | "unmatched" | "unsure" (a
+    # "Not sure"/"Other" photo, without words)
+    kind: str
 
 
 def _unit(seed: str, key: str) -> float:
@@ -86,7 +89,7 @@ def photo_half(s: Sample) -> int:
 def pair_posts(
     samples: Sequence[Sample], titles: Sequence[Title], *, seed: str = PAIRING_SEED
 ) -> list[Pair]:
-    """One post per photo with a true category (the draw is fixed by `seed` and the photo)."""
+    """One post per photo (the draw is fixed by `seed` and the photo)."""
     by_label: dict[tuple[str, str], list[Title]] = defaultdict(list)
     for t in titles:
         if t.category and t.colour:
@@ -94,11 +97,15 @@ def pair_posts(
     pool = sorted((t for t in titles if t.category and t.colour), key=lambda t: t.id)
     out: list[Pair] = []
     for s in samples:
-        if not s.has_category:
-            continue
         u = _unit(seed, s.key)
         pick = _unit(seed + ":title", s.key)
         network = NETWORKS[int(_unit(seed + ":network", s.key) * len(NETWORKS))]
+        if not s.has_category:
+            # a "Not sure"/"Other" photo: no category is right for it, and no title names its
+            # kind; it stays a post (without words), so that thresholds count what publishing
+            # a category for it costs
+            out.append(Pair(s, PostText(network=network), "unsure"))
+            continue
         if u < NO_TEXT_SHARE:
             out.append(Pair(s, PostText(network=network), "none"))
             continue

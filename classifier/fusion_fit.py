@@ -7,7 +7,8 @@ figures saved with it are cross-fitted: fitted on one half of the photos (fit ti
 on the other half (report titles: the fifth of names.csv the text lexicon was not tuned on),
 both ways, so no reported figure comes from fitted data.
 
-A label counts as right when it is the labeller's (for colour: or the labeller's runner-up).
+A label counts as right when it is the labeller's (for colour: or the labeller's runner-up); a
+"Not sure"/"Other" photo's category never is.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from classifier import fusion_data
 from classifier.data import Sample
 from classifier.fusion import (
     CONFIDENT_STRENGTH,
+    PRECISION_MARGIN,
+    STRATA,
     Fusion,
     HeadFeatures,
     HeadFusion,
     decide,
-    fit_head,
+    fit_heads,
     text_features,
 )
 
@@ -58,8 +61,9 @@ class PostSet:
             [t.network for t in self.texts],
         )
         truth = [s.category if head == "category" else s.colour for s in self.samples]
-        y = np.array([labels.index(v) for v in truth], int)
-        right = np.eye(len(labels), dtype=bool)[y]
+        # -1: no label of this head is right ("Not sure"/"Other" photos' category)
+        y = np.array([labels.index(v) if v in labels else -1 for v in truth], int)
+        right = np.eye(len(labels), dtype=bool)[y] & (y >= 0)[:, None]
         if head == "colour":
             for n, s in enumerate(self.samples):
                 if s.colour_alt in labels:
@@ -99,14 +103,23 @@ class Outcomes:
     conflict: dict[str, np.ndarray] = field(default_factory=dict)
     text_named: dict[str, np.ndarray] = field(default_factory=dict)  # the words named a label
     text_right: dict[str, np.ndarray] = field(default_factory=dict)  # ... and it was right
+    stratum: dict[str, np.ndarray] = field(default_factory=dict)  # fusion.STRATA
+    kind: np.ndarray = field(default_factory=lambda: np.zeros(0, str))  # fusion_data.Pair.kind
+
+    def subset(self, mask: np.ndarray) -> Outcomes:
+        out = Outcomes(kind=self.kind[mask])
+        for name in ("auto", "right", "conflict", "text_named", "text_right", "stratum"):
+            getattr(out, name).update({h: v[mask] for h, v in getattr(self, name).items()})
+        return out
 
     @staticmethod
     def concat(parts: Sequence[Outcomes]) -> Outcomes:
         out = Outcomes()
-        for name in ("auto", "right", "conflict", "text_named", "text_right"):
+        for name in ("auto", "right", "conflict", "text_named", "text_right", "stratum"):
             getattr(out, name).update(
                 {h: np.concatenate([getattr(p, name)[h] for p in parts]) for h in HEADS}
             )
+        out.kind = np.concatenate([p.kind for p in parts])
         return out
 
 
@@ -117,7 +130,7 @@ def outcomes(
     image_thresholds: dict[str, float],
 ) -> Outcomes:
     """What the production rule (`fusion.decide`) does on `posts`; heads=None: image only."""
-    out = Outcomes()
+    out = Outcomes(kind=np.array(posts.kinds, str))
     for head in HEADS:
         x, _y, right = posts.head(head, labels[head])
         d = decide(None if heads is None else heads.get(head), x, image_thresholds[head])
@@ -125,6 +138,7 @@ def outcomes(
         out.auto[head] = d.auto
         out.right[head] = right[n, d.probs.argmax(axis=1)]
         out.conflict[head] = d.conflict
+        out.stratum[head] = d.stratum
         strongest = x.text.max(axis=1)
         out.text_named[head] = x.has_text
         out.text_right[head] = x.has_text & right[n, strongest.argmax(axis=1)]
@@ -164,6 +178,18 @@ def figures(o: Outcomes, *, per_label: bool = True) -> dict[str, Any]:
             "text_named": _share(o.text_named[h], n),
             "text_precision": _share(o.text_right[h], o.text_named[h]),
         }
+        if per_label:
+            # how each stratum fared: its share of posts, published share, precision
+            out[h]["strata"] = {
+                s: {
+                    "posts": _share(o.stratum[h] == s, n),
+                    "auto": _share(auto[h] & (o.stratum[h] == s), o.stratum[h] == s),
+                    "precision": _share(
+                        auto[h] & (o.stratum[h] == s) & o.right[h], auto[h] & (o.stratum[h] == s)
+                    ),
+                }
+                for s in STRATA
+            }
     return out
 
 
@@ -173,21 +199,18 @@ def _fit(
     image_thresholds: dict[str, float],
     target: float,
     confident_strength: float = CONFIDENT_STRENGTH,
+    margin: float = PRECISION_MARGIN,
 ) -> dict[str, HeadFusion]:
-    heads = {}
+    """Both heads fitted, their thresholds chosen together (the target is on all published
+    labels pooled)."""
+    per_head = []
     for head in HEADS:
         x, y, right = posts.head(head, labels[head])
-        heads[head] = fit_head(
-            head,
-            labels[head],
-            x,
-            y,
-            right=right,
-            image_threshold=image_thresholds[head],
-            target_precision=target,
-            confident_strength=confident_strength,
-        )
-    return heads
+        per_head.append((head, labels[head], x, y, right, image_thresholds[head]))
+    fitted = fit_heads(
+        per_head, target_precision=target, confident_strength=confident_strength, margin=margin
+    )
+    return dict(zip(HEADS, fitted, strict=True))
 
 
 @dataclass
@@ -245,12 +268,14 @@ def fit_and_measure(
         "image_only_both_heads": figures(image, per_label=False),
         "image_only_per_label": figures(image),
         "photo_and_words": figures(fused),
+        # the same, left out the "Not sure"/"Other" photos (as the figures before they counted)
+        "photo_and_words_with_category": figures(fused.subset(fused.kind != "unsure")),
         "folds": folds,
     }
     meta = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "fitted_on": f"{len(everything)} validation photos with a category, paired with "
-        "product-names titles (30% no text, 10% another product's title)",
+        "fitted_on": f"{len(everything)} validation photos paired with product-names titles "
+        "(30% no text, 10% another product's title; 'Not sure'/'Other' photos without words)",
         "image_thresholds": image_thresholds,
         "report": report,
     }

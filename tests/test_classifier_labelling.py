@@ -57,6 +57,8 @@ def test_labels_pending_photos_idempotently(
                 assert len(x.top) == 3 and x.top[0][0] == x.label
                 assert x.confidence == pytest.approx(x.top[0][1], abs=1e-3)
             thresholds = model.thresholds()
+            if model.fusion is not None:  # photos without words: the fusion's "none" stratum
+                thresholds = model.fusion.no_words_thresholds(thresholds)
             # Each label is decided on its own; the status is what the two states imply.
             states = {}
             for head in ("category", "colour"):

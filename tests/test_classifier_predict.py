@@ -247,21 +247,31 @@ def test_default_model_has_a_fitted_fusion(model: VitrinaModel) -> None:
         f = model.fusion.heads[head]
         assert f.fitted_on["converged"] and f.fitted_on["posts"] > 200
         assert 0 < f.threshold < 1 and f.labels == model.labels[head]
+        assert set(f.thresholds) == {"agree", "disagree", "none"}
+        assert all(0 < t <= 1 for t in f.thresholds.values())
     report = model.fusion.metadata["report"]["photo_and_words"]
     assert report["label_precision"] >= 0.95
 
 
 def test_rows_without_words_are_as_without_fusion(model: VitrinaModel, tmp_path: Path) -> None:
+    """Without words a photo keeps the image's probabilities and is decided on the fusion's
+    threshold for photos without words; with an operator's thresholds, on exactly those."""
     plain = load_model(model_copy(tmp_path))
     assert plain.fusion is None and model.fusion is not None
     paths = photos(None, 12)
-    before = list(Predictor(plain, batch_size=5).predict_paths(paths))
+    no_words = model.fusion.no_words_thresholds(model.thresholds())
+    assert no_words != model.thresholds()  # fitted out-of-fold, not the image's own
+    before = list(Predictor(plain, batch_size=5, thresholds=no_words).predict_paths(paths))
     for texts in (None, [None] * len(paths), [PostText()] * len(paths)):
         after = list(Predictor(model, batch_size=5).predict_paths(paths, texts))
         for a, b in zip(before, after, strict=True):
             assert a.as_dict(with_top=True) == b.as_dict(with_top=True)
             assert a.decisions == b.decisions and a.image_top == b.image_top == b.top
             assert not any(b.conflict.values()) and b.evidence == NO_EVIDENCE
+    own = {"category": 0.7, "colour": 0.8}
+    plain_rows = list(Predictor(plain, thresholds=own).predict_paths(paths))
+    fused_rows = list(Predictor(model, thresholds=own).predict_paths(paths, [PostText()] * 12))
+    assert [r.decisions for r in plain_rows] == [r.decisions for r in fused_rows]
 
 
 def test_a_damaged_fusion_json_is_a_clear_error(tmp_path: Path, sqlite_url: str) -> None:
@@ -303,12 +313,13 @@ def test_cli_predict_refuses_a_bad_captions_file(
 WORDS = {"T-Shirt": "t-shirt", "Shoes": "shoes", "Pants": "trousers"}
 
 
-def sure_and_unsure(model: VitrinaModel) -> tuple[list[Path], Path, str]:
+def sure_and_unsure(model: VitrinaModel) -> tuple[list[Path], Path, str, str]:
     """Real photos the image alone publishes on both heads (of three kinds), and one whose
-    category is sure but whose colour (the labeller's) is its unsure top guess."""
+    labels are both the labeller's but only one head is sure without words: the photo, words
+    that agree with it, and the unsure head."""
     predictor = Predictor(model)
     sure: dict[str, Path] = {}
-    unsure: tuple[Path, str] | None = None
+    unsure: tuple[Path, str, str] | None = None
     for category in WORDS:
         picked = rows(category, 20)
         paths = [dataset() / r["image"] for r in picked]
@@ -317,18 +328,15 @@ def sure_and_unsure(model: VitrinaModel) -> tuple[list[Path], Path, str]:
             # sure photos are never red: the tests' other product is a red dress
             if row.decision == "auto" and right and r["colour"] != "red" and category not in sure:
                 sure[category] = dataset() / r["image"]
-            elif (
-                unsure is None
-                and right
-                and row.decisions == {"category": "auto", "colour": "review"}
-            ):
-                unsure = (dataset() / r["image"], f"{r['colour']} {WORDS[category]}")
+            elif unsure is None and right and sorted(row.decisions.values()) == ["auto", "review"]:
+                head = next(h for h, v in row.decisions.items() if v == "review")
+                unsure = (dataset() / r["image"], f"{r['colour']} {WORDS[category]}", head)
     assert len(sure) == 3 and unsure is not None
     return list(sure.values()), *unsure
 
 
 def test_words_against_a_sure_photo_are_a_conflict(model: VitrinaModel) -> None:
-    sure, unsure, agreeing = sure_and_unsure(model)
+    sure, unsure, agreeing, head = sure_and_unsure(model)
     texts = [
         PostText(network="shopify", title="Red Dress"),  # plainly another product
         None,
@@ -346,12 +354,11 @@ def test_words_against_a_sure_photo_are_a_conflict(model: VitrinaModel) -> None:
     for k in (1, 2):
         assert after[k].as_dict(with_top=True) == before[k].as_dict(with_top=True)
         assert after[k].decisions == before[k].decisions and not any(after[k].conflict.values())
-    # agreeing words make the unsure colour publishable
+    # agreeing words make the unsure label publishable
     helped = after[3]
-    assert before[3].decisions["colour"] == "review" and helped.decisions["colour"] == "auto"
-    assert (
-        helped.colour == before[3].colour and helped.colour_confidence > before[3].colour_confidence
-    )
+    assert before[3].decisions[head] == "review" and helped.decisions[head] == "auto"
+    assert getattr(helped, head) == getattr(before[3], head)
+    assert getattr(helped, f"{head}_confidence") > getattr(before[3], f"{head}_confidence")
     assert helped.decision == "auto" and not any(helped.conflict.values())
     assert helped.image_top == before[3].top != helped.top
 
@@ -360,7 +367,7 @@ def test_without_fusion_json_words_do_not_change_decisions(
     model: VitrinaModel, tmp_path: Path
 ) -> None:
     plain = load_model(model_copy(tmp_path))
-    sure, unsure, agreeing = sure_and_unsure(model)
+    sure, unsure, agreeing, head = sure_and_unsure(model)
     paths = [*sure, unsure]
     texts = [PostText(title="Red Dress")] * 3 + [PostText(caption=agreeing)]
     before = list(Predictor(plain).predict_paths(paths))
@@ -374,7 +381,7 @@ def test_without_fusion_json_words_do_not_change_decisions(
 
 def test_cli_predict_with_captions(model: VitrinaModel, tmp_path: Path, sqlite_url: str) -> None:
     cfg = write_config(tmp_path, sqlite_url)
-    sure, unsure, agreeing = sure_and_unsure(model)
+    sure, unsure, agreeing, head = sure_and_unsure(model)
     captions = tmp_path / "captions.csv"
     with captions.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -392,7 +399,7 @@ def test_cli_predict_with_captions(model: VitrinaModel, tmp_path: Path, sqlite_u
     clash, helped = table[sure[0].name], table[unsure.name]
     assert clash["decision"] == "review" and clash["category_conflict"] == "True"
     assert clash["category_text"] == "shop says: Dress (title)"
-    assert helped["colour_decision"] == "auto" and helped["colour_conflict"] == "False"
+    assert helped[f"{head}_decision"] == "auto" and helped[f"{head}_conflict"] == "False"
     assert table[sure[1].name]["category_text"] == "" and table[sure[1].name]["decision"] == "auto"
     text = " ".join(result.output.split())
     assert "2 with words, 1 with a photo/words conflict" in text
@@ -424,7 +431,7 @@ def test_classify_catalog_reads_each_photos_post_words(
     settings_for,  # type: ignore[no-untyped-def]
 ) -> None:
     settings, _ = settings_for(db_url)
-    sure, unsure, agreeing = sure_and_unsure(model)
+    sure, unsure, agreeing, head = sure_and_unsure(model)
     ids = store_photos(engine, settings.media_dir, [sure[0], sure[1], unsure])
     with Session(engine) as session:
         photo_post = [session.get(Photo, i).post_id for i in ids]
@@ -440,4 +447,4 @@ def test_classify_catalog_reads_each_photos_post_words(
         status = {i: session.get(Photo, i).status for i in ids}
     assert status[ids[0]] == ReviewStatus.needs_review  # words against a sure photo
     assert status[ids[1]] == ReviewStatus.auto_accepted  # no words: the photo alone, as before
-    assert status[ids[2]] == ReviewStatus.auto_accepted  # agreeing words settle its colour
+    assert status[ids[2]] == ReviewStatus.auto_accepted  # agreeing words settle its unsure label

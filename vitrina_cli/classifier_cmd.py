@@ -509,7 +509,7 @@ def fusion_table(report: dict[str, Any], title: str) -> Table:
 
 def weights_table(heads: dict[str, Any]) -> Table:
     """The fitted reliabilities: how much each source of words (and the photo) counts."""
-    table = Table("head", "photo weight", "text weight", "per source", "per network", "threshold")
+    table = Table("head", "photo weight", "text weight", "per source", "per network", "thresholds")
     for head, f in heads.items():
         seen = f.fitted_on.get("sources", {})
         table.add_row(
@@ -520,7 +520,11 @@ def weights_table(heads: dict[str, Any]) -> Table:
                 f"{s} {w:.2f} (n={seen[s]})" for s, w in f.source_weights().items() if s in seen
             ),
             ", ".join(f"{n} ×{v:.2f}" for n, v in f.network_scales().items()),
-            f"{f.threshold:.3f}",
+            # per stratum: words agree / disagree with the decided label, no words
+            ", ".join(
+                f"{s} {t:.3f}"
+                for s, t in f.stratum_thresholds(f.image_threshold or f.threshold).items()
+            ),
         )
     return table
 

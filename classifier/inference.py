@@ -1,8 +1,9 @@
 """Batch inference: paths in, one row per photo out, bad files included as rows with a reason.
 
 Decoding runs in a small thread pool (Pillow releases the GIL) one batch ahead of the model, and
-the model runs as one compiled TensorFlow function per batch: that, JPEG draft decoding and a
-192-pixel input are what make a 2-core CPU label about two hundred photos a second.
+the model runs once per batch through `classifier.runtime` (TFLite with XNNPACK on a CPU, Keras
+on a GPU): that, JPEG draft decoding and a 192-pixel input are what make a 2-core CPU label
+about two hundred photos a second.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 from catalog.evidence import NO_EVIDENCE, PostText, TextEvidence
 from classifier.fusion import HeadFeatures, decide, text_features
 from classifier.images import DEFAULT_MAX_PIXELS, UnreadableImage, load_rgb
 from classifier.model import VitrinaModel
+from classifier.runtime import make_runtime
 
 AUTO, REVIEW, ERROR = "auto", "review", "error"
 
@@ -83,6 +84,7 @@ class Predictor:
         workers: int = 2,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         top_k: int = 3,
+        runtime: str = "auto",
     ):
         self.model = model
         self.batch_size = batch_size
@@ -90,26 +92,18 @@ class Predictor:
         self.workers = workers
         self.max_pixels = max_pixels
         self.top_k = top_k
-        size = model.image_size
-        keras_model = model.keras_model
-
-        @tf.function(
-            input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)],
-            reduce_retracing=True,
-        )
-        def run(pixels: tf.Tensor) -> dict[str, tf.Tensor]:
-            return keras_model(pixels, training=False)
-
-        self._run = run
+        # "auto" | "tflite" | "keras" ([classifier] runtime); .name says which one runs.
+        self.runtime = make_runtime(model, runtime)
 
     # -- arrays ---------------------------------------------------------------------------
 
     def predict_arrays(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
-        """(N, S, S, 3) uint8 → calibrated {"category": (N, 17), "colour": (N, 13)}."""
+        """(N, S, S, 3) uint8 → calibrated {"category": (N, 17), "colour": (N, 13)} and the
+        pooled backbone "features" (N, D)."""
         if len(pixels) == 0:
-            return {h: np.zeros((0, len(v))) for h, v in self.model.labels.items()}
-        out = self._run(tf.constant(pixels, dtype=tf.uint8))
-        return {k: v.numpy() for k, v in out.items()}
+            out = {h: np.zeros((0, len(v))) for h, v in self.model.labels.items()}
+            return {**out, "features": np.zeros((0, 0), dtype=np.float32)}
+        return self.runtime.run(pixels)
 
     def evidence_for(self, texts: Sequence[PostText | None] | None, n: int) -> list[TextEvidence]:
         """The words' clues per post (NO_EVIDENCE where a post has no words)."""

@@ -36,8 +36,10 @@ def _progress() -> Progress:
 
 def _load(ctx: typer.Context, model: Path | None):  # type: ignore[no-untyped-def]
     from classifier.model import InvalidModel, ModelNotFound, load_model, resolve_model_dir
+    from classifier.runtime import configure_tf_threads
 
     settings = settings_from(ctx)
+    configure_tf_threads()  # before TensorFlow's first op: one pool sized to this process's cores
     path = (
         model
         if model
@@ -364,6 +366,7 @@ def predict(
         batch_size=batch_size or cfg.batch_size,
         thresholds={"category": cfg.category_threshold, "colour": cfg.colour_threshold},
         max_pixels=settings.storage.max_image_pixels,
+        runtime=cfg.runtime,
     )
     files = iter_image_paths(list(paths))
     texts = None if words is None else words.for_photos(files)

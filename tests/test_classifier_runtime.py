@@ -1,0 +1,144 @@
+"""The TFLite runtime against the Keras model it is exported from, on real photos: the NumPy
+colour statistics against the layer, the outputs within a tolerance, the labels identical, the
+export cached once per model file, and the choice of runtime from config.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from catalog.config import ConfigError, load_settings
+from classifier.images import load_rgb
+from classifier.inference import Predictor
+from classifier.layers import GarmentColourStats, garment_colour_stats_np
+from classifier.model import MODEL_FILE, VitrinaModel, default_model_dir, load_model
+from classifier.runtime import (
+    OUTPUTS,
+    KerasRuntime,
+    TFLiteRuntime,
+    cache_dir,
+    choose,
+    export_key,
+    make_runtime,
+)
+
+DEMO = Path(__file__).resolve().parents[1] / "demo" / "photos"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache of this module's own, so that the first export is made (and timed) here."""
+    folder = tmp_path_factory.mktemp("cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("VITRINA_CACHE_DIR", str(folder))
+    yield folder
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def model() -> VitrinaModel:
+    return load_model(default_model_dir())
+
+
+@pytest.fixture(scope="module")
+def pixels(model: VitrinaModel) -> np.ndarray:
+    files = sorted(DEMO.glob("*.jpg"))
+    assert len(files) >= 100, f"demo/photos should hold the demo's real photos, found {len(files)}"
+    return np.stack([load_rgb(f, model.image_size) for f in files])
+
+
+@pytest.fixture(scope="module")
+def outputs(
+    model: VitrinaModel, pixels: np.ndarray, cache: Path
+) -> dict[str, dict[str, np.ndarray]]:
+    keras_rt = KerasRuntime(model.keras_model, model.image_size, mixed=False)
+    lite = make_runtime(model, "tflite")
+    assert isinstance(lite, TFLiteRuntime)
+    return {"keras": keras_rt.run(pixels), "tflite": lite.run(pixels)}
+
+
+@pytest.mark.parametrize("size", [192, 100, 45])
+def test_numpy_colour_stats_match_the_layer(pixels: np.ndarray, size: int) -> None:
+    """192 → 32 is a block mean; 100 and 45 take ResizeArea's fractional overlaps."""
+    import tensorflow as tf
+
+    images = pixels[:40]
+    if size != images.shape[1]:
+        images = tf.cast(tf.image.resize(images, (size, size)), tf.uint8).numpy()
+    layer = GarmentColourStats(threshold=0.12, softness=0.04)
+    expected = layer(images).numpy()
+    got = garment_colour_stats_np(images, threshold=0.12, softness=0.04)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=2e-5, rtol=1e-4)
+
+
+def test_numpy_colour_stats_on_flat_greys_and_pure_hues() -> None:
+    """Greys have no hue (RGBToHSV's span-0 branch); pure hues land where TF puts them."""
+    colours = [(0, 0, 0), (255, 255, 255), (128, 128, 128), (255, 0, 0), (0, 255, 0),
+               (0, 0, 255), (255, 0, 255), (10, 200, 199)]  # fmt: skip
+    images = np.stack([np.full((64, 64, 3), c, dtype=np.uint8) for c in colours])
+    images[:, 16:48, 16:48] = images[::-1, 16:48, 16:48]  # a garment unlike its border
+    expected = GarmentColourStats()(images).numpy()
+    np.testing.assert_allclose(garment_colour_stats_np(images), expected, atol=2e-5, rtol=1e-4)
+
+
+def test_tflite_matches_keras_on_real_photos(outputs: dict[str, dict[str, np.ndarray]]) -> None:
+    keras_out, lite_out = outputs["keras"], outputs["tflite"]
+    assert set(lite_out) == set(OUTPUTS) == set(keras_out)
+    for name in OUTPUTS:
+        assert lite_out[name].shape == keras_out[name].shape, name
+        assert lite_out[name].dtype == np.float32
+    for head in ("category", "colour"):
+        np.testing.assert_allclose(lite_out[head], keras_out[head], atol=1e-4)
+        np.testing.assert_allclose(lite_out[head].sum(axis=1), 1.0, atol=1e-5)
+        same = lite_out[head].argmax(axis=1) == keras_out[head].argmax(axis=1)
+        assert same.mean() >= 0.995, f"{head}: {same.mean():.3%} of labels identical"
+    # the pooled features other parts embed photos with: same vectors, not just same labels
+    np.testing.assert_allclose(lite_out["features"], keras_out["features"], atol=1e-3, rtol=1e-3)
+    assert np.abs(keras_out["features"]).max() > 0.1  # real activations, not zeros
+
+
+def test_export_is_cached_once_per_model_file(
+    model: VitrinaModel, cache: Path, outputs: dict, pixels: np.ndarray
+) -> None:
+    keras_file = model.path / MODEL_FILE
+    assert cache_dir() == cache
+    cached = cache / "tflite" / f"{export_key(model.version, keras_file)}.tflite"
+    assert cached.is_file(), list(cache.rglob("*"))
+    assert model.version in cached.name
+    assert 1_000_000 < cached.stat().st_size < 25_000_000
+    before = cached.stat().st_mtime_ns
+    again = make_runtime(model, "tflite")  # read back, not exported again
+    assert cached.stat().st_mtime_ns == before
+    first = outputs["tflite"]["category"][:8]
+    np.testing.assert_array_equal(again.run(pixels[:8])["category"], first)
+    assert [p.name for p in (cache / "tflite").iterdir()] == [cached.name]  # no temp files left
+
+
+def test_predictor_rows_same_with_either_runtime(model: VitrinaModel, cache: Path) -> None:
+    files = sorted(DEMO.glob("*.jpg"))[:40]
+    rows = {}
+    for name in ("keras", "tflite"):
+        predictor = Predictor(model, batch_size=16, runtime=name)
+        assert predictor.runtime.name == name
+        rows[name] = list(predictor.predict_paths(files))
+    for k, t in zip(rows["keras"], rows["tflite"], strict=True):
+        assert (k.category, k.colour, k.decision) == (t.category, t.colour, t.decision), k.path
+        assert abs(k.category_confidence - t.category_confidence) < 1e-4
+    probs = Predictor(model, runtime="tflite").predict_arrays(load_rgb(files[0], 192)[None])
+    assert probs["features"].shape == (1, model.keras_model.get_layer("heads").input[0].shape[1])
+
+
+def test_choice_of_runtime(tmp_path: Path) -> None:
+    assert choose("tflite") == "tflite" and choose("keras") == "keras"
+    assert choose("auto") in ("tflite", "keras")
+    with pytest.raises(ValueError, match="unknown classifier runtime 'onnx'"):
+        choose("onnx")
+    config = tmp_path / "config.toml"
+    config.write_text('[classifier]\nruntime = "tflite"\n', encoding="utf-8")
+    assert load_settings(config).classifier.runtime == "tflite"
+    config.write_text('[classifier]\nruntime = "onnx"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="runtime"):
+        load_settings(config)

@@ -180,10 +180,16 @@ def _area_matrix(size: int, out: int) -> np.ndarray:
     return (m / scale).astype(np.float32)
 
 
-def _resize_area_np(x: np.ndarray, out: int) -> np.ndarray:
-    n, h, w, c = x.shape
-    if h % out == 0 and w % out == 0:  # the usual case (192 → 32): block means
-        return x.reshape(n, out, h // out, out, w // out, c).mean(axis=(2, 4), dtype=np.float32)
+def _resize_area_np(images: np.ndarray, out: int) -> np.ndarray:
+    """uint8 (N, H, W, 3) → float32 (N, out, out, 3) in [0, 1], as ResizeArea of x / 255."""
+    n, h, w, c = images.shape
+    if h % out == 0 and w % out == 0 and (h // out) * 255 < 2**16:
+        # The usual case (192 → 32): exact integer block sums, ~5x faster than float means.
+        kh, kw = h // out, w // out
+        rows = images.reshape(n, out, kh, w * c).sum(axis=2, dtype=np.uint16)
+        blocks = rows.reshape(n, out, out, kw, c).sum(axis=3, dtype=np.uint32)
+        return blocks.astype(np.float32) / np.float32(kh * kw * 255)
+    x = images.astype(np.float32) / np.float32(255.0)
     return np.einsum("yh,nhwc,xw->nyxc", _area_matrix(h, out), x, _area_matrix(w, out))
 
 
@@ -236,7 +242,7 @@ def garment_colour_stats_np(
     images: np.ndarray, *, threshold: float = 0.12, softness: float = 0.04
 ) -> np.ndarray:
     """GarmentColourStats.call in NumPy: (N, S, S, 3) uint8 → (N, COLOUR_FEATURES) float32."""
-    x = _resize_area_np(images.astype(np.float32) / np.float32(255.0), GRID)
+    x = _resize_area_np(np.asarray(images, dtype=np.uint8), GRID)
     n = len(x)
     border = np.concatenate(
         [

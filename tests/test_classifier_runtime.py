@@ -1,9 +1,13 @@
 """The TFLite runtime against the Keras model it is exported from, on real photos: the NumPy
 colour statistics against the layer, the outputs within a tolerance, the labels identical, the
-export cached once per model file, and the choice of runtime from config.toml."""
+export cached once per model file, the choice of runtime from config.toml, and a `vitrina
+--help` that imports none of it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +146,22 @@ def test_choice_of_runtime(tmp_path: Path) -> None:
     config.write_text('[classifier]\nruntime = "onnx"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="runtime"):
         load_settings(config)
+
+
+def test_cli_help_loads_no_model_database_or_web_code() -> None:
+    """`vitrina --help` must stay fast: TensorFlow alone takes seconds to import."""
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "vitrina_cli.main", "--help"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "predict" in proc.stdout and "classify" in proc.stdout
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    heavy = {"tensorflow", "keras", "numpy", "PIL", "sqlalchemy", "sqlmodel", "pydantic",
+             "fastapi", "scrapy", "alembic", "catalog.db", "classifier.model"}  # fmt: skip
+    assert not heavy & loaded, sorted(heavy & loaded)

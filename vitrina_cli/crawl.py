@@ -10,7 +10,6 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from catalog.db import DatabaseUnavailable
 from vitrina_cli.common import console, engine_from, fail, settings_from
 
 COLUMNS = ("new_posts", "new_photos", "duplicates", "near_duplicates", "rejected", "errors")
@@ -45,6 +44,7 @@ def crawl(
     "partial"); 1 some shops failed (an API error, a shop gone, credentials refused; the others
     were crawled and everything is listed); 2 the configuration or the catalogue is unusable,
     or a --shop is unknown, and nothing was crawled."""
+    from catalog.db import DatabaseUnavailable
     from crawler.report import CrawlReport
     from crawler.run import UnknownShop
     from crawler.run import crawl as run_crawl

@@ -26,6 +26,7 @@ from classifier.runtime import (
     choose,
     export_key,
     make_runtime,
+    mixed_precision_copy,
 )
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "photos"
@@ -165,3 +166,19 @@ def test_cli_help_loads_no_model_database_or_web_code() -> None:
     heavy = {"tensorflow", "keras", "numpy", "PIL", "sqlalchemy", "sqlmodel", "pydantic",
              "fastapi", "scrapy", "alembic", "catalog.db", "classifier.model"}  # fmt: skip
     assert not heavy & loaded, sorted(heavy & loaded)
+
+
+def test_mixed_precision_copy_keeps_the_labels(
+    model: VitrinaModel, pixels: np.ndarray, outputs: dict[str, dict[str, np.ndarray]]
+) -> None:
+    """The GPU path (float16 compute, float32 weights and outputs), run here on the CPU."""
+    mixed = mixed_precision_copy(model.keras_model)
+    policies = {layer.dtype_policy.name for layer in mixed.get_layer("lite0_stem").layers[1:]}
+    assert policies == {"mixed_float16"}
+    assert mixed.get_layer("heads").get_layer("category").dtype_policy.name == "float32"
+    got = KerasRuntime(model.keras_model, model.image_size, mixed=True).run(pixels[:32])
+    for head in ("category", "colour"):
+        ref = outputs["keras"][head][:32]
+        assert got[head].dtype == np.float32
+        np.testing.assert_allclose(got[head], ref, atol=0.03)
+        assert (got[head].argmax(1) == ref.argmax(1)).mean() >= 0.95

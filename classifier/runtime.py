@@ -212,26 +212,47 @@ def export_tflite(keras_model, image_size: int) -> bytes:  # noqa: ANN001
     return converter.convert()
 
 
-def cached_export(keras_model, image_size: int, version: str, keras_file: Path | None) -> bytes:  # noqa: ANN001
+def cached_export(
+    keras_model,  # noqa: ANN001
+    image_size: int,
+    version: str,
+    keras_file: Path | None,
+    *,
+    refresh: bool = False,
+) -> bytes:
     """The TFLite export from the cache, or made now and cached (atomically: concurrent
-    processes may export at once; the last rename wins and both files are identical). A model
+    processes may export at once; the last rename wins and both exports are equivalent). A model
     not saved to a file (one being trained) is exported each time, never cached."""
     if keras_file is None or not keras_file.is_file():
         return export_tflite(keras_model, image_size)
     path = cache_dir() / "tflite" / f"{export_key(version, keras_file)}.tflite"
-    if path.is_file():
+    if path.is_file() and not refresh:
         return path.read_bytes()
     log.info("exporting %s to TensorFlow Lite (once per model version) → %s", version, path)
     data = export_tflite(keras_model, image_size)
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
-    except OSError as exc:  # a read-only home still runs, it just exports again next time
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(
+                missing_ok=True
+            )  # a read-only home still runs, it just exports again next time
         log.warning("cannot cache the TFLite export in %s: %s", path.parent, exc)
     return data
+
+
+def _signature(interp) -> tuple[dict[str, int], dict[str, int]]:  # noqa: ANN001
+    """Input and output name → tensor index. The signature runner holds views of the
+    interpreter's buffers, which forbid resizing while it lives: it must die here."""
+    runner = interp.get_signature_runner()
+    inputs = {k: d["index"] for k, d in runner.get_input_details().items()}
+    outputs = {k: d["index"] for k, d in runner.get_output_details().items()}
+    return inputs, outputs
 
 
 class TFLiteRuntime:
@@ -257,19 +278,31 @@ class TFLiteRuntime:
         self.image_size = image_size
         self.threads = threads or cpu_count()
         content = model_content or cached_export(keras_model, image_size, version, keras_file)
-        with warnings.catch_warnings():  # tf.lite's notice that LiteRT is its successor
-            warnings.simplefilter("ignore", UserWarning)
-            self._interp = _interpreter_class()(model_content=content, num_threads=self.threads)
+        try:
+            self._interp = self._open(content)
+        except ValueError as exc:  # a damaged cached file (disk full, killed writer): export again
+            if model_content is not None:
+                raise
+            log.warning(
+                "the cached TFLite export of %s is unusable (%s): exporting again",
+                version,
+                str(exc),
+            )
+            content = cached_export(keras_model, image_size, version, keras_file, refresh=True)
+            self._interp = self._open(content)
         # The export's signature names its tensors after the Keras inputs and outputs.
-        runner = self._interp.get_signature_runner()
-        inputs = {k: d["index"] for k, d in runner.get_input_details().items()}
-        outputs = {k: d["index"] for k, d in runner.get_output_details().items()}
+        inputs, outputs = _signature(self._interp)
         self._out = {k: outputs.get(f"output_{i}", -1) for i, k in enumerate(OUTPUTS)}
         if set(inputs) != {"pixels", "colour_stats"} or len(outputs) != len(OUTPUTS):
             raise RuntimeError(f"unexpected TFLite signature: {inputs}, {outputs}")
         self._pix, self._stats = inputs["pixels"], inputs["colour_stats"]
         self._batch = -1
         self._lock = threading.Lock()  # one interpreter, one call at a time
+
+    def _open(self, content: bytes):  # noqa: ANN202
+        with warnings.catch_warnings():  # tf.lite's notice that LiteRT is its successor
+            warnings.simplefilter("ignore", UserWarning)
+            return _interpreter_class()(model_content=content, num_threads=self.threads)
 
     def run(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
         from classifier.layers import garment_colour_stats_np

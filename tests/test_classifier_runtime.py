@@ -122,6 +122,19 @@ def test_export_is_cached_once_per_model_file(
     assert [p.name for p in (cache / "tflite").iterdir()] == [cached.name]  # no temp files left
 
 
+def test_damaged_cached_export_is_made_again(
+    model: VitrinaModel, cache: Path, outputs: dict, pixels: np.ndarray
+) -> None:
+    cached = cache / "tflite" / f"{export_key(model.version, model.path / MODEL_FILE)}.tflite"
+    good = cached.read_bytes()
+    cached.write_bytes(good[: len(good) // 3])  # what a full disk or a killed writer leaves
+    lite = make_runtime(model, "tflite")
+    np.testing.assert_allclose(
+        lite.run(pixels[:4])["category"], outputs["tflite"]["category"][:4], atol=1e-6
+    )
+    assert cached.stat().st_size > len(good) // 2  # replaced by a whole export (not byte-equal)
+
+
 def test_predictor_rows_same_with_either_runtime(model: VitrinaModel, cache: Path) -> None:
     files = sorted(DEMO.glob("*.jpg"))[:40]
     rows = {}

@@ -339,10 +339,16 @@ def make_runtime(model, requested: str = "auto", *, threads: int | None = None) 
     kind = choose(requested)
     if kind == "keras":
         return KerasRuntime(model.keras_model, model.image_size)
-    return TFLiteRuntime(
-        model.keras_model,
-        model.image_size,
-        version=model.version,
-        keras_file=Path(model.path) / MODEL_FILE,
-        threads=threads,
-    )
+    try:
+        return TFLiteRuntime(
+            model.keras_model,
+            model.image_size,
+            version=model.version,
+            keras_file=Path(model.path) / MODEL_FILE,
+            threads=threads,
+        )
+    except Exception as exc:  # noqa: BLE001 - e.g. a backbone with an op TFLite lacks
+        if requested != "auto":
+            raise
+        log.warning("%s cannot run in TFLite (%s): using keras", model.version, exc)
+        return KerasRuntime(model.keras_model, model.image_size)

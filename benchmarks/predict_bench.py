@@ -1,19 +1,22 @@
-"""Benchmark `vitrina predict`: batched photos/s vs a naive one-photo-per-call loop, same run.
+"""Benchmark `vitrina predict`'s runtimes side by side: Keras/TensorFlow vs TFLite, same photos.
 
-    .venv/bin/python benchmarks/predict_bench.py [--photos 1000] [--naive 300] [--model DIR]
+    .venv/bin/python benchmarks/predict_bench.py [--runtimes keras,tflite] [--cli] [--model DIR]
 
-Three measurements on the same photos of the shared dataset:
-1. `vitrina predict FILES… --out rows.csv` as a subprocess: wall time including Python/TensorFlow
-   start-up and model loading, and the subprocess's peak RSS;
-2. the same batched pipeline in-process after loading (JPEG draft decode in threads, batches of
-   [classifier] batch_size, one compiled model call per batch): the steady-state throughput;
-3. one photo per call through the same Predictor (draft decode, compiled function, batch of 1);
-4. the naive loop: Pillow full-size decode + resize + `model.predict` on one photo, repeat.
+The photos are the validation split of ../shared/datasets/clothing (960 photos). Each runtime
+runs in a fresh child process (so that each has its own peak RSS and thread pools) that loads the
+model, builds the Predictor (for tflite: the export, or its cached copy), labels one batch to
+warm up, then labels every photo through `Predictor.predict_paths` (JPEG draft decode in threads
+one batch ahead of the model). Printed per runtime: load seconds, photos/s (wall), photos per
+CPU-second (user + system of the whole process, less sensitive to a busy machine than wall
+time), peak RSS, the ratio to the keras runtime (today's TensorFlow path) and the share of
+labels identical to it. `--cli` adds `vitrina predict FILES --out rows.csv` end to end.
+Also printed: the CPU model (lscpu) and the load average while measuring.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -23,191 +26,199 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO.parent / "shared" / "datasets" / "clothing"
+VAR = REPO / "var" / "predict_bench"
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--photos", type=int, default=1000)
-    ap.add_argument("--naive", type=int, default=300, help="photos for the one-by-one loops")
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--model", type=Path, default=None)
-    ap.add_argument(
-        "--record",
-        action="store_true",
-        help='write the batched figure into the model\'s metadata.json ("throughput")',
-    )
-    args = ap.parse_args()
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown CPU (no lscpu)"
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    name = fields.get("Model name", "unknown CPU").strip()
+    return f"{name}, {os.cpu_count()} logical CPUs"
 
-    if not (DATASET / "images").is_dir():
-        print(f"error: the shared dataset is missing at {DATASET}", file=sys.stderr)
-        return 1  # a benchmark without its photos fails, in CI and elsewhere
-    files = sorted((DATASET / "images").glob("*.jpg"))[: args.photos]
 
-    from rich.console import Console
-    from rich.table import Table
+def validation_files(limit: int | None) -> list[Path]:
+    from classifier import data
 
-    console = Console()
-    out_csv = Path("/tmp") / f"vitrina-bench-{os.getpid()}.csv"
-    model_args = ["--model", str(args.model)] if args.model else []
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vitrina_cli.main",
-            "predict",
-            *map(str, files),
-            "--out",
-            str(out_csv),
-            "--batch-size",
-            str(args.batch_size),
-            *model_args,
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    cli_seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        print(proc.stdout, proc.stderr, file=sys.stderr)
-        return 1
-    child = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cli_rss_mb = child.ru_maxrss / 1024
-    cli_cpu = child.ru_utime + child.ru_stime
-    rows = out_csv.read_text(encoding="utf-8").count("\n") - 1
-    out_csv.unlink()
+    _, val = data.split(data.read_labels(DATASET), 0.2)
+    files = sorted(s.path for s in val)
+    return files[:limit] if limit else files
+
+
+def worker(args: argparse.Namespace) -> int:
+    """One runtime in this process: timings as JSON on stdout, labels into var/."""
+    import numpy as np
 
     from classifier.inference import Predictor
     from classifier.model import default_model_dir, load_model
+    from classifier.runtime import configure_tf_threads
 
-    t_load = time.perf_counter()
+    files = validation_files(args.photos)
+    configure_tf_threads()
+    t0 = time.perf_counter()
     vm = load_model(args.model or default_model_dir())
-    predictor = Predictor(vm, batch_size=args.batch_size)
-    list(predictor.predict_paths(files[: args.batch_size]))  # trace the function once
-    load_seconds = time.perf_counter() - t_load
-
-    load_before = os.getloadavg()[0]
-    t0, c0 = time.perf_counter(), time.process_time()
-    batched_rows = list(predictor.predict_paths(files))
-    batched, batched_cpu = time.perf_counter() - t0, time.process_time() - c0
-    assert all(not r.error for r in batched_rows)
-
-    naive_files = files[: args.naive]
-    predictor.predict_one(naive_files[0])
-    t0, c0 = time.perf_counter(), time.process_time()
-    for f in naive_files:
-        predictor.predict_one(f)
-    single, single_cpu = time.perf_counter() - t0, time.process_time() - c0
-
-    # The naive loop a user would write: decode at full size, resize, model.predict per photo.
-    import numpy as np
-    from PIL import Image
-
-    def naive_one(path: Path) -> dict:
-        with Image.open(path) as img:
-            arr = np.asarray(img.convert("RGB").resize((vm.image_size, vm.image_size)))
-        return vm.keras_model.predict(arr[None], verbose=0)
-
-    naive_one(naive_files[0])
-    t0, c0 = time.perf_counter(), time.process_time()
-    for f in naive_files:
-        naive_one(f)
-    naive, naive_cpu = time.perf_counter() - t0, time.process_time() - c0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-    batched_rate = len(files) / batched
-    naive_rate = len(naive_files) / naive
-    # Photos per CPU-second do not depend on what else runs on a shared machine; wall-clock does.
-    per_cpu = {
-        "cli": rows / cli_cpu,
-        "batched": len(files) / batched_cpu,
-        "single": len(naive_files) / single_cpu,
-        "naive": len(naive_files) / naive_cpu,
-    }
-    table = Table(
-        "mode",
-        "photos",
-        "wall s",
-        "photos/s (wall)",
-        "vs naive (wall)",
-        "CPU s",
-        "photos/CPU-s",
-        "vs naive (CPU)",
-        "peak RSS",
-        title=f"vitrina predict, model {vm.version} ({vm.image_size}px), "
-        f"{os.cpu_count()} CPU cores",
+    t_model = time.perf_counter() - t0
+    predictor = Predictor(vm, batch_size=args.batch_size, runtime=args.worker)
+    list(predictor.predict_paths(files[: args.batch_size]))  # trace / plan once
+    load = time.perf_counter() - t0
+    load_avg = os.getloadavg()[0]
+    t1, c1 = time.perf_counter(), time.process_time()
+    rows = list(predictor.predict_paths(files))
+    wall, cpu = time.perf_counter() - t1, time.process_time() - c1
+    assert all(not r.error for r in rows), [r.error for r in rows if r.error][:3]
+    VAR.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        VAR / f"{args.worker}.npz",
+        paths=np.array([r.path for r in rows]),
+        **{h: np.stack([r.probs[h] for r in rows]) for h in ("category", "colour")},
     )
-    for name, label, n, wall, cpu, rss in (
-        (
-            "cli",
-            "vitrina predict --out rows.csv (subprocess: start-up, model load, 1000 photos)",
-            rows,
-            cli_seconds,
-            cli_cpu,
-            f"{cli_rss_mb:.0f} MB",
-        ),
-        (
-            "batched",
-            f"batched in-process (batch {args.batch_size}, after {load_seconds:.1f} s load)",
-            len(files),
-            batched,
-            batched_cpu,
-            f"{rss_mb:.0f} MB (whole benchmark)",
-        ),
-        (
-            "single",
-            "one photo per call via Predictor.predict_one",
-            len(naive_files),
-            single,
-            single_cpu,
-            "",
-        ),
-        (
-            "naive",
-            "naive loop: full decode + resize + model.predict per photo",
-            len(naive_files),
-            naive,
-            naive_cpu,
-            "",
-        ),
-    ):
+    print(
+        json.dumps(
+            {
+                "runtime": predictor.runtime.name,
+                "version": vm.version,
+                "photos": len(rows),
+                "model_load_s": t_model,
+                "load_s": load,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "load_average": load_avg,
+            }
+        )
+    )
+    return 0
+
+
+def cli_run(files: list[Path], args: argparse.Namespace) -> dict[str, float]:
+    """`vitrina predict` end to end: start-up, model load (cached export), every photo."""
+    out_csv = Path("/tmp") / f"vitrina-bench-{os.getpid()}.csv"
+    model_args = ["--model", str(args.model)] if args.model else []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-m", "vitrina_cli.main", "predict", *map(str, files)]
+    cmd += ["--out", str(out_csv), "--batch-size", str(args.batch_size), *model_args]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"vitrina predict failed:\n{proc.stdout}\n{proc.stderr}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rows = out_csv.read_text(encoding="utf-8").count("\n") - 1
+    out_csv.unlink()
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"photos": rows, "wall_s": wall, "cpu_s": cpu, "rss_mb": after.ru_maxrss / 1024}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--photos", type=int, default=None, help="at most N validation photos")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--runtimes", default="keras,tflite")
+    ap.add_argument("--cli", action="store_true", help="also time `vitrina predict` end to end")
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--worker", choices=["keras", "tflite"], help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--record",
+        action="store_true",
+        help='write the fastest batched figure into the model\'s metadata.json ("throughput")',
+    )
+    args = ap.parse_args()
+
+    if not (DATASET / "labels.csv").is_file():
+        print(f"error: the shared dataset is missing at {DATASET}", file=sys.stderr)
+        return 1  # a benchmark without its photos fails, in CI and elsewhere
+    if args.worker:
+        return worker(args)
+
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=180)  # the table is wide; a log file has no terminal width
+    console.print(f"CPU: {cpu_model()}; load average before: {os.getloadavg()[0]:.1f}")
+    results = {}
+    for name in args.runtimes.split(","):
+        cmd = [sys.executable, __file__, "--worker", name, "--batch-size", str(args.batch_size)]
+        cmd += ["--photos", str(args.photos)] if args.photos else []
+        cmd += ["--model", str(args.model)] if args.model else []
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(proc.stdout, proc.stderr, file=sys.stderr)
+            return 1
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    labels = {n: np.load(VAR / f"{n}.npz") for n in results}
+    ref_name = "keras" if "keras" in results else next(iter(results))
+    ref = results[ref_name]
+    table = Table(
+        "runtime",
+        "photos",
+        "load s",
+        "photos/s (wall)",
+        f"× {ref_name} (wall)",
+        "photos/CPU-s",
+        f"× {ref_name} (CPU)",
+        "peak RSS",
+        "load avg",
+        "same category",
+        "same colour",
+        title=f"vitrina predict, model {ref['version']}, batch {args.batch_size}, "
+        f"validation photos of {DATASET.name}",
+    )
+    for name, r in results.items():
+        same = {
+            h: float(np.mean(labels[name][h].argmax(1) == labels[ref_name][h].argmax(1)))
+            for h in ("category", "colour")
+        }
+        rate, per_cpu = r["photos"] / r["wall_s"], r["photos"] / r["cpu_s"]
+        r.update(rate=rate, per_cpu=per_cpu, same=same)
         table.add_row(
-            label,
-            str(n),
-            f"{wall:.1f}",
-            f"{n / wall:.0f}",
-            f"{n / wall / naive_rate:.1f}×",
-            f"{cpu:.1f}",
-            f"{per_cpu[name]:.0f}",
-            f"{per_cpu[name] / per_cpu['naive']:.1f}×",
-            rss,
+            name,
+            str(r["photos"]),
+            f"{r['load_s']:.1f}",
+            f"{rate:.0f}",
+            f"{rate / (ref['photos'] / ref['wall_s']):.2f}×",
+            f"{per_cpu:.0f}",
+            f"{per_cpu / (ref['photos'] / ref['cpu_s']):.2f}×",
+            f"{r['rss_mb']:.0f} MB",
+            f"{r['load_average']:.1f}",
+            f"{same['category']:.2%}",
+            f"{same['colour']:.2%}",
         )
     console.print(table)
     cores = os.cpu_count() or 1
-    console.print(
-        f"load average {load_before:.1f} on {cores} cores while measuring (other jobs share the "
-        f"machine). Batched: {batched_rate:.0f} photos/s wall-clock, "
-        f"{per_cpu['batched']:.0f} photos per CPU-second, i.e. about "
-        f"{per_cpu['batched'] * cores:.0f} photos/s with all {cores} cores to itself; "
-        f"{per_cpu['batched'] / per_cpu['naive']:.1f}× the naive loop and "
-        f"{per_cpu['batched'] / per_cpu['single']:.1f}× one-per-call in CPU time; "
-        f"peak RSS {max(cli_rss_mb, rss_mb):.0f} MB"
-    )
+    for name, r in results.items():
+        console.print(
+            f"{name}: {r['rate']:.0f} photos/s wall-clock at load {r['load_average']:.1f}, "
+            f"{r['per_cpu']:.0f} photos per CPU-second (≈ {r['per_cpu'] * cores:.0f} photos/s "
+            f"with all {cores} cores to itself)"
+        )
+    if args.cli:
+        c = cli_run(validation_files(args.photos), args)
+        console.print(
+            f"vitrina predict --out rows.csv (subprocess: start-up, model load, {c['photos']} "
+            f"photos): {c['wall_s']:.1f} s, {c['photos'] / c['wall_s']:.0f} photos/s, "
+            f"{c['photos'] / c['cpu_s']:.0f} photos per CPU-second, peak RSS {c['rss_mb']:.0f} MB"
+        )
     if args.record:  # the same record `vitrina train` writes for a model it has just trained
-        import json
-
+        from classifier.model import default_model_dir
         from classifier.train import device_description
 
+        best_name = max(results, key=lambda n: results[n]["rate"])
+        best = results[best_name]
         meta_path = (args.model or default_model_dir()) / "metadata.json"
         meta = json.loads(meta_path.read_text())
         meta["throughput"] = {
-            "photos_per_second": round(batched_rate, 1),
-            "photos": len(files),
+            "photos_per_second": round(best["rate"], 1),
+            "photos_per_cpu_second": round(best["per_cpu"], 1),
+            "runtime": best_name,
+            "photos": best["photos"],
             "batch_size": args.batch_size,
             "device": device_description(),
-            "load_average": round(load_before, 1),
+            "load_average": round(best["load_average"], 1),
             "measured_by": "benchmarks/predict_bench.py --record",
         }
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")

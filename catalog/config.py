@@ -130,6 +130,9 @@ class ClassifierSettings(_Section):
     model_dir: str = ""
     target_precision: float = Field(0.95, gt=0, le=1)
     batch_size: int = Field(64, ge=1, le=4096)
+    # What runs the model: "tflite" (exported once per model version, ~2.5x faster on a CPU),
+    # "keras" (TensorFlow; mixed precision on a GPU), "auto" (tflite on a CPU, keras on a GPU).
+    runtime: Literal["auto", "tflite", "keras"] = "auto"
     # Optional per-head overrides of the thresholds stored with the model.
     category_threshold: float | None = Field(None, ge=0, le=1)
     colour_threshold: float | None = Field(None, ge=0, le=1)

@@ -1,8 +1,9 @@
 """Batch inference: paths in, one row per photo out, bad files included as rows with a reason.
 
 Decoding runs in a small thread pool (Pillow releases the GIL) one batch ahead of the model, and
-the model runs as one compiled TensorFlow function per batch: that, JPEG draft decoding and a
-192-pixel input are what make a 2-core CPU label about two hundred photos a second.
+the model runs once per batch through `classifier.runtime` (TFLite with XNNPACK on a CPU, Keras
+on a GPU): that, JPEG draft decoding and a 192-pixel input are what make a 2-core CPU label
+about two hundred photos a second.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 from catalog.evidence import NO_EVIDENCE, PostText, TextEvidence
 from classifier.fusion import HeadFeatures, decide, text_features
 from classifier.images import DEFAULT_MAX_PIXELS, UnreadableImage, load_rgb
-from classifier.model import VitrinaModel, with_features
+from classifier.model import VitrinaModel
+from classifier.runtime import make_runtime
 
 AUTO, REVIEW, ERROR = "auto", "review", "error"
 
@@ -86,6 +87,7 @@ class Predictor:
         workers: int = 2,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         top_k: int = 3,
+        runtime: str = "auto",
     ):
         self.model = model
         self.batch_size = batch_size
@@ -93,28 +95,19 @@ class Predictor:
         self.workers = workers
         self.max_pixels = max_pixels
         self.top_k = top_k
-        size = model.image_size
-        # One run gives both labels and the pooled features (no second model for embeddings).
-        keras_model = model.with_features or with_features(model.keras_model)
-
-        @tf.function(
-            input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)],
-            reduce_retracing=True,
-        )
-        def run(pixels: tf.Tensor) -> dict[str, tf.Tensor]:
-            return keras_model(pixels, training=False)
-
-        self._run = run
+        # "auto" | "tflite" | "keras" ([classifier] runtime); .name says which one runs. One run
+        # gives both labels and the pooled features (no second model for embeddings).
+        self.runtime = make_runtime(model, runtime)
 
     # -- arrays ---------------------------------------------------------------------------
 
     def predict_arrays(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
         """(N, S, S, 3) uint8 → calibrated {"category": (N, 17), "colour": (N, 13)} and
-        "embedding": (N, D) unit vectors."""
+        "embedding": (N, D) unit vectors (from the pooled backbone features)."""
         if len(pixels) == 0:
             out = {h: np.zeros((0, len(v))) for h, v in self.model.labels.items()}
             return {**out, "embedding": np.zeros((0, self.model.embedding_dim), np.float32)}
-        out = {k: v.numpy() for k, v in self._run(tf.constant(pixels, dtype=tf.uint8)).items()}
+        out = dict(self.runtime.run(pixels))
         out["embedding"] = self.model.embed(out.pop("features"), out["category"], out["colour"])
         return out
 

@@ -220,6 +220,7 @@ def classify_catalog(
         batch_size=batch_size or cfg.batch_size,
         thresholds={"category": cfg.category_threshold, "colour": cfg.colour_threshold},
         max_pixels=settings.storage.max_image_pixels,
+        runtime=cfg.runtime,
     )
     version = model.version
     summary = ClassifySummary(version)

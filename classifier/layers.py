@@ -6,6 +6,7 @@ Import this module before loading a Vitrina model; `classifier.model.load_model`
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 HUE_BINS = 12
@@ -161,3 +162,120 @@ class TemperatureSoftmax(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "temperature": self.initial_temperature}
+
+
+# -- NumPy port ------------------------------------------------------------------------------
+# The same statistics without TensorFlow, for the TFLite runtime: ResizeArea and RGBToHSV are
+# not TFLite builtins. tests/test_classifier_runtime.py checks it against the layer.
+
+
+def _area_matrix(size: int, out: int) -> np.ndarray:
+    """(out, size) weights of TF's ResizeArea along one axis (align_corners=False)."""
+    scale = size / out
+    m = np.zeros((out, size), dtype=np.float64)
+    for i in range(out):
+        lo, hi = i * scale, (i + 1) * scale
+        for j in range(int(np.floor(lo)), min(int(np.ceil(hi)), size)):
+            m[i, j] = min(hi, j + 1) - max(lo, j)
+    return (m / scale).astype(np.float32)
+
+
+def _resize_area_np(images: np.ndarray, out: int) -> np.ndarray:
+    """uint8 (N, H, W, 3) → float32 (N, out, out, 3) in [0, 1], as ResizeArea of x / 255."""
+    n, h, w, c = images.shape
+    if h % out == 0 and w % out == 0 and (h // out) * 255 < 2**16:
+        # The usual case (192 → 32): exact integer block sums, ~5x faster than float means.
+        kh, kw = h // out, w // out
+        rows = images.reshape(n, out, kh, w * c).sum(axis=2, dtype=np.uint16)
+        blocks = rows.reshape(n, out, out, kw, c).sum(axis=3, dtype=np.uint32)
+        return blocks.astype(np.float32) / np.float32(kh * kw * 255)
+    x = images.astype(np.float32) / np.float32(255.0)
+    return np.einsum("yh,nhwc,xw->nyxc", _area_matrix(h, out), x, _area_matrix(w, out))
+
+
+def _rgb_to_hsv_np(x: np.ndarray) -> np.ndarray:
+    """TF's rgb_to_hsv: h, s, v in [0, 1]."""
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    v = x.max(axis=-1)
+    span = v - x.min(axis=-1)
+    s = np.where(v > 0, span / np.where(v > 0, v, 1), 0).astype(np.float32)
+    norm = np.float32(1.0) / (np.float32(6.0) * np.where(span > 0, span, 1))
+    h = np.where(
+        r == v,
+        norm * (g - b),
+        np.where(g == v, norm * (b - r) + np.float32(2 / 6), norm * (r - g) + np.float32(4 / 6)),
+    )
+    h = np.where(span > 0, h, 0)
+    h = np.where(h < 0, h + 1, h).astype(np.float32)
+    return np.stack([h, s, v], axis=-1)
+
+
+def _soft_kernel_np(values: np.ndarray, bins: int, *, circular: bool) -> np.ndarray:
+    step = np.float32(1.0 / bins if circular else 1.0 / max(bins - 1, 1))
+    centres = np.arange(bins, dtype=np.float32) * step
+    diff = np.abs(values[..., None] - centres)
+    if circular:
+        diff = np.minimum(diff, 1 - diff)
+    return np.maximum(1 - diff / step, 0)
+
+
+def _soft_hist_np(values: np.ndarray, weights: np.ndarray, bins: int, *, circular: bool):  # noqa: ANN202
+    return (_soft_kernel_np(values, bins, circular=circular) * weights[..., None]).sum(axis=(1, 2))
+
+
+def _rgb_to_lab_np(rgb: np.ndarray) -> np.ndarray:
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    m = np.array(
+        [[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192], [0.1805, 0.0722, 0.9505]],
+        dtype=np.float32,
+    )
+    xyz = (lin.astype(np.float32) @ m) / np.array([0.9505, 1.0, 1.089], dtype=np.float32)
+    f = np.where(xyz > 0.008856, np.cbrt(np.maximum(xyz, 1e-6)), 7.787 * xyz + 16 / 116)
+    lab = np.stack(
+        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])],
+        axis=-1,
+    )
+    return (lab / 100.0).astype(np.float32)
+
+
+def garment_colour_stats_np(
+    images: np.ndarray, *, threshold: float = 0.12, softness: float = 0.04
+) -> np.ndarray:
+    """GarmentColourStats.call in NumPy: (N, S, S, 3) uint8 → (N, COLOUR_FEATURES) float32."""
+    x = _resize_area_np(np.asarray(images, dtype=np.uint8), GRID)
+    n = len(x)
+    border = np.concatenate(
+        [
+            x[:, :2].reshape(n, -1, 3),
+            x[:, -2:].reshape(n, -1, 3),
+            x[:, 2:-2, :2].reshape(n, -1, 3),
+            x[:, 2:-2, -2:].reshape(n, -1, 3),
+        ],
+        axis=1,
+    )
+    border_mean = border.mean(axis=1)
+    dist = np.sqrt(np.square(x - border_mean[:, None, None, :]).sum(axis=-1))
+    fg = 1 / (1 + np.exp(-(dist - threshold) / softness))
+    coords = (np.arange(GRID, dtype=np.float32) + 0.5) / GRID - 0.5
+    yy, xx = np.meshgrid(coords, coords, indexing="ij")
+    centre = np.exp(-(xx**2 + yy**2) / (2 * 0.28**2))[None]
+    w = fg * centre + 0.05 * centre
+    w = w / w.sum(axis=(1, 2), keepdims=True)
+    hsv = _rgb_to_hsv_np(x)
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    chroma = s * v
+    hue = _soft_hist_np(h, w * chroma, HUE_BINS, circular=True)
+    light = _soft_hist_np(v, w * (1 - chroma), VALUE_BINS, circular=False)
+    sat = _soft_hist_np(s, w, SAT_BINS, circular=False)
+    mean_rgb = (x * w[..., None]).sum(axis=(1, 2))
+    fg_frac = fg.mean(axis=(1, 2))[:, None]
+    hue_k = _soft_kernel_np(h, HUE_BINS, circular=True)
+    val_k = _soft_kernel_np(v, JOINT_VALUE_BINS, circular=False)
+    joint = np.einsum("bijh,bijv,bij->bhv", hue_k, val_k, w * chroma).reshape(n, -1)
+    lab = _rgb_to_lab_np(x)
+    lab_mean = (lab * w[..., None]).sum(axis=(1, 2))
+    lab_std = np.sqrt(
+        (np.square(lab - lab_mean[:, None, None, :]) * w[..., None]).sum(axis=(1, 2)) + 1e-6
+    )
+    out = [hue, light, sat, mean_rgb, border_mean, fg_frac, joint, lab_mean, lab_std]
+    return np.concatenate(out, axis=-1).astype(np.float32)

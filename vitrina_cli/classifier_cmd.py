@@ -16,7 +16,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from catalog.records import EvaluationResult
 from classifier.train_config import TrainConfig
 from vitrina_cli.common import console, engine_from, err_console, fail, settings_from
 
@@ -38,8 +37,10 @@ def _progress() -> Progress:
 
 def _load(ctx: typer.Context, model: Path | None):  # type: ignore[no-untyped-def]
     from classifier.model import InvalidModel, ModelNotFound, load_model, resolve_model_dir
+    from classifier.runtime import configure_tf_threads
 
     settings = settings_from(ctx)
+    configure_tf_threads()  # before TensorFlow's first op: one pool sized to this process's cores
     path = (
         model
         if model
@@ -301,6 +302,8 @@ def evaluate(
         )
     d = result["decision"]
     if json_out:
+        from catalog.records import EvaluationResult
+
         # Checked against the type retraining reads it with: a renamed figure fails here.
         checked = EvaluationResult.parse(result, source="vitrina evaluate")
         json_out.write_text(checked.model_dump_json(indent=2), encoding="utf-8")
@@ -379,6 +382,7 @@ def predict(
         batch_size=batch_size or cfg.batch_size,
         thresholds={"category": cfg.category_threshold, "colour": cfg.colour_threshold},
         max_pixels=settings.storage.max_image_pixels,
+        runtime=cfg.runtime,
     )
     files = iter_image_paths(list(paths))
     texts = None if words is None else words.for_photos(files)

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import Engine
 
-from catalog.config import ConfigError, Settings, load_settings
-from catalog.db import (
-    DatabaseUnavailable,
-    SchemaNotCurrent,
-    make_engine,
-    migrate,
-    require_current,
-)
+if TYPE_CHECKING:  # imported on use: `vitrina --help` must not load pydantic or SQLAlchemy
+    from sqlalchemy.engine import Engine
+
+    from catalog.config import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -31,6 +26,8 @@ def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
 
 def settings_from(ctx: typer.Context) -> Settings:
     """The validated settings for this invocation (cached on the context)."""
+    from catalog.config import ConfigError, load_settings
+
     root = ctx.find_root()
     root.ensure_object(dict)
     if "settings" not in root.obj:
@@ -47,6 +44,14 @@ def engine_from(ctx: typer.Context, *, migrate_schema: bool = False) -> Engine:
     Only `vitrina init` and `vitrina serve --migrate` pass migrate_schema=True; every other
     command refuses (exit 2, naming `vitrina init`) a catalogue at another revision.
     """
+    from catalog.db import (
+        DatabaseUnavailable,
+        SchemaNotCurrent,
+        make_engine,
+        migrate,
+        require_current,
+    )
+
     root = ctx.find_root()
     root.ensure_object(dict)
     if "engine" not in root.obj:

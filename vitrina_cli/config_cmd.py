@@ -6,8 +6,6 @@ import json
 
 import typer
 
-from catalog.config import ConfigError, load_settings, shop_problems
-from catalog.db import mask_url
 from vitrina_cli.common import EXIT_CONFIG, console, err_console
 
 app = typer.Typer(help="Check or show the configuration.", no_args_is_help=True)
@@ -29,6 +27,9 @@ def _masked(value: object) -> object:
 @app.command("check")
 def check(ctx: typer.Context) -> None:
     """Validate config.toml (and VITRINA_* overrides); print every problem; exit 2 if any."""
+    from catalog.config import ConfigError, load_settings, shop_problems
+    from catalog.db import mask_url
+
     path = ctx.find_root().obj.get("config_path")
     try:
         settings = load_settings(path)
@@ -54,6 +55,7 @@ def check(ctx: typer.Context) -> None:
 @app.command("show")
 def show(ctx: typer.Context) -> None:
     """Print the effective settings as JSON, secrets masked."""
+    from catalog.db import mask_url
     from vitrina_cli.common import settings_from
 
     settings = settings_from(ctx)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from catalog.db import DatabaseUnavailable
-from catalog.records import CrawlSummary, ShopResult
 from vitrina_cli.common import console, engine_from, fail, settings_from
+
+if TYPE_CHECKING:  # pydantic and SQLAlchemy load only when a command runs (fast --help)
+    from catalog.records import ShopResult
 
 COLUMNS = ("new_posts", "new_photos", "duplicates", "near_duplicates", "rejected", "errors")
 HEADERS = ("posts", "photos", "dups", "near", "rejected", "errors")
@@ -46,6 +47,7 @@ def crawl(
     "partial"); 1 some shops failed (an API error, a shop gone, credentials refused; the others
     were crawled and everything is listed); 2 the configuration or the catalogue is unusable,
     or a --shop is unknown, and nothing was crawled."""
+    from catalog.db import DatabaseUnavailable
     from crawler.report import CrawlReport
     from crawler.run import UnknownShop
     from crawler.run import crawl as run_crawl
@@ -115,6 +117,7 @@ def hand_run_views(engine: Any, limit: int) -> list[Any]:
     """Crawls run by hand (`vitrina crawl`, not a pipeline step) as `vitrina runs` rows."""
     from catalog import crud
     from catalog.db import session_scope
+    from catalog.records import CrawlSummary
     from pipeline.history import RunView
 
     out = []

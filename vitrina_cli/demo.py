@@ -7,8 +7,6 @@ from pathlib import Path
 
 import typer
 
-from demo.run import SYNTHETIC, Demo, DemoOptions
-
 
 def demo(
     workdir: Path = typer.Option(Path("var/demo"), help="Where the demo keeps its catalogue."),
@@ -42,6 +40,8 @@ def demo(
     photos (labels from VITRINA_DEMO_LABELS or DIR/labels.csv); --synthetic drawn garments.
     """
     from apscheduler.triggers.cron import CronTrigger
+
+    from demo.run import SYNTHETIC, Demo, DemoOptions
 
     try:
         CronTrigger.from_crontab(cron)

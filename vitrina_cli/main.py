@@ -1,4 +1,8 @@
-"""Entry point of the `vitrina` console script."""
+"""Entry point of the `vitrina` console script.
+
+The command modules import the catalogue, pipeline and model code inside each command, so
+`vitrina --help` (and a command's --help) starts in a fraction of a second: tests/test_cli.py
+checks that no database, web or TensorFlow module is loaded for it (test_classifier_runtime)."""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ from pathlib import Path
 
 import typer
 
-from catalog import crud
-from catalog.db import current_revision, mask_url, session_scope
 from vitrina_cli import (
     classifier_cmd,
     config_cmd,
@@ -54,6 +56,9 @@ def init(ctx: typer.Context) -> None:
     The one command that migrates (besides `serve --migrate`): run it after installing or
     upgrading Vitrina; the others refuse a catalogue whose schema is not this version's.
     """
+    from catalog import crud
+    from catalog.db import current_revision, mask_url, session_scope
+
     settings = settings_from(ctx)
     engine = engine_from(ctx, migrate_schema=True)
     settings.media_dir.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,6 @@ import sys
 import typer
 from rich.table import Table
 
-from catalog import access, moderation
-from catalog.db import session_scope
 from vitrina_cli.common import console, engine_from, fail, settings_from
 
 app = typer.Typer(help="Add, list or remove moderators.", no_args_is_help=True)
@@ -24,6 +22,9 @@ def _read_password() -> str:
 @app.command("add")
 def add(ctx: typer.Context, name: str = typer.Argument(..., help="Login name.")) -> None:
     """Add a moderator; the password is read from a prompt or from stdin (argon2-hashed)."""
+    from catalog import moderation
+    from catalog.db import session_scope
+
     engine = engine_from(ctx)
     password = _read_password()
     with session_scope(engine) as session:
@@ -37,6 +38,9 @@ def add(ctx: typer.Context, name: str = typer.Argument(..., help="Login name."))
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
     """List moderators with their last login."""
+    from catalog import moderation
+    from catalog.db import session_scope
+
     engine = engine_from(ctx)
     with session_scope(engine) as session:
         mods = moderation.list_moderators(session)
@@ -55,6 +59,9 @@ def list_(ctx: typer.Context) -> None:
 @app.command("remove")
 def remove(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     """Remove a moderator; their open sessions and API tokens stop working at once."""
+    from catalog import moderation
+    from catalog.db import session_scope
+
     engine = engine_from(ctx)
     with session_scope(engine) as session:
         if not moderation.remove_moderator(session, name):
@@ -65,6 +72,9 @@ def remove(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
 @app.command("logout")
 def logout(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     """End all of NAME's browser sessions (e.g. a lost phone); API tokens are kept."""
+    from catalog import access, moderation
+    from catalog.db import session_scope
+
     engine = engine_from(ctx)
     with session_scope(engine) as session:
         if moderation.active_moderator(session, name) is None:
@@ -91,6 +101,9 @@ def token(
     Only a hash is stored: the token is shown once. --list, --revoke ID and --revoke-all manage
     the tokens already issued.
     """
+    from catalog import access, moderation
+    from catalog.db import session_scope
+
     settings = settings_from(ctx)
     engine = engine_from(ctx)
     with session_scope(engine) as session:

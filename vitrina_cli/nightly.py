@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import signal
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from catalog import crud
-from catalog.db import session_scope
-from pipeline.runner import LockHeld, RunOutcome, run_pipeline
 from vitrina_cli.common import console, engine_from, fail, settings_from
+
+if TYPE_CHECKING:
+    from pipeline.runner import RunOutcome
 
 # Another run holds the lock: nothing was started.
 EXIT_BUSY = 3
@@ -58,6 +59,10 @@ def run_nightly(
     ),
 ) -> None:
     """Run the pipeline once now: crawl → classify → publish, recorded in `vitrina runs`."""
+    from catalog import crud
+    from catalog.db import session_scope
+    from pipeline.runner import LockHeld, run_pipeline
+
     settings = settings_from(ctx)
     engine = engine_from(ctx)
     if shop:

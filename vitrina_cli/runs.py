@@ -7,7 +7,6 @@ import json
 import typer
 from rich.table import Table
 
-from pipeline.history import get_run, recent_runs
 from vitrina_cli.common import console, engine_from, fail
 from vitrina_cli.crawl import hand_run_views
 
@@ -28,6 +27,8 @@ def runs(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """List recent pipeline runs with their counts, errors and durations."""
+    from pipeline.history import get_run, recent_runs
+
     engine = engine_from(ctx)
     if run_id is not None:
         run = get_run(engine, run_id)

@@ -10,7 +10,6 @@ from types import FrameType
 
 import typer
 
-from pipeline.lock import LockHeld, PipelineLock
 from vitrina_cli.common import console, engine_from, fail, settings_from
 
 EXIT_BUSY = 3
@@ -23,6 +22,7 @@ def schedule(
     ),
 ) -> None:
     """Run the scheduler in the foreground until Ctrl-C or SIGTERM (one per catalogue)."""
+    from pipeline.lock import LockHeld, PipelineLock
     from scheduler import NIGHTLY, Scheduler
 
     settings = settings_from(ctx)

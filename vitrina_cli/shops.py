@@ -8,8 +8,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from catalog import crud
-from catalog.db import session_scope
 from catalog.taxonomy import NETWORKS
 from vitrina_cli.common import console, engine_from, fail, settings_from
 
@@ -34,6 +32,9 @@ def add(
     """Follow a shop. Adding it again only refreshes its name and URL."""
     if network in ("mastodon", "shopify") and not url:
         fail(f"a {network} shop needs --url (the base URL of its instance or store)")
+    from catalog import crud
+    from catalog.db import session_scope
+
     engine = engine_from(ctx)
     with session_scope(engine) as session:
         try:
@@ -54,6 +55,9 @@ def list_(
     """List followed shops with their crawl state: when a crawl last got through each (its
     feed read down to what was stored) and the last crawl that failed on it, with why."""
     settings_from(ctx)
+    from catalog import crud
+    from catalog.db import session_scope
+
     engine = engine_from(ctx)
     with session_scope(engine) as session:
         shops = crud.list_shops(session, active_only=not all_)
@@ -103,6 +107,9 @@ def remove(
     handle: str = typer.Argument(...),
 ) -> None:
     """Stop following a shop and delete its posts and photos from the catalogue."""
+    from catalog import crud
+    from catalog.db import session_scope
+
     engine = engine_from(ctx)
     with session_scope(engine) as session:
         if not crud.remove_shop(session, network, handle):

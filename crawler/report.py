@@ -102,6 +102,7 @@ class CrawlReport:
         self.shops: dict[str, ShopReport] = {}
         self.errors: list[str] = []  # problems not tied to one shop (e.g. a network's auth)
         self.interrupted = False  # stopped by a signal before the spiders finished
+        self.fatal = ""  # why the whole crawl stopped early (the media disk is full)
         self.on_change = on_change
         self._lock = threading.Lock()
 

@@ -25,6 +25,7 @@ from catalog.config import Settings
 from catalog.db import make_engine, require_current, session_scope
 from catalog.models import CrawlRun, Shop, utcnow
 from crawler.items import RetryPhoto
+from crawler.photos import remove_stale_tmp
 from crawler.report import CrawlReport, redact_logs, register_secret
 from crawler.spiders.base import ShopTask
 from crawler.state import start_point
@@ -49,6 +50,8 @@ class CrawlSummary:
     errors: list[str] = field(default_factory=list)
     # Shops not crawled: status error, inactive (gone) or auth (`vitrina crawl` exits 1).
     failed_shops: list[str] = field(default_factory=list)
+    # Why the whole crawl stopped early (the media disk is full): `vitrina crawl` exits 2.
+    fatal: str = ""
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2)
@@ -260,6 +263,11 @@ def crawl(
         tasks = [_task(s) for s in chosen]
     with session_scope(engine) as session:
         close_dead_runs(session)
+        others_alive = session.scalar(
+            select(func.count()).select_from(CrawlRun).where(CrawlRun.status == "running")
+        )
+    if n := remove_stale_tmp(settings.media_dir, others_alive=bool(others_alive)):
+        logger.warning("removed %d partial photo file(s) left by a killed crawl", n)
     with session_scope(engine) as session:
         run = CrawlRun(
             status="running", host=this_host(), pid=os.getpid(), heartbeat_at=db_now(session)
@@ -285,7 +293,9 @@ def crawl(
     finished = datetime.now(UTC)
     summary = CrawlSummary(
         run_id=run_id,
-        status="interrupted"
+        status="error"
+        if report.fatal
+        else "interrupted"
         if report.interrupted
         else "partial"
         if report.totals()["errors"]
@@ -293,9 +303,11 @@ def crawl(
         seconds=round((finished - started).total_seconds(), 3),
         shops={k: r.as_dict() for k, r in report.shops.items()},
         totals=report.totals(),
-        errors=list(report.errors)
+        errors=[report.fatal] * bool(report.fatal)
+        + list(report.errors)
         + [f"{k}: {m}" for k, r in report.shops.items() for m in r.errors],
         failed_shops=report.failed_shops(),
+        fatal=report.fatal,
     )
     with session_scope(engine) as session:
         crud.release_rejected_media(session, run_id)  # claimed, not reached (a shop stopped)

@@ -44,7 +44,8 @@ def crawl(
     Exit status: 0 every shop was crawled (posts refused one by one are listed; the shop shows
     "partial"); 1 some shops failed (an API error, a shop gone, credentials refused; the others
     were crawled and everything is listed); 2 the configuration or the catalogue is unusable,
-    or a --shop is unknown, and nothing was crawled."""
+    or a --shop is unknown, and nothing was crawled; or the crawl stopped early because the
+    media folder's disk is full (what was stored before stays; nothing counts as failed)."""
     from crawler.report import CrawlReport
     from crawler.run import UnknownShop
     from crawler.run import crawl as run_crawl
@@ -72,7 +73,7 @@ def crawl(
         fail(str(exc))
     except DatabaseUnavailable as exc:
         fail(str(exc))
-    code = 1 if summary.failed_shops else 0
+    code = 2 if summary.fatal else 1 if summary.failed_shops else 0
     if as_json:
         print(json.dumps(summary.__dict__))
         raise typer.Exit(code)

@@ -24,6 +24,7 @@ from catalog import crud
 from catalog.config import Settings
 from catalog.db import make_engine, require_current, session_scope
 from catalog.models import CrawlRun, Shop, utcnow
+from crawler.frontier import reset_frontier
 from crawler.items import RetryPhoto
 from crawler.photos import remove_stale_tmp
 from crawler.report import CrawlReport, redact_logs, register_secret
@@ -268,6 +269,10 @@ def crawl(
         )
     if n := remove_stale_tmp(settings.media_dir, others_alive=bool(others_alive)):
         logger.warning("removed %d partial photo file(s) left by a killed crawl", n)
+    # No crawl beside us: queues and seen-filters in Redis are a killed crawl's leftovers,
+    # which would make this crawl skip the pages it had queued.
+    if settings.crawler.frontier and not others_alive and (n := reset_frontier(settings)):
+        logger.warning("cleared %d frontier key(s) left by a killed crawl", n)
     with session_scope(engine) as session:
         run = CrawlRun(
             status="running", host=this_host(), pid=os.getpid(), heartbeat_at=db_now(session)

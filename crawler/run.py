@@ -10,7 +10,8 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +61,36 @@ class CrawlSummary:
 
 class UnknownShop(ValueError):
     pass
+
+
+class CrawlBusy(RuntimeError):
+    """Another live crawl holds the catalogue's shops (no shared frontier to split the work)."""
+
+
+@contextmanager
+def _crawl_lock(settings: Settings, engine: Engine) -> Iterator[None]:
+    """Without a shared frontier two crawls at once would fetch every page and photo twice:
+    one crawl at a time per catalogue (an advisory lock on PostgreSQL, a file lock beside the
+    SQLite file; both released by the OS or the server when the holder dies, even by SIGKILL).
+    With a frontier, crawl processes side by side share the work, so none is taken."""
+    from pipeline.lock import LockHeld, PipelineLock
+
+    if settings.crawler.frontier:
+        yield
+        return
+    lock = PipelineLock(engine, name="crawl")
+    try:
+        lock.acquire()
+    except LockHeld as exc:
+        who = str(exc).replace("another crawl run holds the lock", "another crawl is running")
+        raise CrawlBusy(
+            f"{who} on this catalogue: wait for it to finish (`vitrina runs`), or set "
+            "[crawler] frontier to let crawl processes share the work"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def select_shops(session: Any, wanted: Sequence[str] | None) -> list[Shop]:
@@ -244,15 +275,29 @@ def crawl(
     extra_scrapy_settings: dict[str, Any] | None = None,
 ) -> CrawlSummary:
     """Crawl the active shops (or those named) once; store what is new; return the summary."""
+    register_secret(settings.networks.instagram.access_token)
+    redact_logs()
+    engine = make_engine(settings.database_url, echo=settings.database.echo)
+    require_current(engine)  # `vitrina init` migrates; a crawl never does
+    try:
+        with _crawl_lock(settings, engine):
+            return _crawl(settings, engine, shops, on_change, extra_scrapy_settings)
+    finally:
+        engine.dispose()
+
+
+def _crawl(
+    settings: Settings,
+    engine: Engine,
+    shops: Sequence[str] | None,
+    on_change: Callable[[CrawlReport], None] | None,
+    extra_scrapy_settings: dict[str, Any] | None,
+) -> CrawlSummary:
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.misc import load_object
 
     from crawler.settings import for_crawl
 
-    register_secret(settings.networks.instagram.access_token)
-    redact_logs()
-    engine = make_engine(settings.database_url, echo=settings.database.echo)
-    require_current(engine)  # `vitrina init` migrates; a crawl never does
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     with session_scope(engine) as session:
         crud.sync_shops_from_config(session, settings.shops)
@@ -323,7 +368,6 @@ def crawl(
             row.shop_counts = summary.shops
             row.errors = summary.errors[:500]
             session.add(row)
-    engine.dispose()
     return summary
 
 

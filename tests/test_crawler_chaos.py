@@ -49,12 +49,13 @@ def test_kills_under_faults_lose_and_duplicate_nothing(tmp_path: Path, db_url: s
         cat.add_shop(network, handle)
         for _ in range(POSTS):
             cat.add_posts(network, handle, 1, rng.choice((1, 2)))
-    faults = Faults(latency_ms=25, error_rate=0.1, truncated_rate=0.05, corrupt_rate=0.05, seed=15)
+    faults = Faults(latency_ms=60, error_rate=0.1, truncated_rate=0.05, corrupt_rate=0.05, seed=15)
     with EmulatorServer(cat, faults, image_size=(200, 250)) as emu:
         cfg = setup(tmp_path, db_url, emu, shops=SHOPS)
         killed = 0
         for _ in range(KILLS):
-            target = len(rows(db_url, Post)) + rng.randint(1, 8)
+            have = len(rows(db_url, Post))
+            target = have + rng.randint(1, max(1, (len(SHOPS) * POSTS - have) // 3))
             proc = _start(cfg)
             deadline = time.time() + 30
             while (

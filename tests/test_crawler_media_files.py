@@ -85,6 +85,7 @@ class _Endless(BaseHTTPRequestHandler):
 def test_an_endless_photo_is_refused_as_too_large_once_with_one_log_line(
     tmp_path: Path, db_url: str
 ):
+    _Endless.asked = 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endless = f"http://127.0.0.1:{server.server_port}/endless.jpg"

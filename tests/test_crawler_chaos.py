@@ -52,10 +52,14 @@ def test_kills_under_faults_lose_and_duplicate_nothing(tmp_path: Path, db_url: s
     faults = Faults(latency_ms=60, error_rate=0.1, truncated_rate=0.05, corrupt_rate=0.05, seed=15)
     with EmulatorServer(cat, faults, image_size=(200, 250)) as emu:
         cfg = setup(tmp_path, db_url, emu, shops=SHOPS)
-        killed = 0
-        for _ in range(KILLS):
+        killed = attempts = 0
+        while killed < KILLS and attempts < 3 * KILLS:
+            attempts += 1
             have = len(rows(db_url, Post))
-            target = have + rng.randint(1, max(1, (len(SHOPS) * POSTS - have) // 3))
+            if cat.post_count() - have < 8:  # the shops publish more while we crash
+                for network, handle in SHOPS:
+                    cat.add_posts(network, handle, 6, rng.choice((1, 2)))
+            target = have + rng.randint(1, (cat.post_count() - have) // 2)
             proc = _start(cfg)
             deadline = time.time() + 30
             while (
@@ -66,7 +70,7 @@ def test_kills_under_faults_lose_and_duplicate_nothing(tmp_path: Path, db_url: s
             killed += proc.poll() is None
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-        assert killed >= 2  # the kills did land mid-crawl
+        assert killed == KILLS, attempts  # the kills did land mid-crawl
         emu.faults.error_rate = 0.0
         emu.faults.latency_ms = 0.0
         final = crawl_subprocess(cfg, timeout=120)

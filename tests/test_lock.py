@@ -69,8 +69,7 @@ def test_the_check_catches_a_dependency_added_without_relocking() -> None:
 def test_main_dependencies_have_upper_bounds() -> None:
     # A new major release (Keras 4, SQLAlchemy 3…) is adopted deliberately, not by a re-lock.
     unbounded = [
-        d
-        for d in project()["dependencies"]
+        d for d in project()["dependencies"]
         if not any(s.operator in ("<", "<=", "==", "~=") for s in Requirement(d).specifier)
     ]
     assert unbounded == []

@@ -104,7 +104,7 @@ def test_no_tensorflow_import() -> None:
 
 def test_mastodon_html_entities_and_invisible_link_parts() -> None:
     content = (
-        "<p>New in: &quot;Mila&quot; blouse in beige &amp; lace trim "
+        '<p>New in: &quot;Mila&quot; blouse in beige &amp; lace trim '
         '<a href="https://shop.example/red-dress" rel="nofollow noopener" target="_blank">'
         '<span class="invisible">https://</span><span class="ellipsis">shop.example/red-dre</span>'
         '<span class="invisible">ss</span></a></p><p><a href="https://m.example/tags/linen" '

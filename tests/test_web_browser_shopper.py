@@ -145,6 +145,7 @@ def test_api_docs_load_everything_from_this_site(site, desktop) -> None:
     assert not errors, errors
 
 
+
 def test_sort_and_price_forms_work_without_javascript(site, browser) -> None:  # noqa: F811
     base, priced = site
     context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)

@@ -53,6 +53,7 @@ class CrawlStatus(StrEnum):
     ok = "ok"
     partial = "partial"  # some shops (or posts) failed
     interrupted = "interrupted"  # stopped by a signal, or its process died
+    error = "error"  # stopped early for the whole catalogue (the media disk is full)
 
 
 COUNTS = (
@@ -133,6 +134,8 @@ class CrawlSummary(BaseModel):
     seconds: float = 0.0
     shops: dict[str, ShopResult] = Field(default_factory=dict)
     run_errors: list[str] = Field(default_factory=list)
+    # Why the whole crawl stopped early (the media disk is full): `vitrina crawl` exits 2.
+    fatal: str = ""
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +168,26 @@ def write_once(root: Path, rel: str, data: bytes) -> bool:
 
 
 _made_dirs: set[str] = set()
+
+# A writer holds its .tmp file for the milliseconds one write takes: one older than this was
+# left by a process killed mid-write (SIGKILL, power loss) and is never renamed.
+STALE_TMP_SECONDS = 5 * 60.0
+
+
+def remove_stale_tmp(root: Path, *, others_alive: bool) -> int:
+    """Remove the .tmp files killed writers left under `root` (photos at ab/cd/, thumbnails at
+    thumbs/ab/): all of them when no other crawl is alive, else those older than
+    STALE_TMP_SECONDS (a live sibling may be writing one right now). Returns how many."""
+    cutoff = time.time() - STALE_TMP_SECONDS if others_alive else float("inf")
+    removed = 0
+    for tmp in Path(root).glob("*/*/*.tmp"):
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed += 1
+        except FileNotFoundError:  # its writer renamed it, or a sibling removed it first
+            continue
+    return removed
 
 
 def store(root: Path, limits: dict[str, int], body: bytes) -> StoredPhoto:

@@ -6,6 +6,7 @@ earlier crawls failed to download) takes the same path, onto the posts already s
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import hashlib
 import logging
@@ -14,11 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.pipelines.files import FilesPipeline
+from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy import select, text, update
 from twisted.python.failure import Failure
 
@@ -53,6 +55,33 @@ def _failure(reason: str, kind: PhotoFailure) -> dict[str, Any]:
     return {"error": reason, "kind": kind.value}
 
 
+class StorageFull(Exception):
+    """The media folder's disk is full (or over quota): no photo can be stored, so the crawl
+    stops; the page is not stored and no photo is recorded as failed (none spends a retry)."""
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class _OneLinePhotoFailures(logging.Filter):
+    """Scrapy's media pipeline logs each failed photo with a traceback; PhotoPipeline has
+    already logged it as one line with its reason, so those records are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None and record.args and isinstance(record.args, tuple):
+            exc = getattr(record.args[0], "value", None)  # logger.exception(failure)
+        if exc is None and hasattr(record.msg, "value"):
+            exc = record.msg.value
+        return not isinstance(exc, PhotoFailed | StorageFull)
+
+
+logging.getLogger("scrapy.pipelines.media").addFilter(_OneLinePhotoFailures())
+logging.getLogger("scrapy.pipelines.files").addFilter(_OneLinePhotoFailures())
+
+
+
+
 NOT_DOWNLOADED = _failure("not downloaded", PhotoFailure.not_downloaded)
 
 
@@ -81,6 +110,18 @@ class PhotoPipeline(FilesPipeline):
         self._store = functools.partial(ph.store, self.root, self.limits)
         self.known_urls: set[bytes] = set()
         self.db_url = s.get("VITRINA_DATABASE_URL")
+        self.maxsize = s.getint("DOWNLOAD_MAXSIZE")
+        self.crawler = crawler
+        crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
+
+    def _bytes_received(self, data: bytes, request: Request, spider: Spider) -> None:
+        """Count a photo's bytes: Scrapy cancels a body that grows past DOWNLOAD_MAXSIZE with
+        no Content-Length with a bare CancelledError, which must read as "too large"."""
+        if request.meta.get("photo"):
+            got = request.meta.get("vitrina_bytes", 0) + len(data)
+            request.meta["vitrina_bytes"] = got
+            if got > self.maxsize:
+                request.meta["vitrina_too_large"] = True
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PhotoPipeline:
@@ -109,12 +150,23 @@ class PhotoPipeline(FilesPipeline):
 
     def media_failed(self, failure: Failure, request: Request, info: Any) -> Any:
         exc = failure.value
-        if isinstance(exc, PhotoFailed):
+        if isinstance(exc, StorageFull):
             raise exc
-        if isinstance(exc, IgnoreRequest):  # the SSRF guard, a request our middleware refused
-            raise PhotoFailed(str(exc) or "refused", PhotoFailure.refused)
-        name = type(exc).__name__
-        raise PhotoFailed(f"download failed: {name}: {exc}", download_failure(name, str(exc)))
+        if isinstance(exc, PhotoFailed):
+            why = exc
+        elif isinstance(exc, IgnoreRequest):  # the SSRF guard, a request our middleware refused
+            why = PhotoFailed(str(exc) or "refused", PhotoFailure.refused)
+        elif request.meta.get("vitrina_too_large") or "larger than download max size" in str(exc):
+            # Lasting (the same file is as large tomorrow): never fetched again.
+            why = PhotoFailed(
+                f"too large: over {self.maxsize // 2**20} MB (the download limit)",
+                PhotoFailure.too_large,
+            )
+        else:
+            name = type(exc).__name__
+            why = PhotoFailed(f"download failed: {name}: {exc}", download_failure(name, str(exc)))
+        logger.warning("photo %s: %s", request.url, why)  # one line; its traceback is noise
+        raise why
 
     async def media_downloaded(
         self, response: Response, request: Request, info: Any, *, item: Any = None
@@ -133,8 +185,23 @@ class PhotoPipeline(FilesPipeline):
             meta = await loop.run_in_executor(self.pool, self._store, body)
         except ph.PhotoRejected as exc:
             raise PhotoFailed(exc.reason, exc.kind) from None
+        except OSError as exc:
+            if exc.errno not in _FULL:
+                raise
+            message = (
+                f"the media folder {self.root} is full ({exc.strerror}): the crawl stopped; "
+                "free some space and crawl again (nothing was recorded as failed)"
+            )
+            self.report_full(message)
+            raise StorageFull(message) from None
         self.known_urls.add(_url_key(request.url))
         return {"ok": True, **meta.__dict__}
+
+    def report_full(self, message: str) -> None:
+        report = getattr(self.crawler.spider, "report", None)
+        if report is not None and not report.fatal:
+            report.fatal = message
+            logger.error("%s", message)
 
     def item_completed(self, results: list[Any], item: Any, info: Any) -> Any:
         if isinstance(item, PageItem | RetryItem):
@@ -168,6 +235,7 @@ class CatalogPipeline:
         self.synced = 0  # the highest photo id the index has looked at
         self.report = CrawlReport()
         self.run_id = s.getint("VITRINA_RUN_ID")  # the crawl run that claimed RetryItems
+        self._stopping = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CatalogPipeline:
@@ -201,6 +269,13 @@ class CatalogPipeline:
         self.engine.dispose()
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        if self.report.fatal:
+            # The disk is full: store nothing more (this page is fetched again by the next
+            # crawl, its photos spend no retry), and stop this network's spider.
+            if not self._stopping and self.crawler.engine is not None:
+                self._stopping = True
+                deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage full"))
+            return item  # not stored; silently, as the crawl's error says it all
         if isinstance(item, RetryItem):
             return self._store_retries(item)
         if isinstance(item, ShopUpdate):

@@ -77,6 +77,7 @@ class CrawlReport:
         self.shops: dict[str, ShopResult] = {}
         self.errors: list[str] = []  # problems not tied to one shop (e.g. a network's auth)
         self.interrupted = False  # stopped by a signal before the spiders finished
+        self.fatal = ""  # why the whole crawl stopped early (the media disk is full)
         self.on_change = on_change
         self._lock = threading.Lock()
 
@@ -117,12 +118,20 @@ class CrawlReport:
         with self._lock:
             shops = {k: r.model_copy(deep=True) for k, r in self.shops.items()}
             run_errors = list(self.errors)
-        if self.interrupted:
+        if self.fatal:
+            status = CrawlStatus.error
+            run_errors.insert(0, self.fatal)
+        elif self.interrupted:
             status = CrawlStatus.interrupted
         elif run_errors or any(s.errors for s in shops.values()):
             status = CrawlStatus.partial
         else:
             status = CrawlStatus.ok
         return CrawlSummary(
-            run_id=run_id, status=status, seconds=seconds, shops=shops, run_errors=run_errors
+            run_id=run_id,
+            status=status,
+            seconds=seconds,
+            shops=shops,
+            run_errors=run_errors,
+            fatal=self.fatal,
         )

@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ from catalog.config import Settings
 from catalog.db import make_engine, require_current, session_scope
 from catalog.models import CrawlRun, Shop, utcnow
 from catalog.records import CrawlSummary
+from crawler.frontier import reset_frontier
 from crawler.items import RetryPhoto
+from crawler.photos import remove_stale_tmp
 from crawler.report import CrawlReport, redact_logs, register_secret
 from crawler.spiders.base import ShopTask
 from crawler.state import start_point
@@ -40,6 +43,36 @@ SPIDERS = {
 
 class UnknownShop(ValueError):
     pass
+
+
+class CrawlBusy(RuntimeError):
+    """Another live crawl holds the catalogue's shops (no shared frontier to split the work)."""
+
+
+@contextmanager
+def _crawl_lock(settings: Settings, engine: Engine) -> Iterator[None]:
+    """Without a shared frontier two crawls at once would fetch every page and photo twice:
+    one crawl at a time per catalogue (an advisory lock on PostgreSQL, a file lock beside the
+    SQLite file; both released by the OS or the server when the holder dies, even by SIGKILL).
+    With a frontier, crawl processes side by side share the work, so none is taken."""
+    from pipeline.lock import LockHeld, PipelineLock
+
+    if settings.crawler.frontier:
+        yield
+        return
+    lock = PipelineLock(engine, name="crawl")
+    try:
+        lock.acquire()
+    except LockHeld as exc:
+        who = str(exc).replace("another crawl run holds the lock", "another crawl is running")
+        raise CrawlBusy(
+            f"{who} on this catalogue: wait for it to finish (`vitrina runs`), or set "
+            "[crawler] frontier to let crawl processes share the work"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def select_shops(session: Any, wanted: Sequence[str] | None) -> list[Shop]:
@@ -221,15 +254,29 @@ def crawl(
     extra_scrapy_settings: dict[str, Any] | None = None,
 ) -> CrawlSummary:
     """Crawl the active shops (or those named) once; store what is new; return the summary."""
+    register_secret(settings.networks.instagram.access_token)
+    redact_logs()
+    engine = make_engine(settings.database_url, echo=settings.database.echo)
+    require_current(engine)  # `vitrina init` migrates; a crawl never does
+    try:
+        with _crawl_lock(settings, engine):
+            return _crawl(settings, engine, shops, on_change, extra_scrapy_settings)
+    finally:
+        engine.dispose()
+
+
+def _crawl(
+    settings: Settings,
+    engine: Engine,
+    shops: Sequence[str] | None,
+    on_change: Callable[[CrawlReport], None] | None,
+    extra_scrapy_settings: dict[str, Any] | None,
+) -> CrawlSummary:
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.misc import load_object
 
     from crawler.settings import for_crawl
 
-    register_secret(settings.networks.instagram.access_token)
-    redact_logs()
-    engine = make_engine(settings.database_url, echo=settings.database.echo)
-    require_current(engine)  # `vitrina init` migrates; a crawl never does
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     with session_scope(engine) as session:
         crud.sync_shops_from_config(session, settings.shops)
@@ -241,6 +288,15 @@ def crawl(
         tasks = [_task(s) for s in chosen]
     with session_scope(engine) as session:
         close_dead_runs(session)
+        others_alive = session.scalar(
+            select(func.count()).select_from(CrawlRun).where(CrawlRun.status == "running")
+        )
+    if n := remove_stale_tmp(settings.media_dir, others_alive=bool(others_alive)):
+        logger.warning("removed %d partial photo file(s) left by a killed crawl", n)
+    # No crawl beside us: queues and seen-filters in Redis are a killed crawl's leftovers,
+    # which would make this crawl skip the pages it had queued.
+    if settings.crawler.frontier and not others_alive and (n := reset_frontier(settings)):
+        logger.warning("cleared %d frontier key(s) left by a killed crawl", n)
     with session_scope(engine) as session:
         run = CrawlRun(
             status="running", host=this_host(), pid=os.getpid(), heartbeat_at=db_now(session)
@@ -274,7 +330,6 @@ def crawl(
             row.shop_counts = summary.shop_rows()
             row.errors = summary.run_errors[:500]
             session.add(row)
-    engine.dispose()
     return summary
 
 

@@ -98,3 +98,35 @@ def test_two_processes_share_one_frontier(tmp_path: Path, redis_url: str):
     engine.dispose()
     assert len(posts) == 6 * POSTS == len({p.network_post_id for p in posts})
     assert len(photos) == 6 * POSTS
+
+
+def test_a_crawl_after_a_killed_one_clears_its_frontier_leftovers(tmp_path: Path, redis_url: str):
+    import signal
+
+    import redis
+
+    from crawler.run import crawl_subprocess
+    from tests.test_crawler_crawl import crawl_until, rows, setup
+
+    shops = [("mastodon", "m0")]
+    cat = Catalogue(seed=13)
+    cat.add_shop(*shops[0])
+    cat.add_posts(*shops[0], 30, 1)
+    db_url = f"sqlite:///{tmp_path / 'c.db'}"
+    with EmulatorServer(cat, Faults(latency_ms=300), image_size=(160, 200)) as emu:
+        cfg = setup(tmp_path, db_url, emu, shops=shops)
+        text = cfg.read_text().replace("[crawler]\n", f'[crawler]\nfrontier = "{redis_url}"\n', 1)
+        cfg.write_text(text)
+        init = [sys.executable, "-m", "vitrina_cli.main", "--config", str(cfg), "init"]
+        subprocess.run(init, cwd=REPO, check=True, capture_output=True)
+        client = redis.Redis.from_url(redis_url)
+        # Killed once its first page is stored: the later pages are queued or seen in Redis.
+        proc = crawl_until(cfg, lambda: len(rows(db_url, Post)) >= 5, signal.SIGKILL)
+        proc.wait()
+        left = [k for k in client.scan_iter("vitrina:*")]
+        assert left, "the killed crawl left no frontier keys: the test proves nothing"
+        emu.faults.latency_ms = 0
+        again = crawl_subprocess(cfg, timeout=120)
+    assert again.status == "ok", again.errors
+    assert len(rows(db_url, Post)) == 30  # nothing skipped as "already seen"
+    assert list(client.scan_iter("vitrina:*")) == []

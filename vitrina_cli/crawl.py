@@ -46,10 +46,12 @@ def crawl(
     Exit status: 0 every shop was crawled (posts refused one by one are listed; the shop shows
     "partial"); 1 some shops failed (an API error, a shop gone, credentials refused; the others
     were crawled and everything is listed); 2 the configuration or the catalogue is unusable,
-    or a --shop is unknown, and nothing was crawled."""
+    or a --shop is unknown, or another crawl is running on this catalogue (without a shared
+    [crawler] frontier), and nothing was crawled; or the crawl stopped early because the
+    media folder's disk is full (what was stored before stays; nothing counts as failed)."""
     from catalog.db import DatabaseUnavailable
     from crawler.report import CrawlReport
-    from crawler.run import UnknownShop
+    from crawler.run import CrawlBusy, UnknownShop
     from crawler.run import crawl as run_crawl
 
     settings = settings_from(ctx)
@@ -70,11 +72,11 @@ def crawl(
                 summary = run_crawl(settings, shop or None, on_change=on_change)
             if summary.shops:
                 console.print(_table(summary.shops, f"crawl #{summary.run_id}"))
-    except UnknownShop as exc:
-        fail(str(exc))
+    except (UnknownShop, CrawlBusy) as exc:
+        fail(escape(str(exc)))  # "[crawler] frontier" is not markup
     except DatabaseUnavailable as exc:
         fail(str(exc))
-    code = 1 if summary.failed_shops else 0
+    code = 2 if summary.fatal else 1 if summary.failed_shops else 0
     if as_json:
         print(summary.model_dump_json())
         raise typer.Exit(code)

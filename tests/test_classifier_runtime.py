@@ -145,8 +145,17 @@ def test_predictor_rows_same_with_either_runtime(model: VitrinaModel, cache: Pat
     for k, t in zip(rows["keras"], rows["tflite"], strict=True):
         assert (k.category, k.colour, k.decision) == (t.category, t.colour, t.decision), k.path
         assert abs(k.category_confidence - t.category_confidence) < 1e-4
-    probs = Predictor(model, runtime="tflite").predict_arrays(load_rgb(files[0], 192)[None])
-    assert probs["features"].shape == (1, model.keras_model.get_layer("heads").input[0].shape[1])
+    predictor = Predictor(model, runtime="tflite")
+    raw = predictor.runtime.run(load_rgb(files[0], 192)[None])
+    assert raw["features"].shape == (1, model.keras_model.get_layer("heads").input[0].shape[1])
+    # Predictor turns the pooled features into the photo's embedding ("more like this")
+    probs = predictor.predict_arrays(load_rgb(files[0], 192)[None])
+    assert probs["embedding"].shape == (1, model.embedding_dim)
+    assert abs(float((probs["embedding"] ** 2).sum()) - 1.0) < 1e-4
+    k_rows = rows["keras"][0].embedding
+    t_rows = rows["tflite"][0].embedding
+    assert k_rows is not None and t_rows is not None
+    assert float(abs(k_rows - t_rows).max()) < 1e-3
 
 
 def test_choice_of_runtime(tmp_path: Path) -> None:

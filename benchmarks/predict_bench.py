@@ -28,17 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO.parent / "shared" / "datasets" / "clothing"
 VAR = REPO / "var" / "predict_bench"
 sys.path.insert(0, str(REPO))
+from benchmarks.machine import cpu_model  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU (no lscpu)"
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    name = fields.get("Model name", "unknown CPU").strip()
-    return f"{name}, {os.cpu_count()} logical CPUs"
 
 
 def validation_files(limit: int | None) -> list[Path]:

@@ -26,7 +26,6 @@ import argparse
 import hashlib
 import io
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,23 +36,12 @@ REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO.parent / "shared" / "datasets" / "clothing"
 CACHE = REPO / "var" / "retrieval"
 sys.path.insert(0, str(REPO))
+from benchmarks.machine import machine  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 COPIES = ("resized", "cropped", "reencoded")
 KEYS = ("feat", "category", "colour")
-
-
-def machine() -> str:
-    try:
-        cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        name = next(
-            (ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("Model name")),
-            "?",
-        )
-    except OSError:
-        name = "?"
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"CPU: {name}, {os.cpu_count()} logical cores; load average {load}"
 
 
 def make_copy(src: Path, kind: str) -> bytes:

@@ -19,14 +19,14 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from benchmarks.machine import machine  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = REPO.parent / "shared" / "datasets" / "product-names" / "names.csv"
@@ -178,19 +178,6 @@ def _polo_as_tshirt(labeller: Labeller) -> Labeller:
         return ("T-Shirt" if cat == "Polo" else cat), col
 
     return label
-
-
-def machine() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        model = next(
-            (ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")),
-            "unknown CPU",
-        )
-    except (OSError, subprocess.SubprocessError):
-        model = "unknown CPU"
-    load1, load5, _ = os.getloadavg()
-    return f"{model}, {os.cpu_count()} CPUs, load average {load1:.2f} / {load5:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:

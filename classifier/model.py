@@ -263,14 +263,17 @@ def load_model(model_dir: str | Path) -> VitrinaModel:
     metadata = json.loads(meta_file.read_text(encoding="utf-8"))
     check_library_versions(metadata, model_dir)
     model = keras.saving.load_model(keras_file, compile=False, safe_mode=True)
-    labels = {"category": metadata["categories"], "colour": metadata["colours"]}
+    # Read only where a fusion.json needs them (older or hand-made metadata may lack the lists).
+    labels = {"category": metadata.get("categories", []), "colour": metadata.get("colours", [])}
     try:
         fusion = load_fusion(model_dir, labels)
     except ValueError as exc:
         raise InvalidModel(str(exc)) from exc
-    return VitrinaModel(
-        model_dir, model, metadata, fusion, with_features(model), load_projection(model_dir)
-    )
+    try:
+        featured: keras.Model | None = with_features(model)
+    except ValueError:  # not assembled by classifier.model (no "heads"): labels only, no vectors
+        featured = None
+    return VitrinaModel(model_dir, model, metadata, fusion, featured, load_projection(model_dir))
 
 
 def normalised(x: np.ndarray) -> np.ndarray:

@@ -70,10 +70,10 @@ class ShopifySpider(ShopSpider):
             except (ValueError, UnicodeDecodeError):
                 name = None
         if isinstance(name, str) and name.strip():
-            self.remember_account(task, task.account_id, display_name=" ".join(name.split()))
+            # an item: spiders write nothing themselves, the catalogue pipeline stores it
+            yield self.remember_account(task, task.account_id, display_name=" ".join(name.split()))
         else:
             logger.info("%s: no store name at %s (%s)", task.key, response.url, response.status)
-        yield from ()
 
     def meta_failed(self, failure: Any) -> None:
         logger.info("no store name: %s: %s", failure.request.url, failure.getErrorMessage())

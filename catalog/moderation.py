@@ -288,14 +288,19 @@ def _snapshot(photo: Photo) -> dict[str, Any]:
     }
 
 
-def _conflict(session: Session, photo_id: int) -> Conflict:
-    photo = session.get(Photo, photo_id, populate_existing=True)
-    last = session.execute(
+def _latest_event(session: Session, photo_id: int) -> ModerationEvent | None:
+    """The photo's newest audit event (a decision, an undo, a shopper's report), or None."""
+    return session.execute(
         select(ModerationEvent)
         .where(ModerationEvent.photo_id == photo_id)
         .order_by(ModerationEvent.id.desc())
         .limit(1)
     ).scalar_one_or_none()
+
+
+def _conflict(session: Session, photo_id: int) -> Conflict:
+    photo = session.get(Photo, photo_id, populate_existing=True)
+    last = _latest_event(session, photo_id)
     return Conflict(
         photo_id,
         photo.version if photo else 0,
@@ -639,12 +644,7 @@ def report(
 
 def latest_report(session: Session, photo_id: int) -> dict[str, Any] | None:
     """The shopper's report if it is the photo's newest event (no decision since)."""
-    last = session.execute(
-        select(ModerationEvent)
-        .where(ModerationEvent.photo_id == photo_id)
-        .order_by(ModerationEvent.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    last = _latest_event(session, photo_id)
     if last is None or last.action != "report":
         return None
     body = last.after.get("report")

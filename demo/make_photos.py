@@ -1,13 +1,13 @@
 """Build `demo/photos/`: real photos for the demo, from the clothing dataset's validation split.
 
-    PYTHONPATH=. python -m demo.make_photos [--data ../shared/datasets/clothing] [--count 150]
+    PYTHONPATH=. python -m demo.make_photos --data PATH/TO/datasets/clothing [--count 150]
 
 Only photos the committed default model never trained on (the validation side of
 `classifier.data.split`, with that model's `val_fraction`), so the demo's labels are honest.
 The choice is seeded and covers every category and colour, plus a few photos whose labeller
 named no category (`Not sure` / `Other`). Each is downsized to at most 320 px on its long side;
-the dataset's CC0 LICENSE goes beside them. This reads ../shared at build time only: the demo
-serves the committed output and never needs ../shared.
+the dataset's CC0 LICENSE goes beside them. This reads the dataset at build time only: the demo
+serves the committed output and never needs the dataset.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from classifier.data import UNSURE_CATEGORIES, Sample, read_labels, split
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "photos"
-DEFAULT_DATA = HERE.parents[1] / "shared" / "datasets" / "clothing"
 DEFAULT_MODEL = HERE.parent / "classifier" / "models" / "vitrina-lite0-192"
 LONG_SIDE = 320
 BUDGET_BYTES = 4 * 1024 * 1024
@@ -140,7 +139,7 @@ def build(data: Path, model: Path, out: Path, count: int) -> dict[str, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, required=True, help="the clothing dataset folder")
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--count", type=int, default=150)

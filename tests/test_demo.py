@@ -102,7 +102,9 @@ def test_demo_photos_are_the_default_models_validation_photos(tmp_path: Path) ->
     """demo/photos is what `python -m demo.make_photos` makes: validation photos only (the
     default model never trained on them), with the dataset's own labels."""
     from classifier.data import read_labels, split
-    from demo.make_photos import DEFAULT_DATA, DEFAULT_MODEL, build
+    from demo.make_photos import DEFAULT_MODEL, build
+
+    DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "clothing"
 
     if not (DEFAULT_DATA / "labels.csv").is_file():
         raise AssertionError(f"{DEFAULT_DATA} is missing: this test needs ../shared")

@@ -122,7 +122,9 @@ def demo_photos() -> list[RealPhoto]:
     """The committed demo photos; a clear error if the checkout lacks them."""
     labels = DEMO_PHOTOS / "labels.csv"
     if not labels.is_file():
-        raise ValueError(f"{labels} is missing: run `python -m demo.make_photos` to rebuild it")
+        raise ValueError(
+            f"{labels} is missing: run `python -m demo.make_photos --data DATASET` to rebuild it"
+        )
     return load_real_photos(DEMO_PHOTOS, labels)
 
 

@@ -138,8 +138,15 @@ class ClassifierSettings(_Section):
     colour_threshold: float | None = Field(None, ge=0, le=1)
 
 
-# Fit for a local demo only: the web app warns at start while it is still this.
+# Public, so fit for nothing: `vitrina serve` and the ASGI factory refuse to start with it (anyone
+# knowing it could forge a moderator's signed cookie); `vitrina demo` writes a random key.
 DEFAULT_SECRET_KEY = "change-me-in-production"
+DEFAULT_SECRET_REFUSAL = (
+    "refusing to serve with the default web.secret_key: anyone who knows it can forge a "
+    "moderator's session. Set a long random value as [web] secret_key in config.toml or in "
+    "VITRINA_WEB__SECRET_KEY, e.g. the output of "
+    "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'` (`vitrina demo` sets its own)"
+)
 
 
 class WebSettings(_Section):

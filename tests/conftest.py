@@ -109,8 +109,23 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
-def write_config(tmp_path: Path, db_url: str, extra: str = "") -> Path:
-    """A config.toml in tmp_path pointing at `db_url` and a private media folder."""
+TEST_SECRET_KEY = "test-only-secret-key"
+
+
+def write_config(
+    tmp_path: Path, db_url: str, extra: str = "", *, default_secret: bool = False
+) -> Path:
+    """A config.toml in tmp_path pointing at `db_url` and a private media folder.
+
+    It sets a test secret key (`vitrina serve` refuses the public default) unless `extra` sets
+    its own or `default_secret` asks to keep the default."""
+    if not default_secret and "secret_key" not in extra:
+        key = f'secret_key = "{TEST_SECRET_KEY}"\n'
+        extra = (
+            extra.replace("[web]\n", "[web]\n" + key, 1)
+            if "[web]\n" in extra
+            else (extra + "\n[web]\n" + key)
+        )
     path = tmp_path / "config.toml"
     path.write_text(
         f'[database]\nurl = "{db_url}"\n\n[storage]\nmedia_dir = "{tmp_path / "media"}"\n\n{extra}',

@@ -301,7 +301,7 @@ def test_serve_refuses_a_public_address_with_the_default_secret(tmp_path, sqlite
     from tests.conftest import write_config
     from vitrina_cli.main import app as cli
 
-    config = write_config(tmp_path, sqlite_url)
+    config = write_config(tmp_path, sqlite_url, default_secret=True)
     r = CliRunner().invoke(cli, ["--config", str(config), "serve", "--host", "0.0.0.0"])
     assert r.exit_code == 2 and "default web.secret_key" in r.output
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 from types import FrameType
 
 import typer
 
+from catalog.config import DEFAULT_SECRET_KEY, DEFAULT_SECRET_REFUSAL
 from vitrina_cli.common import console, engine_from, fail, settings_from
-
-DEFAULT_SECRET = "change-me-in-production"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def _stopped(_sig: int, _frame: FrameType | None) -> None:
@@ -39,6 +36,9 @@ def serve(
     import uvicorn
 
     settings = settings_from(ctx)
+    if settings.web.secret_key == DEFAULT_SECRET_KEY:
+        # Also on loopback: a proxy in front, or another local user, reaches it anyway.
+        fail(DEFAULT_SECRET_REFUSAL)
     # Before any worker starts: the database answers and its schema is this version's.
     engine_from(ctx, migrate_schema=migrate)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
@@ -48,18 +48,6 @@ def serve(
     host = host or settings.web.host
     port = port or settings.web.port
     web = settings.web
-    if web.secret_key == DEFAULT_SECRET:
-        # Anyone knowing the public default could forge the signed cookie. Reachable from other
-        # machines (another address, or a proxy in front): refuse. A plain local server gets a
-        # random key for this run (logins end when it stops); `vitrina demo` sets its own.
-        if host not in LOOPBACK or web.base_url or web.trusted_proxies:
-            where = host if host not in LOOPBACK else f"{host} behind a proxy"
-            fail(
-                f"refusing to serve on {where} with the default web.secret_key: set a long "
-                "random value (VITRINA_WEB__SECRET_KEY) first"
-            )
-        os.environ["VITRINA_WEB__SECRET_KEY"] = secrets.token_urlsafe(32)  # for every worker
-        console.print("web.secret_key is the default: using a random key for this run")
     console.print(f"Vitrina on http://{host}:{port}/  (moderators: /moderate, API: /api/v1/docs)")
     # A single-process uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal
     # to the handler it found: with the default one SIGTERM would end us with status -15.

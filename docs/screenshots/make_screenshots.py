@@ -1,86 +1,37 @@
-"""Regenerate the README screenshots from a synthetic catalogue (drawn garments, no real photos).
+"""Regenerate the README screenshots from the demo: its real photos (demo/photos, CC0) crawled
+from the emulator and labelled by the committed model, exactly what `make run` shows.
 
 .venv/bin/python docs/screenshots/make_screenshots.py
 """
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.web_seed import add_photo, add_post  # noqa: E402
-from catalog import crud, moderation  # noqa: E402
-from catalog.config import load_settings  # noqa: E402
-from catalog.db import make_engine, migrate, session_scope  # noqa: E402
+from demo.run import Demo, DemoOptions  # noqa: E402
 
 OUT = Path(__file__).parent
-SHOPS = [
-    ("mastodon", "atelier_lina", "Atelier Lina", "https://mastodon.example"),
-    ("bluesky", "knit.bsky.social", "Knit & Co", ""),
-    ("shopify", "linen-house", "Linen House", "https://linen-house.example"),
-    ("instagram", "rue_vintage", "Rue Vintage", ""),
-]
-GARMENTS = [
-    ("Dress", "red"), ("T-Shirt", "white"), ("Pants", "blue"), ("Hoodie", "green"),
-    ("Skirt", "pink"), ("Shirt", "beige"), ("Longsleeve", "black"), ("Shorts", "yellow"),
-    ("Outwear", "brown"), ("Dress", "purple"), ("T-Shirt", "orange"), ("Pants", "grey"),
-    ("Dress", "multicolour"), ("Blouse", "white"), ("Top", "red"), ("Hoodie", "blue"),
-]  # fmt: skip
-CAPTIONS = ["New in: {c} {g}\n{p} · DM to order", "Handmade {c} {g}, linen blend — {p}",
-            "Back in stock — {c} {g}\nSizes S–XL, {p}", "Our {c} {g} for the weekend",
-            "Last one! {c} {g} {p}"]  # fmt: skip
-PRICES = ["€45", "4 500 ₽", "£30", "1.299,00 zł", "$64", "₴1200", "₺350", "89 €"]
+PASSWORD = "screenshot-pass"
 
 
 def build(tmp: Path) -> Path:
-    db = tmp / "demo.db"
+    """One demo pipeline run (emulator → crawl → classify → publish), then a moderator `ann`."""
+    opts = DemoOptions(workdir=tmp, scheduler=False, exit_after=0.5, web_port=0, emulator_port=0)
+    if Demo(opts).run() != 0:
+        raise SystemExit("the demo run failed (see above)")
     config = tmp / "config.toml"
-    config.write_text(
-        f'[database]\nurl = "sqlite:///{db}"\n[storage]\nmedia_dir = "{tmp / "media"}"\n'
-        '[web]\nsecret_key = "screenshots"\npage_size = 24\n'
-    )
-    settings = load_settings(config, environ={})
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    rnd = random.Random(3)
-    with session_scope(engine) as s:
-        shop_ids = [
-            crud.upsert_shop(s, n, h, display_name=d, base_url=u).id for n, h, d, u in SHOPS
-        ]
-        for i in range(40):
-            g, c = GARMENTS[i % len(GARMENTS)]
-            k = i % len(SHOPS)
-            caption = rnd.choice(CAPTIONS).format(c=c, g=g.lower(), p=rnd.choice(PRICES))
-            if SHOPS[k][0] == "shopify":  # a product: a title, a bare price, EUR in the text
-                amount = rnd.randint(25, 140)
-                post = crud.upsert_post(
-                    s, shop_ids[k], "shopify", f"demo{i}", title=f"{c.title()} {g} No. {i}",
-                    price=f"{amount}.00", caption=f"Linen from Lisbon. {amount} EUR incl. VAT",
-                    permalink=f"https://linen-house.example/products/demo{i}",
-                    posted_at=datetime(2026, 11, 1, 12, tzinfo=UTC) - timedelta(days=i * 0.7),
-                ).id
-            else:
-                post = add_post(
-                    s, shop_ids[k], SHOPS[k][0], f"demo{i}", caption=caption,
-                    days_ago=i * 0.7 + 0.2,
-                )  # fmt: skip
-            review = i % 5 == 4
-            add_photo(
-                s, settings.media_dir, post, g, c, seed=100 + i,
-                status="needs_review" if review else "auto_accepted",
-                category_confidence=rnd.uniform(0.35, 0.6) if review else 0.97,
-                colour_confidence=rnd.uniform(0.4, 0.7) if review else 0.96,
-            )  # fmt: skip
-        moderation.add_moderator(s, "ann", "screenshot-pass")
-    engine.dispose()
+    subprocess.run(
+        [sys.executable, "-m", "vitrina_cli.main", "--config", str(config), "moderators", "add",
+         "ann"],
+        input=PASSWORD + "\n", text=True, check=True, cwd=REPO, capture_output=True,
+    )  # fmt: skip
     return config
 
 
@@ -91,7 +42,7 @@ def shoot(browser, base: str, name: str, size: tuple[int, int]) -> None:  # type
     page = context.new_page()
     for shot, url in (
         ("catalogue", "/"),
-        ("by-price", "/?sort=price_asc&currency=EUR&category=Dress&category=T-Shirt"),
+        ("by-price", "/?sort=price_asc"),
         ("shop", "/shops/3"),
     ):
         page.goto(base + url)
@@ -114,7 +65,7 @@ def shoot_moderator(browser, base: str, name: str, size: tuple[int, int]) -> Non
     page = context.new_page()
     page.goto(f"{base}/moderate")
     page.fill('input[name="name"]', "ann")
-    page.fill('input[name="password"]', "screenshot-pass")
+    page.fill('input[name="password"]', PASSWORD)
     page.click('button:has-text("Log in")')
     page.wait_for_selector("article.review")
     page.wait_for_load_state("networkidle")
@@ -131,6 +82,21 @@ def shoot_moderator(browser, base: str, name: str, size: tuple[int, int]) -> Non
     context.close()
 
 
+def _wait_for(url: str, timeout: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"vitrina serve did not answer {url} in {timeout:.0f} s")
+        time.sleep(0.3)
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -143,8 +109,8 @@ def main() -> None:
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        time.sleep(4)
         base = f"http://127.0.0.1:{port}"
+        _wait_for(base + "/healthz")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path="/usr/bin/chromium",
@@ -160,7 +126,7 @@ def main() -> None:
             page.screenshot(path=str(OUT / "catalogue.png"))
             page.goto(f"{base}/moderate")
             page.fill('input[name="name"]', "ann")
-            page.fill('input[name="password"]', "screenshot-pass")
+            page.fill('input[name="password"]', PASSWORD)
             page.click('button:has-text("Log in")')
             page.wait_for_selector("article.review")
             page.wait_for_load_state("networkidle")

@@ -17,7 +17,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from classifier.train_config import TrainConfig
-from vitrina_cli.common import console, engine_from, err_console, fail, settings_from
+from vitrina_cli.common import (
+    LABEL_FIELDS,
+    console,
+    engine_from,
+    err_console,
+    fail,
+    settings_from,
+)
 
 if TYPE_CHECKING:
     from classifier.inference import Row
@@ -317,15 +324,7 @@ def evaluate(
     )
 
 
-PREDICT_FIELDS = [
-    "path",
-    "category",
-    "category_confidence",
-    "colour",
-    "colour_confidence",
-    "decision",
-    "error",
-]
+PREDICT_FIELDS = ["path", *LABEL_FIELDS]
 # With --captions: per-label decisions, what the shop's words said, conflicts.
 TEXT_FIELDS = [
     "category_decision",

@@ -19,6 +19,17 @@ err_console = Console(stderr=True)
 EXIT_CONFIG = 2
 
 
+# The label columns of `vitrina predict` and `vitrina predict-text` output, after their key column.
+LABEL_FIELDS = [
+    "category",
+    "category_confidence",
+    "colour",
+    "colour_confidence",
+    "decision",
+    "error",
+]
+
+
 def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -7,17 +7,9 @@ from pathlib import Path
 
 import typer
 
-from vitrina_cli.common import err_console, fail
+from vitrina_cli.common import LABEL_FIELDS, err_console, fail
 
-FIELDS = [
-    "id",
-    "category",
-    "category_confidence",
-    "colour",
-    "colour_confidence",
-    "decision",
-    "error",
-]
+FIELDS = ["id", *LABEL_FIELDS]
 # Both labels at least this strong: the words alone are enough to publish ("auto").
 AUTO_STRENGTH = 0.8
 # Weaker clues are not labels here (a colour of a part, one of several products).

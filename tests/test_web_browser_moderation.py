@@ -3,7 +3,7 @@ budget, the bulk grid's keys, the one menu, shoppers' reports, and an axe-core a
 
 from __future__ import annotations
 
-import subprocess
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -15,17 +15,14 @@ from catalog.config import load_settings
 from catalog.db import make_engine, session_scope
 from catalog.models import ModerationEvent, Photo
 from catalog.taxonomy import CATEGORIES, COLOURS
-from tests.conftest import REPO
 from tests.test_web_browser import _key, _login, browser, server  # noqa: F401  (fixtures)
 from tests.web_helpers import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 DESKTOP, PHONE = (1366, 800), (390, 844)
 SIZES = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-# axe-core from npm, installed on first use into the ignored var/axe (pinned version).
-AXE_VERSION = "4.14.1"
-AXE_DIR = REPO / "var" / "axe"
-AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+# axe-core's script as the axe-playwright-python wheel ships it (installed from the test lock).
+AXE_JS = Path(str(files("axe_playwright_python") / "axe.min.js"))
 
 
 def _context(browser, viewport, **options):  # noqa: F811
@@ -214,21 +211,8 @@ def test_a_shopper_reports_and_a_moderator_fixes_a_published_photo(
     context.close()
 
 
-def _axe_script() -> Path:
-    if not AXE_JS.exists():
-        AXE_DIR.mkdir(parents=True, exist_ok=True)
-        run = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(AXE_DIR),
-             f"axe-core@{AXE_VERSION}"],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        if run.returncode or not AXE_JS.exists():
-            pytest.fail(f"could not npm install axe-core into {AXE_DIR}: {run.stderr[-500:]}")
-    return AXE_JS
-
-
 def _violations(page) -> list[str]:
-    page.add_script_tag(path=str(_axe_script()))
+    page.add_script_tag(path=str(AXE_JS))
     result = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
     )

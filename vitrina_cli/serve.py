@@ -8,7 +8,6 @@ from types import FrameType
 
 import typer
 
-from catalog.config import DEFAULT_SECRET_KEY, DEFAULT_SECRET_REFUSAL
 from vitrina_cli.common import console, engine_from, fail, settings_from
 
 
@@ -34,6 +33,8 @@ def serve(
 ) -> None:
     """Serve the catalogue, the moderators' queue and the JSON API."""
     import uvicorn
+
+    from catalog.config import DEFAULT_SECRET_KEY, DEFAULT_SECRET_REFUSAL
 
     settings = settings_from(ctx)
     if settings.web.secret_key == DEFAULT_SECRET_KEY:

@@ -144,7 +144,7 @@ def migration_transaction(engine: Engine) -> Iterator[Connection]:
         # on, that DROP would cascade and delete every photo of a rebuilt `posts`. The pragma is
         # a no-op inside a transaction, so it goes before BEGIN; foreign_key_check then proves
         # the rebuilt tables still hold together before anything commits.
-        raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]  (not via SQLAlchemy: no autobegin)
+        raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]  # not via SQLAlchemy: no autobegin
         try:
             with conn.begin():  # SQLAlchemy's bookkeeping; COMMIT/ROLLBACK go to pysqlite
                 conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -11,7 +11,7 @@ INSERT … ON CONFLICT DO UPDATE … RETURNING: of many attempts sent at once, o
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case, delete, null, or_, select
 from sqlmodel import Session, col
@@ -34,7 +34,7 @@ def retry_after(session: Session, client: str) -> int:
     return _seconds_left(until, utcnow())
 
 
-def _seconds_left(until, now) -> int:  # type: ignore[no-untyped-def]
+def _seconds_left(until: datetime | None, now: datetime) -> int:
     if until is None:
         return 0
     left = (until if until.tzinfo else until.replace(tzinfo=UTC)) - now  # SQLite: naive

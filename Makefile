@@ -52,5 +52,12 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
 
+# mypy on catalog/, pipeline/ and web/ ([tool.mypy] in pyproject.toml); `make test` and `make
+# lint` run it first (a rule of its own, so the targets' recipes stay as they are).
+.PHONY: typecheck
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+test lint: typecheck
+
 clean:
 	rm -rf $(VENV) var .pytest_cache

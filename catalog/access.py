@@ -12,9 +12,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlalchemy import CursorResult, delete, select
+from sqlmodel import Session, col
 
 from catalog.models import ApiToken, Moderator, ModeratorSession, utcnow
 
@@ -32,7 +33,7 @@ def _aware(value: datetime) -> datetime:
 
 def _active(session: Session, name: str) -> Moderator | None:
     return session.execute(
-        select(Moderator).where(Moderator.name == name, Moderator.active)
+        select(Moderator).where(col(Moderator.name) == name, col(Moderator.active))
     ).scalar_one_or_none()
 
 
@@ -42,7 +43,8 @@ def _active(session: Session, name: str) -> Moderator | None:
 def open_session(session: Session, moderator: Moderator, hours: int) -> str:
     """A new session for `moderator`; returns the key the cookie keeps."""
     now = utcnow()
-    session.execute(delete(ModeratorSession).where(ModeratorSession.expires_at < now))
+    assert moderator.id is not None  # a stored moderator
+    session.execute(delete(ModeratorSession).where(col(ModeratorSession.expires_at) < now))
     key = secrets.token_urlsafe(32)
     session.add(
         ModeratorSession(
@@ -61,25 +63,27 @@ def session_owner(session: Session, key: str) -> str | None:
     if not key or len(key) > 128:
         return None
     return session.execute(
-        select(Moderator.name)
-        .join(ModeratorSession, ModeratorSession.moderator_id == Moderator.id)
+        select(col(Moderator.name))
+        .join(ModeratorSession, col(ModeratorSession.moderator_id) == col(Moderator.id))
         .where(
-            ModeratorSession.key_hash == _hash(key),
-            ModeratorSession.expires_at > utcnow(),
-            Moderator.active,
+            col(ModeratorSession.key_hash) == _hash(key),
+            col(ModeratorSession.expires_at) > utcnow(),
+            col(Moderator.active),
         )
     ).scalar_one_or_none()
 
 
 def close_session(session: Session, key: str) -> None:
-    session.execute(delete(ModeratorSession).where(ModeratorSession.key_hash == _hash(key)))
+    session.execute(delete(ModeratorSession).where(col(ModeratorSession.key_hash) == _hash(key)))
 
 
 def close_all_sessions(session: Session, name: str) -> int:
     """Log `name` out everywhere; returns how many sessions were open."""
-    ids = select(Moderator.id).where(Moderator.name == name).scalar_subquery()
-    result = session.execute(delete(ModeratorSession).where(ModeratorSession.moderator_id == ids))
-    return int(result.rowcount or 0)
+    ids = select(col(Moderator.id)).where(col(Moderator.name) == name).scalar_subquery()
+    result = session.execute(
+        delete(ModeratorSession).where(col(ModeratorSession.moderator_id) == ids)
+    )
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 # ---- API tokens --------------------------------------------------------------------------
@@ -101,6 +105,7 @@ def issue_token(session: Session, name: str, days: int, label: str = "") -> tupl
         raise LookupError(f"no active moderator {name}")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
+    assert mod.id is not None  # a stored moderator
     row = ApiToken(
         moderator_id=mod.id,
         token_hash=_hash(secret),
@@ -110,7 +115,8 @@ def issue_token(session: Session, name: str, days: int, label: str = "") -> tupl
     )
     session.add(row)
     session.flush()
-    return int(row.id), secret
+    assert row.id is not None  # the flush gave it one
+    return row.id, secret
 
 
 def token_owner(session: Session, secret: str) -> str | None:
@@ -119,9 +125,13 @@ def token_owner(session: Session, secret: str) -> str | None:
         return None
     now = utcnow()
     row = session.execute(
-        select(ApiToken, Moderator.name)
-        .join(Moderator, ApiToken.moderator_id == Moderator.id)
-        .where(ApiToken.token_hash == _hash(secret), ApiToken.expires_at > now, Moderator.active)
+        select(ApiToken, col(Moderator.name))
+        .join(Moderator, col(ApiToken.moderator_id) == col(Moderator.id))
+        .where(
+            col(ApiToken.token_hash) == _hash(secret),
+            col(ApiToken.expires_at) > now,
+            col(Moderator.active),
+        )
     ).first()
     if row is None:
         return None
@@ -135,22 +145,22 @@ def token_owner(session: Session, secret: str) -> str | None:
 def list_tokens(session: Session, name: str) -> Sequence[TokenInfo]:
     rows = session.execute(
         select(ApiToken)
-        .join(Moderator, ApiToken.moderator_id == Moderator.id)
-        .where(Moderator.name == name)
-        .order_by(ApiToken.id)
+        .join(Moderator, col(ApiToken.moderator_id) == col(Moderator.id))
+        .where(col(Moderator.name) == name)
+        .order_by(col(ApiToken.id))
     ).scalars()
     return [TokenInfo(t.id, t.label, t.created_at, t.expires_at, t.last_used_at) for t in rows]
 
 
 def revoke_token(session: Session, name: str, token_id: int) -> bool:
-    ids = select(Moderator.id).where(Moderator.name == name).scalar_subquery()
+    ids = select(col(Moderator.id)).where(col(Moderator.name) == name).scalar_subquery()
     result = session.execute(
-        delete(ApiToken).where(ApiToken.id == token_id, ApiToken.moderator_id == ids)
+        delete(ApiToken).where(col(ApiToken.id) == token_id, col(ApiToken.moderator_id) == ids)
     )
-    return bool(result.rowcount)
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 def revoke_all_tokens(session: Session, name: str) -> int:
-    ids = select(Moderator.id).where(Moderator.name == name).scalar_subquery()
-    result = session.execute(delete(ApiToken).where(ApiToken.moderator_id == ids))
-    return int(result.rowcount or 0)
+    ids = select(col(Moderator.id)).where(col(Moderator.name) == name).scalar_subquery()
+    result = session.execute(delete(ApiToken).where(col(ApiToken.moderator_id) == ids))
+    return int(cast(CursorResult[Any], result).rowcount or 0)

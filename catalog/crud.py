@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import CursorResult, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.models import CrawlRun, Photo, Post, RejectedMedia, Shop, utcnow
 from catalog.prices import price_columns
@@ -293,7 +293,7 @@ def record_rejected_media(
 ) -> None:
     """Record a refused or failed photo; the same URL failing again counts one more attempt."""
     now = utcnow()
-    table = RejectedMedia.__table__
+    table = RejectedMedia.__table__  # type: ignore[attr-defined]  # set by SQLModel, undeclared
     kind = PhotoFailure(kind)
     stmt = _insert(session, RejectedMedia).values(
         source_url=source_url[:2048],
@@ -342,30 +342,31 @@ def claim_rejected_media(
     if not shop_ids or max_attempts < 1:
         return []
     alive = select(CrawlRun.id).where(CrawlRun.status == "running", CrawlRun.id != run_id)
-    free = or_(RejectedMedia.retry_run_id.is_(None), RejectedMedia.retry_run_id.not_in(alive))
+    retry_run_id = col(RejectedMedia.retry_run_id)
+    free = or_(retry_run_id.is_(None), retry_run_id.not_in(alive))
     retryable = [k.value for k in RETRYABLE_FAILURES]
     wanted = session.scalars(
         select(RejectedMedia.id)
-        .join(Post, Post.id == RejectedMedia.post_id)
+        .join(Post, col(Post.id) == RejectedMedia.post_id)
         .where(
-            Post.shop_id.in_(shop_ids),
-            RejectedMedia.kind.in_(retryable),
+            col(Post.shop_id).in_(shop_ids),
+            col(RejectedMedia.kind).in_(retryable),
             RejectedMedia.attempts <= max_attempts,
             free,
         )
-        .order_by(RejectedMedia.id)
+        .order_by(col(RejectedMedia.id))
     ).all()
     claimed: list[Any] = []
     for start in range(0, len(wanted), 500):
         claimed += session.execute(
             update(RejectedMedia)
-            .where(RejectedMedia.id.in_(wanted[start : start + 500]), free)
+            .where(col(RejectedMedia.id).in_(wanted[start : start + 500]), free)
             .values(retry_run_id=run_id)
             .returning(
-                RejectedMedia.id,
-                RejectedMedia.source_url,
-                RejectedMedia.post_id,
-                RejectedMedia.position,
+                col(RejectedMedia.id),
+                col(RejectedMedia.source_url),
+                col(RejectedMedia.post_id),
+                col(RejectedMedia.position),
             )
         ).all()
     if not claimed:
@@ -373,14 +374,16 @@ def claim_rejected_media(
     post_ids = sorted({row.post_id for row in claimed})
     shop_of = {
         i: shop
-        for i, shop in session.execute(select(Post.id, Post.shop_id).where(Post.id.in_(post_ids)))
+        for i, shop in session.execute(
+            select(Post.id, Post.shop_id).where(col(Post.id).in_(post_ids))
+        )
     }
     after = {
         i: last
         for i, last in session.execute(
             select(Photo.post_id, func.max(Photo.position))
-            .where(Photo.post_id.in_(post_ids))
-            .group_by(Photo.post_id)
+            .where(col(Photo.post_id).in_(post_ids))
+            .group_by(col(Photo.post_id))
         )
     }
     out = []
@@ -402,7 +405,7 @@ def retry_failed(
     False if the claim was no longer this run's (then another crawl counts its attempt)."""
     done = session.execute(
         update(RejectedMedia)
-        .where(RejectedMedia.id == rejected_id, RejectedMedia.retry_run_id == run_id)
+        .where(col(RejectedMedia.id) == rejected_id, col(RejectedMedia.retry_run_id) == run_id)
         .values(
             reason=reason[:1024],
             kind=PhotoFailure(kind).value,
@@ -411,19 +414,21 @@ def retry_failed(
             retry_run_id=None,
         )
     )
-    return bool(done.rowcount)
+    return bool(cast(CursorResult[Any], done).rowcount)  # DML: Session.execute says Result
 
 
 def forget_rejected_media(session: Session, ids: Sequence[int]) -> None:
     """The photos are stored now: their rejected_media rows go."""
     if ids:
-        session.execute(delete(RejectedMedia).where(RejectedMedia.id.in_(list(ids))))
+        session.execute(delete(RejectedMedia).where(col(RejectedMedia.id).in_(list(ids))))
 
 
 def release_rejected_media(session: Session, run_id: int) -> None:
     """What run `run_id` claimed and did not get to (it stopped early) is free again."""
     session.execute(
-        update(RejectedMedia).where(RejectedMedia.retry_run_id == run_id).values(retry_run_id=None)
+        update(RejectedMedia)
+        .where(col(RejectedMedia.retry_run_id) == run_id)
+        .values(retry_run_id=None)
     )
 
 
@@ -515,7 +520,7 @@ def photos_per_status(
 
 def shops_by_active(session: Session) -> dict[bool, int]:
     """{True: active shops, False: inactive ones}, only those there are."""
-    rows = session.exec(select(Shop.active, func.count()).group_by(Shop.active)).all()
+    rows = session.exec(select(Shop.active, func.count()).group_by(col(Shop.active))).all()
     return {bool(active): n for active, n in rows}
 
 
@@ -553,13 +558,13 @@ def write_photo_labels(
     optimistic concurrency check the classifier and the moderators share. False, and nothing
     written, if the photo changed since it was read (or, with `unless_rejected`, is rejected:
     the classifier never brings a rejected photo back)."""
-    where = [Photo.id == photo_id, Photo.version == version]
+    where = [col(Photo.id) == photo_id, col(Photo.version) == version]
     if unless_rejected:
-        where.append(Photo.status != ReviewStatus.rejected)
+        where.append(col(Photo.status) != ReviewStatus.rejected)
     result = session.execute(
         update(Photo)
         .where(*where)
         .values(**values, version=Photo.version + 1)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return cast(CursorResult[Any], result).rowcount == 1

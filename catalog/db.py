@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
+
+if TYPE_CHECKING:  # imported where used: only migrations need Alembic
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -30,7 +34,7 @@ def mask_url(url: str) -> str:
         return url
 
 
-def _sqlite_pragmas(dbapi_conn, _record, busy_ms: int = 30000) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, busy_ms: int = 30000) -> None:
     cur = dbapi_conn.cursor()
     # WAL lets the web app read while the nightly job writes; busy_timeout rides out short locks.
     cur.execute("PRAGMA journal_mode=WAL")
@@ -89,7 +93,9 @@ def is_postgres(engine: Engine) -> bool:
 FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     """Alembic filter: skip other libraries' tables and the raw-SQL full-text search objects."""
     from catalog.search import include_object as search_objects
     from catalog.vectors import include_object as vector_objects
@@ -101,7 +107,7 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:  # type: ig
     )
 
 
-def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
+def alembic_config(engine: Engine) -> Config:
     from alembic.config import Config
 
     cfg = Config()
@@ -138,13 +144,14 @@ def migration_transaction(engine: Engine) -> Iterator[Connection]:
                 yield conn
             return
         raw = conn.connection.dbapi_connection
-        saved = raw.isolation_level  # type: ignore[union-attr]
-        raw.isolation_level = None  # type: ignore[union-attr]
+        assert raw is not None  # a connection just opened
+        saved = raw.isolation_level
+        raw.isolation_level = None
         # Batch mode rebuilds a table (CREATE new, copy, DROP old, rename): with foreign keys
         # on, that DROP would cascade and delete every photo of a rebuilt `posts`. The pragma is
         # a no-op inside a transaction, so it goes before BEGIN; foreign_key_check then proves
         # the rebuilt tables still hold together before anything commits.
-        raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]  (not via SQLAlchemy: no autobegin)
+        raw.execute("PRAGMA foreign_keys=OFF")  # not via SQLAlchemy: no autobegin
         try:
             with conn.begin():  # SQLAlchemy's bookkeeping; COMMIT/ROLLBACK go to pysqlite
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -153,8 +160,8 @@ def migration_transaction(engine: Engine) -> Iterator[Connection]:
                 if broken:
                     raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
         finally:
-            raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
-            raw.isolation_level = saved  # type: ignore[union-attr]
+            raw.execute("PRAGMA foreign_keys=ON")
+            raw.isolation_level = saved
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

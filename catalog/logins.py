@@ -11,10 +11,10 @@ INSERT … ON CONFLICT DO UPDATE … RETURNING: of many attempts sent at once, o
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case, delete, null, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalog.crud import _insert
 from catalog.models import LoginFailure, utcnow
@@ -29,12 +29,12 @@ def _key(client: str) -> str:
 def retry_after(session: Session, client: str) -> int:
     """Seconds this address must still wait before it may try to log in again (0: now)."""
     until = session.execute(
-        select(LoginFailure.locked_until).where(LoginFailure.client == _key(client))
+        select(col(LoginFailure.locked_until)).where(col(LoginFailure.client) == _key(client))
     ).scalar_one_or_none()
     return _seconds_left(until, utcnow())
 
 
-def _seconds_left(until, now) -> int:  # type: ignore[no-untyped-def]
+def _seconds_left(until: datetime | None, now: datetime) -> int:
     if until is None:
         return 0
     left = (until if until.tzinfo else until.replace(tzinfo=UTC)) - now  # SQLite: naive
@@ -49,7 +49,7 @@ def attempt(session: Session, client: str, max_failures: int, lockout_seconds: i
     """
     now = utcnow()
     lock_end = now + timedelta(seconds=lockout_seconds)
-    row = LoginFailure.__table__.c
+    row = LoginFailure.__table__.c  # type: ignore[attr-defined]  # set by SQLModel, undeclared
     locked = row.locked_until.is_not(None) & (row.locked_until > now)
     # A forgotten count, or a lockout that has run out, starts over.
     fresh = (row.last_at < now - FORGET_AFTER) | row.locked_until.is_not(None)
@@ -77,7 +77,7 @@ def failed(session: Session, client: str, max_failures: int, lockout_seconds: in
     out. The web counts with `attempt` instead (before checking, so that a burst cannot race)."""
     now = utcnow()
     lock_end = now + timedelta(seconds=lockout_seconds)
-    row = LoginFailure.__table__.c
+    row = LoginFailure.__table__.c  # type: ignore[attr-defined]  # set by SQLModel, undeclared
     stale = row.last_at < now - FORGET_AFTER
     count = case((stale, 0), else_=row.failures) + 1
     locks = count >= max_failures
@@ -110,9 +110,11 @@ def succeeded(session: Session, client: str) -> None:
     session.execute(
         delete(LoginFailure).where(
             or_(
-                LoginFailure.client == _key(client),
-                (LoginFailure.last_at < now - FORGET_AFTER)
-                & or_(LoginFailure.locked_until.is_(None), LoginFailure.locked_until < now),
+                col(LoginFailure.client) == _key(client),
+                (col(LoginFailure.last_at) < now - FORGET_AFTER)
+                & or_(
+                    col(LoginFailure.locked_until).is_(None), col(LoginFailure.locked_until) < now
+                ),
             )
         )
     )

@@ -18,7 +18,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalog import crud
 from catalog.evidence import TextEvidence
@@ -76,7 +76,7 @@ def add_moderator(session: Session, name: str, password: str) -> Moderator:
         raise ModerationError("a moderator name is 1–255 printable characters without spaces")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ModerationError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
-    if session.execute(select(Moderator).where(Moderator.name == name)).first():
+    if session.execute(select(Moderator).where(col(Moderator.name) == name)).first():
         raise ModerationError(f"moderator {name!r} already exists")
     mod = Moderator(name=name, password_hash=_hasher.hash(password))
     session.add(mod)
@@ -89,7 +89,7 @@ def list_moderators(session: Session) -> Sequence[Moderator]:
 
 
 def remove_moderator(session: Session, name: str) -> bool:
-    mod = session.execute(select(Moderator).where(Moderator.name == name)).scalar_one_or_none()
+    mod = session.execute(select(Moderator).where(col(Moderator.name) == name)).scalar_one_or_none()
     if mod is None:
         return False
     session.delete(mod)
@@ -99,7 +99,7 @@ def remove_moderator(session: Session, name: str) -> bool:
 
 def active_moderator(session: Session, name: str) -> Moderator | None:
     return session.execute(
-        select(Moderator).where(Moderator.name == name, Moderator.active)
+        select(Moderator).where(col(Moderator.name) == name, col(Moderator.active))
     ).scalar_one_or_none()
 
 
@@ -155,7 +155,7 @@ class QueueItem:
 
 
 def _review_conditions(filters: Filters | None, dialect: str) -> list[Any]:
-    conds: list[Any] = [Photo.status.in_(REVIEW_STATUSES)]
+    conds: list[Any] = [col(Photo.status).in_(REVIEW_STATUSES)]
     if filters is not None:
         # The shoppers' filters, but on the model's labels whatever their state.
         extra, _ = _conditions(filters, dialect, public=False)
@@ -166,7 +166,7 @@ def _review_conditions(filters: Filters | None, dialect: str) -> list[Any]:
 def queue_count(session: Session) -> int:
     return int(
         session.execute(
-            select(func.count()).select_from(Photo).where(Photo.status.in_(REVIEW_STATUSES))
+            select(func.count()).select_from(Photo).where(col(Photo.status).in_(REVIEW_STATUSES))
         ).scalar_one()
     )
 
@@ -176,7 +176,7 @@ def _sort_key(dialect: str) -> Any:
     least = func.least if dialect == "postgresql" else func.min
 
     def asked(head: str) -> Any:
-        state = Photo.category_state if head == "category" else Photo.colour_state
+        state = col(Photo.category_state) if head == "category" else col(Photo.colour_state)
         conf = Photo.category_confidence if head == "category" else Photo.colour_confidence
         return case((state.in_(DECIDED_STATES), 1.0), else_=func.coalesce(conf, 0.0))
 
@@ -195,12 +195,17 @@ def queue(
     conds = _review_conditions(filters, dialect)
     skip = [i for i in skip if 0 < i <= MAX_ID]
     if skip:
-        conds.append(Photo.id.not_in(skip))
+        conds.append(col(Photo.id).not_in(skip))
     query = (
-        select(Photo.id, Photo.version, Photo.category_confidence, Photo.colour_confidence)
-        .join(Post, Post.id == Photo.post_id)
+        select(
+            col(Photo.id),
+            col(Photo.version),
+            col(Photo.category_confidence),
+            col(Photo.colour_confidence),
+        )
+        .join(Post, col(Post.id) == col(Photo.post_id))
         .where(*conds)
-        .order_by(_sort_key(dialect), Photo.id)
+        .order_by(_sort_key(dialect), col(Photo.id))
         .limit(limit)
     )
     out = []
@@ -242,8 +247,8 @@ def head_guesses(session: Session, photo_id: int, k: int = 3) -> dict[str, HeadG
     out: dict[str, HeadGuess] = {}
     rows = session.execute(
         select(Prediction)
-        .where(Prediction.photo_id == photo_id)
-        .order_by(Prediction.created_at.desc(), Prediction.id.desc())
+        .where(col(Prediction.photo_id) == photo_id)
+        .order_by(col(Prediction.created_at).desc(), col(Prediction.id).desc())
     ).scalars()
     for pred in rows:
         if pred.head not in HEADS or pred.head in out:
@@ -292,8 +297,8 @@ def _latest_event(session: Session, photo_id: int) -> ModerationEvent | None:
     """The photo's newest audit event (a decision, an undo, a shopper's report), or None."""
     return session.execute(
         select(ModerationEvent)
-        .where(ModerationEvent.photo_id == photo_id)
-        .order_by(ModerationEvent.id.desc())
+        .where(col(ModerationEvent.photo_id) == photo_id)
+        .order_by(col(ModerationEvent.id).desc())
         .limit(1)
     ).scalar_one_or_none()
 
@@ -350,8 +355,9 @@ def _write(
 def _model_labels(session: Session, photo: Photo) -> dict[str, str]:
     """head → the label the photo's current model gave it (none for photos never labelled)."""
     rows = session.execute(
-        select(Prediction.head, Prediction.label).where(
-            Prediction.photo_id == photo.id, Prediction.model_version == photo.model_version
+        select(col(Prediction.head), col(Prediction.label)).where(
+            col(Prediction.photo_id) == photo.id,
+            col(Prediction.model_version) == photo.model_version,
         )
     ).all()
     return dict(rows)
@@ -462,8 +468,8 @@ def undo_last(session: Session, moderator: str) -> ModerationEvent:
     """Revert this moderator's latest decision that is not undone yet (if nobody changed since)."""
     events = session.execute(
         select(ModerationEvent)
-        .where(ModerationEvent.moderator == moderator)
-        .order_by(ModerationEvent.id.desc())
+        .where(col(ModerationEvent.moderator) == moderator)
+        .order_by(col(ModerationEvent.id).desc())
         .limit(200)
     ).scalars()
     undone: set[int] = set()
@@ -563,7 +569,10 @@ def recent_events(
     conds = where.conditions() if where else []
     return (
         session.execute(
-            select(ModerationEvent).where(*conds).order_by(ModerationEvent.id.desc()).limit(limit)
+            select(ModerationEvent)
+            .where(*conds)
+            .order_by(col(ModerationEvent.id).desc())
+            .limit(limit)
         )
         .scalars()
         .all()
@@ -574,7 +583,7 @@ def event_counts(session: Session, where: EventFilter | None = None) -> list[tup
     """(moderator, decisions) under the filter, busiest first; reports count as REPORTER."""
     conds = where.conditions() if where else []
     rows = session.execute(
-        select(ModerationEvent.moderator, func.count())
+        select(col(ModerationEvent.moderator), func.count())
         .where(*conds)
         .group_by(ModerationEvent.moderator)
         .order_by(func.count().desc(), ModerationEvent.moderator)
@@ -583,7 +592,7 @@ def event_counts(session: Session, where: EventFilter | None = None) -> list[tup
 
 
 def event_actions(session: Session) -> list[str]:
-    rows = session.execute(select(ModerationEvent.action).distinct()).scalars()
+    rows = session.execute(select(col(ModerationEvent.action)).distinct()).scalars()
     return sorted(str(a) for a in rows)
 
 
@@ -662,8 +671,8 @@ def photo_events(session: Session, photo_id: int) -> Sequence[ModerationEvent]:
     return (
         session.execute(
             select(ModerationEvent)
-            .where(ModerationEvent.photo_id == photo_id)
-            .order_by(ModerationEvent.id.desc())
+            .where(col(ModerationEvent.photo_id) == photo_id)
+            .order_by(col(ModerationEvent.id).desc())
         )
         .scalars()
         .all()

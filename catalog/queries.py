@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalog import prices, search
 from catalog.models import ModerationEvent, Photo, Post, Prediction, Shop
@@ -61,12 +61,12 @@ class Filters:
         return replace(self, **changes)
 
     def without(self, facet: str) -> Filters:
-        return replace(self, **{facet: ()})
+        return self.with_(**{facet: ()})
 
     def toggled(self, facet: str, value: Any) -> Filters:
         current: tuple[Any, ...] = getattr(self, facet)
         new = tuple(v for v in current if v != value) if value in current else (*current, value)
-        return replace(self, **{facet: new})
+        return self.with_(**{facet: new})
 
     def active(self, facet: str) -> bool:
         return bool(getattr(self, facet))
@@ -205,13 +205,13 @@ def _price_conditions(filters: Filters) -> list[ColumnElement[bool]]:
     """A price range compares the stored amounts as they are: there are no exchange rates, so
     with several currencies in the view 45 USD and 4 500 RUB are 45 and 4500. Choosing a
     `currency` keeps one; a post without a known price is outside any price filter."""
-    conds: list[ColumnElement[bool]] = [Post.price_amount.is_not(None)]
+    conds: list[ColumnElement[bool]] = [col(Post.price_amount).is_not(None)]
     if filters.price_min is not None:
-        conds.append(Post.price_amount >= filters.price_min)
+        conds.append(col(Post.price_amount) >= filters.price_min)
     if filters.price_max is not None:
-        conds.append(Post.price_amount <= filters.price_max)
+        conds.append(col(Post.price_amount) <= filters.price_max)
     if filters.currency:
-        conds.append(Post.price_currency == filters.currency)
+        conds.append(col(Post.price_currency) == filters.currency)
     return conds
 
 
@@ -220,10 +220,10 @@ def currency_counts(session: Session, filters: Filters) -> list[tuple[str, int]]
     free = filters.with_(price_min=None, price_max=None, currency="")
     conds, _ = _conditions(free, _dialect(session))
     query = (
-        select(Post.price_currency, func.count())
+        select(col(Post.price_currency), func.count())
         .select_from(Photo)
-        .join(Post, Post.id == Photo.post_id)
-        .where(*conds, Post.price_amount.is_not(None))
+        .join(Post, col(Post.id) == col(Photo.post_id))
+        .where(*conds, col(Post.price_amount).is_not(None))
         .group_by(Post.price_currency)
     )
     return sorted(((c, n) for c, n in session.execute(query)), key=lambda cn: (-cn[1], cn[0]))
@@ -351,16 +351,16 @@ def _conditions(
         if public:
             conds.append(label_public("colour", dialect, unindexed=posts_first))
     if filters.shop:
-        conds.append(Post.shop_id.in_(filters.shop))
+        conds.append(col(Post.shop_id).in_(filters.shop))
         needs_post = True
     if filters.network:
-        conds.append(Post.network.in_(filters.network))
+        conds.append(col(Post.network).in_(filters.network))
         needs_post = True
     if filters.date_from:
-        conds.append(Post.posted_at >= _start(filters.date_from))
+        conds.append(col(Post.posted_at) >= _start(filters.date_from))
         needs_post = True
     if filters.date_to:
-        conds.append(Post.posted_at < _start(filters.date_to + timedelta(days=1)))
+        conds.append(col(Post.posted_at) < _start(filters.date_to + timedelta(days=1)))
         needs_post = True
     if filters.has_price_filter():
         conds.extend(_price_conditions(filters))
@@ -432,7 +432,7 @@ class Item:
         )
 
 
-_ITEM_COLUMNS = (
+_ITEM_COLUMNS: tuple[Any, ...] = (  # columns (SQLModel types them as their values)
     Photo.id,
     Photo.sha256,
     Photo.stored_path,
@@ -481,8 +481,8 @@ def headline(title: str, caption: str) -> str:
 def _items_select() -> Any:
     return (
         select(*_ITEM_COLUMNS)
-        .join(Post, Post.id == Photo.post_id)
-        .join(Shop, Shop.id == Post.shop_id)
+        .join(Post, col(Post.id) == col(Photo.post_id))
+        .join(Shop, col(Shop.id) == col(Post.shop_id))
     )
 
 
@@ -526,7 +526,7 @@ def list_items(
     # walk posts newest first and stop after one page.
     posts_first = bool(filters.q) or not (filters.category or filters.colour)
     conds, _ = _conditions(filters, dialect, posts_first=posts_first)
-    order: Any = Post.posted_at.desc()
+    order: Any = col(Post.posted_at).desc()
     if dialect == "postgresql":
         posted: Any = Post.posted_at
         if not posts_first:
@@ -536,20 +536,21 @@ def list_items(
         order = posted.desc().nulls_last()
 
     def run(extra: list[ColumnElement[bool]], n: int) -> list[Item]:
-        query = _items_select().where(*conds, *extra).order_by(order, Photo.id.desc()).limit(n)
+        query = _items_select().where(*conds, *extra).order_by(order, col(Photo.id).desc()).limit(n)
         return [_item(r) for r in session.execute(query)]
 
     if cursor is None:
         rows = run([], limit + 1)
     elif cursor.posted_at is None:
-        rows = run([Post.posted_at.is_(None), Photo.id < cursor.id], limit + 1)
+        rows = run([col(Post.posted_at).is_(None), col(Photo.id) < cursor.id], limit + 1)
     else:
         at = cursor.posted_at.replace(tzinfo=UTC)
         rows = run(
-            [Post.posted_at <= at, or_(Post.posted_at < at, Photo.id < cursor.id)], limit + 1
+            [col(Post.posted_at) <= at, or_(col(Post.posted_at) < at, col(Photo.id) < cursor.id)],
+            limit + 1,
         )
         if len(rows) <= limit:  # then the undated photos
-            rows += run([Post.posted_at.is_(None)], limit + 1 - len(rows))
+            rows += run([col(Post.posted_at).is_(None)], limit + 1 - len(rows))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -571,7 +572,7 @@ def _list_by_price(
     # stop after one page rather than sort every public photo.
     posts_first = bool(filters.q) or not (filters.category or filters.colour)
     conds, _ = _conditions(filters, _dialect(session), posts_first=posts_first)
-    amount, ident = Post.price_amount, Photo.id
+    amount, ident = col(Post.price_amount), col(Photo.id)
     up = filters.sort == "price_asc"
     order = (amount.asc(), ident.asc()) if up else (amount.desc(), ident.desc())
 
@@ -616,7 +617,7 @@ def catalogue_version(session: Session) -> tuple[Any, ...]:
         func.max(Prediction.id),
         func.max(ModerationEvent.id),
         func.max(Shop.id),
-        func.count(Shop.id),
+        func.count(col(Shop.id)),
     )
     return tuple(session.execute(select(*(select(p).scalar_subquery() for p in parts))).one())
 
@@ -651,7 +652,7 @@ def _facet_counts(session: Session, facet: str, filters: Filters) -> dict[Any, i
         conds.append(label_public(facet))  # a label still in review is not counted
     query = select(column, func.count()).select_from(Photo)
     if needs_post or facet in ("shop", "network"):
-        query = query.join(Post, Post.id == Photo.post_id)
+        query = query.join(Post, col(Post.id) == col(Photo.post_id))
     query = query.where(*conds).group_by(column)
     return {value: n for value, n in session.execute(query) if value is not None}
 
@@ -660,7 +661,7 @@ def count_items(session: Session, filters: Filters) -> int:
     conds, needs_post = _conditions(filters, _dialect(session))
     query = select(func.count()).select_from(Photo)
     if needs_post:
-        query = query.join(Post, Post.id == Photo.post_id)
+        query = query.join(Post, col(Post.id) == col(Photo.post_id))
     return int(session.execute(query.where(*conds)).scalar_one())
 
 
@@ -679,8 +680,8 @@ def facet_counts(session: Session, filters: Filters) -> Facets:
     shop_ids = set(raw["shop"]) | set(filters.shop)
     if shop_ids:
         for sid, name, handle, network in session.execute(
-            select(Shop.id, Shop.display_name, Shop.handle, Shop.network).where(
-                Shop.id.in_(shop_ids)
+            select(col(Shop.id), col(Shop.display_name), col(Shop.handle), col(Shop.network)).where(
+                col(Shop.id).in_(shop_ids)
             )
         ):
             shops[sid] = name or f"{handle} ({network})"
@@ -731,7 +732,7 @@ def get_item(session: Session, photo_id: int, *, public_only: bool = True) -> It
         return None
     query = _items_select().where(Photo.id == photo_id)
     if public_only:
-        query = query.where(Photo.status.in_(PUBLIC_STATUSES))
+        query = query.where(col(Photo.status).in_(PUBLIC_STATUSES))
     row = session.execute(query).first()
     if row is None:
         return None
@@ -743,7 +744,7 @@ def photo_page(session: Session, photo_id: int) -> PhotoPage | None:
     item = get_item(session, photo_id)
     if item is None:
         return None
-    public = Photo.status.in_(PUBLIC_STATUSES)
+    public = col(Photo.status).in_(PUBLIC_STATUSES)
     siblings = session.execute(
         _items_select()
         .where(Photo.post_id == item.post_id, Photo.id != item.id, public)
@@ -753,10 +754,12 @@ def photo_page(session: Session, photo_id: int) -> PhotoPage | None:
     reposts = session.execute(
         _items_select()
         .where(Photo.duplicate_of_id == item.id, public)
-        .order_by(Post.posted_at.desc().nulls_last(), Photo.id.desc())
+        .order_by(col(Post.posted_at).desc().nulls_last(), col(Photo.id).desc())
         .limit(50)
     )
-    dup_of = session.execute(select(Photo.duplicate_of_id).where(Photo.id == item.id)).scalar()
+    dup_of = session.execute(
+        select(col(Photo.duplicate_of_id)).where(col(Photo.id) == item.id)
+    ).scalar()
     original = get_item(session, dup_of) if dup_of else None
     return PhotoPage(item, [_item(r) for r in siblings], [_item(r) for r in reposts], original)
 
@@ -790,13 +793,13 @@ def _shop_summary(shop: Shop, photos: int) -> ShopSummary:
 
 def list_shops(session: Session) -> list[ShopSummary]:
     """Every shop with its number of public photos, most photos first."""
-    counts = dict(
+    counts: dict[int, int] = dict(
         session.execute(
-            select(Post.shop_id, func.count())
+            select(col(Post.shop_id), func.count())
             .select_from(Photo)
-            .join(Post, Post.id == Photo.post_id)
+            .join(Post, col(Post.id) == col(Photo.post_id))
             .where(public_condition(_dialect(session)))
-            .group_by(Post.shop_id)
+            .group_by(col(Post.shop_id))
         ).all()
     )
     shops = session.execute(select(Shop)).scalars().all()

@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, text
+from sqlalchemy import ColumnElement, Integer, func, literal_column, text
+from sqlmodel import col
 
 FTS_TABLE = "posts_fts"
 PG_INDEX = "ix_posts_search"
@@ -80,7 +81,7 @@ def matching_post_ids(
     match = " ".join(f'"{w}"*' for w in words)
     ids = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts").bindparams(fts=match)
     # `+posts.id` (unindexed) lets SQLite walk posts newest first and test membership.
-    post_id = literal_column("+posts.id", type_=Post.id.type) if unindexed else Post.id
+    post_id = literal_column("+posts.id", type_=Integer()) if unindexed else col(Post.id)
     return post_id.in_(ids.columns(literal_column("rowid")))
 
 

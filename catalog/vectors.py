@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 EMBEDDING_DIM = 256
 SQLITE_TABLE = "photo_vectors"
@@ -162,7 +162,7 @@ def missing_condition(session: Session, model_version: str) -> Any:
     done = text(f"SELECT photo_id FROM {table} WHERE model_version = :emb_version").bindparams(
         emb_version=model_version
     )
-    return Photo.id.not_in(done.columns(literal_column("photo_id")))
+    return col(Photo.id).not_in(done.columns(literal_column("photo_id")))
 
 
 # ---- searching -----------------------------------------------------------------------------
@@ -262,17 +262,17 @@ def similar(
         text("SELECT duplicate_of_id FROM photos WHERE id = :id"), {"id": photo_id}
     ).scalar()
     conds, _ = queries._conditions(filters, _dialect(session))  # noqa: SLF001 - same package
-    conds += [Photo.post_id != source.post_id, Photo.id != photo_id]
+    conds += [col(Photo.post_id) != source.post_id, col(Photo.id) != photo_id]
     if original:
-        conds.append(Photo.id != original)
+        conds.append(col(Photo.id) != original)
     if other_shops:
-        conds.append(queries.Post.shop_id != source.shop_id)
+        conds.append(col(queries.Post.shop_id) != source.shop_id)
     n = max(8 * k, 100)
     while True:
         found = nearest(session, vector, n)
         distance = dict(found)
         rows = session.execute(
-            queries._items_select().where(Photo.id.in_(list(distance)), *conds)  # noqa: SLF001
+            queries._items_select().where(col(Photo.id).in_(list(distance)), *conds)  # noqa: SLF001
         )
         ranked = sorted(
             (Similar(queries._item(r), distance[r.id]) for r in rows),  # noqa: SLF001

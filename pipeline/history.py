@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from catalog.db import session_scope
 from catalog.models import PipelineRun, utcnow
@@ -63,7 +63,7 @@ def recent_runs(
     engine: Engine, *, limit: int = 20, trigger: str | None = None, offset: int = 0
 ) -> list[RunView]:
     with session_scope(engine) as s:
-        query = select(PipelineRun).order_by(PipelineRun.id.desc())  # type: ignore[union-attr]
+        query = select(PipelineRun).order_by(col(PipelineRun.id).desc())
         if trigger:
             query = query.where(PipelineRun.trigger == trigger)
         return [view(r) for r in s.exec(query.offset(offset).limit(limit)).all()]
@@ -84,10 +84,10 @@ def pipeline_state(engine: Engine) -> tuple[RunView | None, RunView | None, bool
     retraining runs are not nightly runs."""
     with session_scope(engine) as s:
         base = select(PipelineRun).where(PipelineRun.trigger != RunTrigger.retrain)
-        order = PipelineRun.id.desc()  # type: ignore[union-attr]
+        order = col(PipelineRun.id).desc()
         last = s.exec(base.where(PipelineRun.status != RunStatus.running).order_by(order)).first()
         done = (RunStatus.ok, RunStatus.partial)
-        good = s.exec(base.where(PipelineRun.status.in_(done)).order_by(order)).first()  # type: ignore[attr-defined]
+        good = s.exec(base.where(col(PipelineRun.status).in_(done)).order_by(order)).first()
         running = s.exec(base.where(PipelineRun.status == RunStatus.running)).first() is not None
         return (view(last) if last else None, view(good) if good else None, running)
 

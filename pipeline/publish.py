@@ -14,7 +14,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
-from sqlmodel import or_, select
+from sqlmodel import col, or_, select
 
 from catalog.config import Settings
 from catalog.db import session_scope
@@ -25,8 +25,8 @@ BATCH = 200
 
 
 def _make_thumb(src: Path, dst: Path, size: int) -> None:
-    with Image.open(src) as im:
-        im = im.convert("RGB")
+    with Image.open(src) as opened:
+        im = opened.convert("RGB")
         im.thumbnail((size, size))
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_suffix(".tmp")
@@ -43,9 +43,9 @@ def refresh_thumbnails(settings: Settings, engine: Engine) -> dict[str, Any]:
         with session_scope(engine) as s:
             photos = s.exec(
                 select(Photo)
-                .where(Photo.id > last_id, Photo.stored_path != "")
-                .where(or_(Photo.thumb_path == "", Photo.thumb_path.is_(None)))  # type: ignore[union-attr]
-                .order_by(Photo.id)  # type: ignore[arg-type]
+                .where(col(Photo.id) > last_id, col(Photo.stored_path) != "")
+                .where(or_(col(Photo.thumb_path) == "", col(Photo.thumb_path).is_(None)))
+                .order_by(col(Photo.id))
                 .limit(BATCH)
             ).all()
             if not photos:

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from catalog.config import Settings
 from catalog.db import make_engine, session_scope
@@ -91,7 +91,7 @@ def decisions_since(engine: Engine, since: Any) -> int:
         query = (
             select(func.count())
             .select_from(ModerationEvent)
-            .where(ModerationEvent.action.in_(DECISIONS))  # type: ignore[attr-defined]
+            .where(col(ModerationEvent.action).in_(DECISIONS))
         )
         if since is not None:
             query = query.where(ModerationEvent.at > since)
@@ -104,8 +104,8 @@ def last_retrain_start(engine: Engine) -> Any:
         run = s.exec(
             select(PipelineRun)
             .where(PipelineRun.trigger == RunTrigger.retrain)
-            .where(PipelineRun.status.in_((RunStatus.promoted, RunStatus.kept)))  # type: ignore[attr-defined]
-            .order_by(PipelineRun.id.desc())  # type: ignore[union-attr]
+            .where(col(PipelineRun.status).in_((RunStatus.promoted, RunStatus.kept)))
+            .order_by(col(PipelineRun.id).desc())
         ).first()
         return run.started_at if run else None
 
@@ -120,9 +120,9 @@ def export_decisions(settings: Settings, engine: Engine, folder: Path) -> int:
         writer.writerow(["image", "category", "colour"])
         photos = s.exec(
             select(Photo).where(
-                Photo.status.in_(("approved", "corrected")),  # type: ignore[attr-defined]
-                Photo.category.is_not(None),  # type: ignore[union-attr]
-                Photo.colour.is_not(None),  # type: ignore[union-attr]
+                col(Photo.status).in_(("approved", "corrected")),
+                col(Photo.category).is_not(None),
+                col(Photo.colour).is_not(None),
                 Photo.stored_path != "",
             )
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from catalog import crud
 from catalog.config import Settings
@@ -56,14 +56,18 @@ def _shop_counts(engine: Engine) -> dict[str, dict[str, int]]:
     """{"network:handle": {"posts": n, "photos": n}} for every shop."""
     with session_scope(engine) as s:
         shops = {
-            sid: f"{net}:{h}" for sid, net, h in s.exec(select(Shop.id, Shop.network, Shop.handle))
+            sid: f"{net}:{h}"
+            for sid, net, h in s.exec(select(Shop.id, Shop.network, Shop.handle))
+            if sid is not None  # stored rows: always (SQLModel types the key optional)
         }
-        posts = dict(s.exec(select(Post.shop_id, func.count()).group_by(Post.shop_id)).all())
+        posts = dict(
+            s.exec(select(col(Post.shop_id), func.count()).group_by(col(Post.shop_id))).all()
+        )
         photos = dict(
             s.exec(
-                select(Post.shop_id, func.count(Photo.id))
-                .join(Photo, Photo.post_id == Post.id)
-                .group_by(Post.shop_id)
+                select(col(Post.shop_id), func.count(col(Photo.id)))
+                .join(Photo, col(Photo.post_id) == col(Post.id))
+                .group_by(col(Post.shop_id))
             ).all()
         )
     return {
@@ -89,7 +93,7 @@ def _label_states_since(engine: Engine, since: datetime) -> dict[str, int]:
         for head, column in (("category", Photo.category_state), ("colour", Photo.colour_state)):
             rows = s.exec(
                 select(column, func.count())
-                .where(Photo.labelled_at.is_not(None), Photo.labelled_at >= since)  # type: ignore[union-attr]
+                .where(col(Photo.labelled_at).is_not(None), col(Photo.labelled_at) >= since)
                 .group_by(column)
             ).all()
             for state, n in rows:
@@ -127,7 +131,7 @@ def _promoted_since_last_classify(engine: Engine, current_run: int) -> bool:
         runs = s.exec(
             select(PipelineRun)
             .where(PipelineRun.trigger != RunTrigger.retrain, PipelineRun.id != current_run)
-            .order_by(PipelineRun.id.desc())  # type: ignore[union-attr]
+            .order_by(col(PipelineRun.id).desc())
             .limit(50)
         ).all()
 
@@ -148,11 +152,11 @@ def close_stale_runs(engine: Engine, *, retrain: bool = False) -> int:
 
     Retraining has its own lock (it may overlap a nightly run), hence the split by trigger.
     """
-    is_retrain = PipelineRun.trigger == RunTrigger.retrain
+    is_retrain = col(PipelineRun.trigger) == RunTrigger.retrain
     with session_scope(engine) as s:
         stale = s.exec(
             select(PipelineRun).where(
-                PipelineRun.status == RunStatus.running, is_retrain if retrain else ~is_retrain
+                col(PipelineRun.status) == RunStatus.running, is_retrain if retrain else ~is_retrain
             )
         ).all()
         for run in stale:
@@ -265,9 +269,7 @@ class _Run:
         # The crawler's own record: per-shop errors (refused photos, API failures) and status.
         with session_scope(self.engine) as s:
             crawls = s.exec(
-                select(CrawlRun)
-                .where(CrawlRun.id > last_crawl)  # type: ignore[operator]
-                .order_by(CrawlRun.id)  # type: ignore[arg-type]
+                select(CrawlRun).where(col(CrawlRun.id) > last_crawl).order_by(col(CrawlRun.id))
             ).all()
             crawl_ids = [c.id for c in crawls]
             for c in crawls:

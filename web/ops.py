@@ -8,10 +8,11 @@ catalogue, so any web process answers the same, whichever machine ran the pipeli
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -114,7 +115,7 @@ class _Metrics:
         name: str,
         kind: str,
         help_: str,
-        samples: list[tuple[dict[str, str], float | None]],
+        samples: Sequence[tuple[dict[str, str], float | None]],
     ) -> None:
         self.lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
         for labels, value in samples:
@@ -230,7 +231,9 @@ def metrics(request: Request) -> PlainTextResponse:
 
 
 @router.get("/admin/runs", include_in_schema=False)
-def admin_runs(request: Request, page: int = 1, moderator: str = Depends(require_moderator)):  # type: ignore[no-untyped-def]
+def admin_runs(
+    request: Request, page: int = 1, moderator: str = Depends(require_moderator)
+) -> Response:
     from web.routers.common import render
 
     page = max(1, min(page, 10_000))
@@ -249,7 +252,9 @@ def admin_runs(request: Request, page: int = 1, moderator: str = Depends(require
 
 
 @router.get("/admin/runs/{run_id}", include_in_schema=False)
-def admin_run(request: Request, run_id: str, moderator: str = Depends(require_moderator)):  # type: ignore[no-untyped-def]
+def admin_run(
+    request: Request, run_id: str, moderator: str = Depends(require_moderator)
+) -> Response:
     from web.routers.common import render
 
     if not run_id.isdigit() or len(run_id) > 10:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import catalog.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -34,7 +35,7 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def _configure(connection) -> None:  # type: ignore[no-untyped-def]
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -7,7 +7,7 @@ Create Date: ${create_date}
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` too; mypy needs the submodule named
 from alembic import op
 ${imports if imports else ""}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
@@ -42,7 +43,7 @@ def view_title(filters: Filters, shop_names: dict[str, str], shop_name: str = ""
     return " · ".join(parts) + f" — {SITE}"
 
 
-def _grid(request: Request, session: Session, template: str, base: str, **context) -> Response:
+def _grid(request: Request, session: Session, template: str, base: str, **context: Any) -> Response:
     shop = context.get("shop")
     shop_name = shop.name if shop else ""
     try:

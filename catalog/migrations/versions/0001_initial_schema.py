@@ -7,7 +7,7 @@ Create Date: 2026-11-23 03:51:29.080127
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` too; mypy needs the submodule named
 from alembic import op
 
 

@@ -6,7 +6,7 @@ Revises: w001
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` too; mypy needs the submodule named
 from alembic import op
 
 revision: str = "w002"

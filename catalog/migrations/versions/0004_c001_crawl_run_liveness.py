@@ -8,7 +8,7 @@ Revises: w002
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` too; mypy needs the submodule named
 from alembic import op
 
 revision: str = "c001"

@@ -7,7 +7,7 @@ Revises: r001
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` too; mypy needs the submodule named
 from alembic import op
 
 revision: str = "x001"

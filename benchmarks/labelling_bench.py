@@ -163,6 +163,11 @@ def main() -> int:
     photos_on = f"{first['posts']} val. photos"
     add("photo only, both heads (today)", photos_on, [first["image_only_both_heads"]])
     add("photo only, per label", photos_on, [first["image_only_per_label"]])
+    add(
+        "photo only, per label, thresholds with colour_alt (cross-fitted)",
+        photos_on,
+        [r.report["image_only_per_label_alt"] for r in results],
+    )
     if words is not None:
         add("words only (title, lexicon ≥ 0.5)", f"{words['rows']} held-out titles", [words])
     else:

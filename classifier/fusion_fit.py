@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from catalog.evidence import NO_EVIDENCE, PostText, TextEvidence
-from classifier import fusion_data
+from classifier import calibration, fusion_data
 from classifier.data import Sample
 from classifier.fusion import (
     CONFIDENT_STRENGTH,
@@ -213,6 +213,19 @@ def _fit(
     return dict(zip(HEADS, fitted, strict=True))
 
 
+def alt_thresholds(posts: PostSet, labels: dict[str, list[str]], target: float) -> dict[str, float]:
+    """Per head, the image threshold at which the photo alone is `target` right on `posts`,
+    a colour counting as right when it is the labeller's or the runner-up, a "Not sure"/"Other"
+    photo's category never."""
+    out = {}
+    for head in HEADS:
+        x, _y, right = posts.head(head, labels[head])
+        pick = x.image.argmax(axis=1)
+        correct = right[np.arange(len(pick)), pick]
+        out[head] = calibration.threshold_for_precision(x.image.max(axis=1), correct, target)
+    return out
+
+
 @dataclass
 class FitResult:
     fusion: Fusion
@@ -238,7 +251,7 @@ def fit_and_measure(
     report_titles = [t for t in titles if fusion_data.title_half(t) == "report"]
     fit_pairs = fusion_data.pair_posts(samples, fit_titles, seed=pairing_seed)
     report_pairs = fusion_data.pair_posts(samples, report_titles, seed=pairing_seed)
-    parts: dict[str, list[Outcomes]] = {"fused": [], "image": []}
+    parts: dict[str, list[Outcomes]] = {"fused": [], "image": [], "image_alt": []}
     folds = []
     for fold in (0, 1):
         train = post_set(
@@ -254,7 +267,13 @@ def fit_and_measure(
         folds.append({h: heads[h].as_json() for h in HEADS})
         parts["fused"].append(outcomes(held, labels, heads, image_thresholds))
         parts["image"].append(outcomes(held, labels, None, image_thresholds))
+        # the photo alone on thresholds chosen on the fitting half with the issue's "right"
+        # (colour_alt counted): what per-label publication gains without any words
+        parts["image_alt"].append(
+            outcomes(held, labels, None, alt_thresholds(train, labels, target))
+        )
     fused, image = Outcomes.concat(parts["fused"]), Outcomes.concat(parts["image"])
+    image_alt = Outcomes.concat(parts["image_alt"])
     everything = post_set(fit_pairs, probs, keys, extract)
     heads = _fit(everything, labels, image_thresholds, target, confident_strength)
     kinds = {k: everything.kinds.count(k) for k in sorted(set(everything.kinds))}
@@ -267,6 +286,7 @@ def fit_and_measure(
         "target_precision": target,
         "image_only_both_heads": figures(image, per_label=False),
         "image_only_per_label": figures(image),
+        "image_only_per_label_alt": figures(image_alt),
         "photo_and_words": figures(fused),
         # the same, left out the "Not sure"/"Other" photos (as the figures before they counted)
         "photo_and_words_with_category": figures(fused.subset(fused.kind != "unsure")),

@@ -304,3 +304,47 @@ def test_fusion_modules_never_load_tensorflow() -> None:
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_image_thresholds_with_the_runner_up_colour_counted() -> None:
+    """The photo-alone thresholds the benchmark cross-fits count a colour as right when it is
+    the labeller's runner-up, and never count a "Not sure" photo's category as right."""
+    from catalog.evidence import PostText
+    from catalog.taxonomy import CATEGORIES, COLOURS
+    from classifier.data import Sample
+    from classifier.fusion_fit import PostSet, alt_thresholds
+
+    labels = {"category": list(CATEGORIES), "colour": list(COLOURS)}
+    n = 40
+    conf = np.linspace(0.99, 0.6, n)
+    cat = np.full((n, len(CATEGORIES)), 0.0)
+    col = np.full((n, len(COLOURS)), 0.0)
+    cat[:, 0], cat[:, 1] = conf, 1 - conf  # always says T-Shirt
+    col[:, 0], col[:, 1] = conf, 1 - conf  # always says black
+    samples = [
+        Sample(
+            Path(f"{i}.jpg"),
+            # the two most confident photos are "Not sure": their category is never right
+            "Not sure" if i < 2 else "T-Shirt",
+            # every second photo is navy-or-black: labelled blue with black as the runner-up
+            "blue" if i % 2 else "black",
+            f"k{i}",
+            "black" if i % 2 else "",
+        )
+        for i in range(n)
+    ]
+    posts = PostSet(
+        samples,
+        [PostText()] * n,
+        ["none"] * n,
+        {"category": cat, "colour": col},
+        [TextEvidence.of([], set())] * n,
+    )
+    t = alt_thresholds(posts, labels, 0.95)
+    # colour: all 40 right once the runner-up counts, so every photo passes
+    assert t["colour"] == pytest.approx(conf.min())
+    # category: the two "Not sure" photos at the top are wrong, so no threshold reaches 95%
+    # until enough right ones follow them (38 of 40 = 95%): only the lowest admits them all
+    assert t["category"] == pytest.approx(conf.min())
+    posts.samples[2] = Sample(Path("2.jpg"), "Not sure", "black", "k2")
+    assert alt_thresholds(posts, labels, 0.95)["category"] == 1.0  # 37 of 40 at best

@@ -225,6 +225,11 @@ def test_cli_evaluate_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> No
     assert ok and len(lines) == len(EvaluationResult.COMPARED)
     text = " ".join(result.output.split())  # rich wraps at the runner's 80 columns
     assert "macro-F1" in text and "sent to review" in text
+    # Issue 14's figures: the runner-up colour counts as right; photos without one apart.
+    agreement = figures["agreement"]
+    assert agreement["photos_without_alt"] == sum(not r["colour_alt"] for r in picked)
+    assert agreement["colour_accuracy_with_alt"] >= figures["colour"]["accuracy"]
+    assert "counting the labeller's runner-up colour" in text
 
 
 # -- photo + words --------------------------------------------------------------------------

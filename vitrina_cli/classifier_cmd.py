@@ -59,8 +59,8 @@ def _load(ctx: typer.Context, model: Path | None):  # type: ignore[no-untyped-de
         fail(str(exc))
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
 
 
 def _head_table(result: dict[str, Any], title: str) -> Table:
@@ -306,6 +306,19 @@ def evaluate(
                 f"photo + words on these photos with held-out {names} titles "
                 f"(the fusion was fitted on the validation photos)",
             )
+        )
+    a = result.get("agreement") or {}
+    if a:
+        cov = a["coverage_with_alt"]
+        console.print(
+            f"counting the labeller's runner-up colour (colour_alt) as right: colour "
+            f"{_pct(a['colour_accuracy_with_alt'])}; on the {a['photos_without_alt']} photos "
+            f"whose labeller named one colour: category "
+            f"{_pct(a['category_accuracy_without_alt'])}, colour "
+            f"{_pct(a['colour_accuracy_without_alt'])}; at 95% precision (colour_alt counted) "
+            f"category {_pct(cov['category'])}, colour {_pct(cov['colour'])}, both heads "
+            f"{_pct(cov['both_heads'])} of photos",
+            highlight=False,
         )
     d = result["decision"]
     if json_out:

@@ -48,6 +48,8 @@ SOURCE_STRENGTH = {
     "caption": 0.9,
     "body": 0.85,
 }
+# The fields that name the product itself (a Shopify product's description does not).
+NAMING_SOURCES = ("title", "product_type")
 # Multipliers for how the words name it.
 NEAR = 1.0  # colour next to the product word
 WINDOW = 0.9  # colour a few words from it
@@ -321,6 +323,20 @@ def _left(
 def _decide(found: _Found) -> TextEvidence:
     """Ambiguous heads: two labels both strong and close, or several named and none strong."""
     ambiguous: set[str] = set()
+    # A product's title and type name it; its description then speaks of its parts and of what
+    # to wear it with ("Della Embroidered Mini Dress": "… Corset style top …", a real fab'rik
+    # product): another product word there is no second product.
+    named = {
+        c.label
+        for c in found.clues
+        if c.head == "category" and c.source in NAMING_SOURCES and c.strength >= FLOOR
+    }
+    if named:
+        found.clues = [
+            c
+            for c in found.clues
+            if not (c.head == "category" and c.source == "caption" and c.label not in named)
+        ]
     for head in ("category", "colour"):
         scores: dict[str, float] = {}
         for c in found.clues:

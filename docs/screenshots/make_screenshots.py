@@ -16,10 +16,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.web_seed import add_photo, add_post  # noqa: E402
 from catalog import crud, moderation  # noqa: E402
 from catalog.config import load_settings  # noqa: E402
 from catalog.db import make_engine, migrate, session_scope  # noqa: E402
+from demo.seed import add_photo, add_post  # noqa: E402
 
 OUT = Path(__file__).parent
 SHOPS = [

@@ -1,4 +1,6 @@
-"""Synthetic catalogue data for the web tests, the screenshots and the benchmark.
+"""Synthetic catalogue data for the web tests and the README screenshots (seeded rows with real
+image files: a product module, so that tests and tools import it from the product, never from
+benchmarks/ or tests/).
 
 Images are drawn with Pillow (a garment silhouette of the right colour on a plain background):
 real JPEG/WebP files, stored content-addressed like the crawler stores them.

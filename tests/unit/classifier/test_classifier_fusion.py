@@ -2,7 +2,7 @@
 
 Fitting is checked on posts generated here with known reliabilities (image probabilities from a
 known confusion, clues from two sources of known accuracy); the stored model is checked end to
-end in tests/test_classifier_predict.py."""
+end in tests/integration/classifier/test_classifier_predict.py."""
 
 from __future__ import annotations
 

@@ -11,13 +11,12 @@ TESTS = REPO / "tests"
 SUPPORT = TESTS / "support"
 PARTS = ("catalog", "crawler", "classifier", "web", "vitrina_cli", "demo", "pipeline")
 # Loaded by name by another library, never imported: Alembic runs migrations/env.py, Scrapy
-# reads its middlewares and download handler from settings strings, uvicorn's workers import
+# reads its downloader from a settings string, uvicorn's workers import
 # web.asgi from the string "web.asgi:app". Tests reach each through a real command.
 LOADED_BY_NAME = {
     "catalog.migrations": "alembic (catalog/alembic.ini script_location)",
     "catalog.migrations.env": "alembic (catalog/alembic.ini script_location)",
-    "crawler.downloader": "Scrapy DOWNLOAD_HANDLERS",
-    "crawler.middlewares": "Scrapy DOWNLOADER_MIDDLEWARES",
+    "crawler.downloader": "Scrapy DOWNLOADER",
     "web.asgi": 'uvicorn "web.asgi:app"',
 }
 

@@ -7,7 +7,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 LOCK      := requirements/lock.txt
 TEST_LOCK := requirements/test-lock.txt
 
-.PHONY: run test lint install install-test lock clean
+.PHONY: run test test-fast lint install install-test lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,19 @@ install-test: $(VENV)/.installed-test
 run: $(VENV)/.installed
 	$(BIN)/vitrina demo $(DEMO_ARGS)
 
+# The whole suite (what CI runs), spread over the CPUs by pytest-xdist: one worker per CPU
+# (`make test WORKERS=0`: one process, no workers), each test module on one worker (its module-scoped
+# fixtures, a browser or a served catalogue, start once). docs/development.md: the layers.
+WORKERS ?= auto
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile
+
+# The quick loop: ruff and the unit layer (tests/unit/: no browser, no emulator crawls, no
+# model), in one process.
+test-fast: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q tests/unit
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -166,7 +166,8 @@ class TemperatureSoftmax(keras.layers.Layer):
 
 # -- NumPy port ------------------------------------------------------------------------------
 # The same statistics without TensorFlow, for the TFLite runtime: ResizeArea and RGBToHSV are
-# not TFLite builtins. tests/test_classifier_runtime.py checks it against the layer.
+# not TFLite builtins. tests/integration/classifier/test_classifier_runtime.py checks it against
+# the layer.
 
 
 def _area_matrix(size: int, out: int) -> np.ndarray:

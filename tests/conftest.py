@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh catalogue per test on SQLite and on PostgreSQL.
+"""Shared fixtures: a fresh catalogue per test on SQLite and on PostgreSQL. The helpers the
+test modules import (REPO, write_config, fresh_postgres_url, …) are in tests/support/common.py.
 
 PostgreSQL and Redis must answer in CI (`.ci/run` starts them); on a developer machine without
 them the tests that need them are skipped with the reason, never silently passed.
@@ -6,7 +7,6 @@ them the tests that need them are skipped with the reason, never silently passed
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,25 +17,16 @@ from sqlalchemy.engine import Engine, make_url
 
 from catalog.config import Settings, load_settings
 from catalog.db import make_engine, migrate
+from tests.support.common import _pg_admin_url, _unavailable, fresh_postgres_url, write_config
 
-POSTGRES_URL = os.environ.get(
-    "VITRINA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-REDIS_URL = os.environ.get("VITRINA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-IN_CI = bool(os.environ.get("CI"))
-REPO = Path(__file__).resolve().parents[1]
+INTEGRATION = Path(__file__).resolve().parent / "integration"
 
 
-def _unavailable(what: str, exc: BaseException) -> None:
-    message = f"{what} is not reachable: {exc}"
-    if IN_CI:
-        pytest.fail(message + " (CI must run every test; .ci/run starts the services)")
-    pytest.skip(message)
-
-
-def _pg_admin_url() -> str:
-    url = make_url(POSTGRES_URL)
-    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/integration/ is slow (`-m "not slow"` leaves the layer out)."""
+    for item in items:
+        if item.path.is_relative_to(INTEGRATION):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -59,21 +50,6 @@ def pg_template() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-
-
-def fresh_postgres_url(template: str) -> tuple[str, callable]:
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    name = f"vitrina_t_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    url = make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url, drop
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -107,31 +83,6 @@ def sqlite_url(tmp_path: Path) -> str:
     migrate(eng)
     eng.dispose()
     return url
-
-
-TEST_SECRET_KEY = "test-only-secret-key"
-
-
-def write_config(
-    tmp_path: Path, db_url: str, extra: str = "", *, default_secret: bool = False
-) -> Path:
-    """A config.toml in tmp_path pointing at `db_url` and a private media folder.
-
-    It sets a test secret key (`vitrina serve` refuses the public default) unless `extra` sets
-    its own or `default_secret` asks to keep the default."""
-    if not default_secret and "secret_key" not in extra:
-        key = f'secret_key = "{TEST_SECRET_KEY}"\n'
-        extra = (
-            extra.replace("[web]\n", "[web]\n" + key, 1)
-            if "[web]\n" in extra
-            else (extra + "\n[web]\n" + key)
-        )
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f'[database]\nurl = "{db_url}"\n\n[storage]\nmedia_dir = "{tmp_path / "media"}"\n\n{extra}',
-        encoding="utf-8",
-    )
-    return path
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Entry point of the `vitrina` console script.
 
 The command modules import the catalogue, pipeline and model code inside each command, so
-`vitrina --help` (and a command's --help) starts in a fraction of a second: tests/test_cli.py
-checks that no database, web or TensorFlow module is loaded for it (test_classifier_runtime)."""
+`vitrina --help` (and a command's --help) starts in a fraction of a second:
+tests/integration/cli/test_cli.py checks that no database, web or TensorFlow module is loaded
+for it (test_classifier_runtime)."""
 
 from __future__ import annotations
 

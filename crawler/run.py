@@ -55,7 +55,7 @@ def _crawl_lock(settings: Settings, engine: Engine) -> Iterator[None]:
     one crawl at a time per catalogue (an advisory lock on PostgreSQL, a file lock beside the
     SQLite file; both released by the OS or the server when the holder dies, even by SIGKILL).
     With a frontier, crawl processes side by side share the work, so none is taken."""
-    from pipeline.lock import LockHeld, PipelineLock
+    from catalog.locks import LockHeld, PipelineLock
 
     if settings.crawler.frontier:
         yield

@@ -255,6 +255,8 @@ def crawl(
 ) -> CrawlSummary:
     """Crawl the active shops (or those named) once; store what is new; return the summary."""
     register_secret(settings.networks.instagram.access_token)
+    for instance in settings.networks.mastodon.instances.values():
+        register_secret(instance.access_token)
     redact_logs()
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     require_current(engine)  # `vitrina init` migrates; a crawl never does

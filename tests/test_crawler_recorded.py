@@ -382,7 +382,17 @@ def test_mastodon_account_lookup_found_and_not_found(sqlite_url: str):
     )
     missing = got["kljadklajsdkljlkjlkjlkjasdasd"]
     assert missing["status"]["code"] == 404
-    answer(sp, "parse_account", missing["body"]["string"].encode(), task, status=404)
+    _, (ask,) = answer(sp, "parse_account", missing["body"]["string"].encode(), task, status=404)
+    # A 404 from /accounts/lookup is also how Pixelfed says it has no such route: the spider
+    # asks the instance what it runs (nodeinfo) before marking the shop gone. The discovery
+    # document is synthetic; the nodeinfo is mastodon.social's, recorded by TootSDK.
+    assert ask.url == "http://localhost:3000/.well-known/nodeinfo"
+    href = "http://localhost:3000/nodeinfo/2.0"
+    links = {"links": [{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0", "href": href}]}
+    _, (doc,) = answer(sp, "parse_nodeinfo_links", links, task, url=ask.url)
+    assert doc.url == href
+    nodeinfo = (REPO / "tests/data/recorded/nodeinfo/TootSDK__nodeinfo_mastodon.json").read_bytes()
+    answer(sp, "parse_nodeinfo", nodeinfo, task, url=href)
     (update,) = store_updates(sp)
     assert "HTTP 404" in (update.inactive_reason or "") and gone.id in sp.stopped_shops
     with session_scope(engine) as s:

@@ -310,27 +310,21 @@ class MastodonSpider(ShopSpider):
             return
         nxt = next_link(response)
         if nxt is None and not response.headers.get("Link"):
-            nxt = self.next_by_max_id(task, response.url, statuses)
+            nxt = self.next_by_max_id(response.url, statuses)
         item, more = self.page(task, seq, posts, nxt, base=response.url)
         if more and nxt:
             yield self.api_request(nxt, task, self.parse_statuses, seq=seq + 1)
         yield item
 
-    def next_by_max_id(self, task: ShopTask, url: str, statuses: list[Any]) -> str | None:
-        """The next page of a server that sends no Link header (Pixelfed): the statuses older
-        than this page's last. Pixelfed may answer short pages while more remain (it drops
-        statuses it cannot render), so it pages on until an empty one; a server of unknown kind
-        only after a full page."""
+    def next_by_max_id(self, url: str, statuses: list[Any]) -> str | None:
+        """The next page from a server that sends no Link header at all (Pixelfed; Mastodon and
+        GoToSocial send one with every non-empty page): the statuses older than this page's
+        last, until a page is empty. Not "until a short page": Pixelfed answers short pages
+        while more remain (it drops statuses it cannot render)."""
         ids = [
             s["id"] for s in statuses if isinstance(s, dict) and isinstance(s.get("id"), str | int)
         ]
-        if not ids:
-            return None
-        if self.kind(task) != "pixelfed":
-            asked = dict(parse_qsl(urlsplit(url).query)).get("limit", "")
-            if not asked.isdigit() or len(statuses) < int(asked):
-                return None
-        return with_max_id(url, str(ids[-1]))
+        return with_max_id(url, str(ids[-1])) if ids else None
 
     def post(self, s: dict[str, Any]) -> PostData | None:
         own = str((s.get("account") or {}).get("id", ""))

@@ -414,3 +414,14 @@ def test_without_a_token_the_pixelfed_shop_stops_and_a_mastodon_shop_goes_on(
         assert "HTTP 401" in message and "Unauthenticated." in message and "access_token" in message
         # no token was sent anywhere (none configured), and none reached the Mastodon emulator
     assert len(rows(sqlite_url, Post)) == 9
+
+
+def test_a_refused_token_is_named_but_never_shown():
+    sp = spider(pf={"url": "https://pixelfed.social", "access_token": "tok-secret-9876"})
+    task = ShopTask(1, "mastodon", "a", base_url="https://pixelfed.social")
+    sp.tasks = [task]
+    (request,) = sp.first_requests(task)
+    assert request.headers["Authorization"] == b"Bearer tok-secret-9876"
+    answer(sp, "parse_account", {"message": "Unauthenticated."}, task, request.url, status=401)
+    (message,) = sp.report.errors
+    assert "its access token was refused" in message and "tok-secret-9876" not in message

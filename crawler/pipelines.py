@@ -84,6 +84,10 @@ logging.getLogger("scrapy.pipelines.files").addFilter(_OneLinePhotoFailures())
 
 NOT_DOWNLOADED = _failure("not downloaded", PhotoFailure.not_downloaded)
 
+# Sent (with `item=`) when a page or its retried photos could not be stored: its photos are no
+# longer "already stored" for the rest of this crawl.
+item_not_stored = object()
+
 
 def _url_key(url: str) -> bytes:
     return hashlib.sha1(url.encode()).digest()
@@ -113,6 +117,14 @@ class PhotoPipeline(FilesPipeline):
         self.maxsize = s.getint("DOWNLOAD_MAXSIZE")
         self.crawler = crawler
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
+        crawler.signals.connect(self._not_stored, signal=item_not_stored)
+
+    def _not_stored(self, item: PageItem | RetryItem) -> None:
+        """A page that was not stored: its photos downloaded this crawl are not known after
+        all, so a later page with one of them downloads and stores it."""
+        for url, result in item.photos.items():
+            if not result.get("known"):
+                self.known_urls.discard(_url_key(url))
 
     def _bytes_received(self, data: bytes, request: Request, spider: Spider) -> None:
         """Count a photo's bytes: Scrapy cancels a body that grows past DOWNLOAD_MAXSIZE with
@@ -293,6 +305,7 @@ class CatalogPipeline:
             return store(item)
         except Exception as exc:
             self.drop_unstored_files(item)
+            self.crawler.signals.send_catch_log(signal=item_not_stored, item=item)
             why = (str(exc).strip().splitlines() or [""])[0][:300]
             what = f"page {item.seq}" if isinstance(item, PageItem) else "retried photos"
             message = (

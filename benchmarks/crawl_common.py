@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from catalog.db import make_engine, migrate
 from crawler.emulator.catalogue import Catalogue
 from crawler.emulator.server import EmulatorServer
 
@@ -28,6 +29,10 @@ def write_config(folder: Path, emu: EmulatorServer, crawler: str = "", networks:
         text = text.replace(f"[networks.{net}]\n", f"[networks.{net}]\n{networks}", 1)
     text += f"\n[networks.mastodon]\n{networks}\n[networks.shopify]\n{networks}"
     path = folder / "config.toml"
+    # What `vitrina init` does first: a crawl refuses a catalogue without its schema.
+    engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
+    migrate(engine)
+    engine.dispose()
     path.write_text(
         f'[database]\nurl = "sqlite:///{folder / "bench.db"}"\n\n'
         f'[storage]\nmedia_dir = "{folder / "media"}"\n\n' + text,

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.crawl_common import NETWORKS, catalogue, write_config
+from benchmarks.machine import machine
 from crawler.emulator.server import EmulatorServer
 from crawler.run import crawl_subprocess
 
@@ -43,6 +44,7 @@ def main() -> None:
         emu.reset_counts()
         crawl_subprocess(cfg)
         recrawl = {n: emu.api_requests(n) for n in NETWORKS}
+    print(machine())
     print(
         f"first crawl of {POSTS} posts per shop, page size {PAGE}: {first.seconds:.1f}s; "
         f"requests {full}"

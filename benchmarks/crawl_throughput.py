@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks.crawl_common import catalogue, write_config
+from benchmarks.machine import machine
 from crawler import photos as ph
 from crawler.emulator.faults import Faults
 from crawler.emulator.server import IG_USER_ID, EmulatorServer
@@ -95,6 +96,7 @@ def main() -> None:
         process_ms, write_ms = per_photo_cpu(bodies, Path(tmp) / "timed")
     crawl_rate = stored / summary.seconds
     naive_rate = n / naive_s
+    print(f"\n{machine()}")
     print("\n| client | photos | seconds | photos/s | vs naive |")
     print("|---|---:|---:|---:|---:|")
     print(

@@ -61,8 +61,51 @@ class InstagramSettings(_NetworkSection):
     page_size: int = Field(25, ge=1, le=100)
 
 
+# The server software behind a Mastodon-API instance: they differ in auth, account lookup and
+# paging (docs/crawling.md). "auto" asks the instance's nodeinfo when it matters.
+MastodonKind = Literal["auto", "mastodon", "pixelfed", "gotosocial"]
+
+
+class MastodonInstance(_Section):
+    """One instance's settings, under [networks.mastodon.instances.NAME] (NAME: any label)."""
+
+    url: str = Field(min_length=1)
+    kind: MastodonKind = "auto"
+    # Sent as `Authorization: Bearer …` to this instance only (Pixelfed and GoToSocial refuse
+    # anonymous reads). Better: VITRINA_NETWORKS__MASTODON__INSTANCES__NAME__ACCESS_TOKEN.
+    access_token: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")) or not v.split("://", 1)[1].strip("/"):
+            raise ValueError("must be the instance's base URL, e.g. https://pixelfed.social")
+        return v
+
+    @property
+    def host(self) -> str:
+        return instance_host(self.url)
+
+
+def instance_host(url: str) -> str:
+    """host[:port] of a base URL, lower-cased: what shops and instances are matched on."""
+    return url.split("://", 1)[-1].split("/", 1)[0].lower()
+
+
 class MastodonSettings(_NetworkSection):
     page_size: int = Field(40, ge=1, le=40)
+    # The kind of instances not listed under `instances` (or listed with kind "auto").
+    kind: MastodonKind = "auto"
+    instances: dict[str, MastodonInstance] = {}
+
+    def instance(self, base_url: str) -> MastodonInstance | None:
+        """The [networks.mastodon.instances.*] entry for a shop's base URL, if any."""
+        host = instance_host(base_url)
+        return next((i for i in self.instances.values() if i.host == host), None)
+
+    def kind_of(self, base_url: str) -> str:
+        found = self.instance(base_url)
+        return found.kind if found is not None and found.kind != "auto" else self.kind
 
 
 class BlueskySettings(_NetworkSection):
@@ -404,6 +447,16 @@ def shop_problems(settings: Settings) -> list[ConfigProblem]:
                     f"shops.{i}.url", f"a {shop.network} shop needs the base URL of its site"
                 )
             )
+    hosts: dict[str, str] = {}
+    for name, inst in settings.networks.mastodon.instances.items():
+        if inst.host in hosts:
+            problems.append(
+                ConfigProblem(
+                    f"networks.mastodon.instances.{name}.url",
+                    f"{inst.host} is already [networks.mastodon.instances.{hosts[inst.host]}]",
+                )
+            )
+        hosts.setdefault(inst.host, name)
     if any(s.network == "instagram" for s in settings.shops) and not (
         settings.networks.instagram.access_token and settings.networks.instagram.ig_user_id
     ):

@@ -3,6 +3,7 @@ its content hash; what is refused gets a reason a person can act on."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -42,6 +43,9 @@ class StoredPhoto:
     stored_path: str  # relative to media_dir: ab/cd/<sha256>.<ext>
     thumb_path: str  # relative to media_dir: thumbs/ab/<sha256>.webp
     rewritten: bool  # re-encoded to apply EXIF orientation or drop location
+    # The files (relative paths) this call wrote, not there before: if the page they came with
+    # is not stored, they are removed with it (CatalogPipeline.drop_unstored_files).
+    new_files: tuple[str, ...] = ()
 
 
 def _describe(body: bytes) -> str:
@@ -195,9 +199,12 @@ def store(root: Path, limits: dict[str, int], body: bytes) -> StoredPhoto:
     Files go to disk before the page's rows: a crash in between leaves a file that the
     re-crawl finds already there."""
     meta, data, thumb = process(body, **limits)
-    write_once(root, meta.stored_path, data)
-    write_once(root, meta.thumb_path, thumb)
-    return meta
+    written = tuple(
+        rel
+        for rel, blob in ((meta.stored_path, data), (meta.thumb_path, thumb))
+        if write_once(root, rel, blob)
+    )
+    return dataclasses.replace(meta, new_files=written) if written else meta
 
 
 class PhashIndex:

@@ -21,7 +21,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.pipelines.files import FilesPipeline
 from scrapy.utils.defer import deferred_from_coro
-from sqlalchemy import select, text, update
+from sqlalchemy import or_, select, text, update
 from twisted.python.failure import Failure
 
 from catalog import crud
@@ -84,6 +84,10 @@ logging.getLogger("scrapy.pipelines.files").addFilter(_OneLinePhotoFailures())
 
 NOT_DOWNLOADED = _failure("not downloaded", PhotoFailure.not_downloaded)
 
+# Sent (with `item=`) when a page or its retried photos could not be stored: its photos are no
+# longer "already stored" for the rest of this crawl.
+item_not_stored = object()
+
 
 def _url_key(url: str) -> bytes:
     return hashlib.sha1(url.encode()).digest()
@@ -113,6 +117,14 @@ class PhotoPipeline(FilesPipeline):
         self.maxsize = s.getint("DOWNLOAD_MAXSIZE")
         self.crawler = crawler
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
+        crawler.signals.connect(self._not_stored, signal=item_not_stored)
+
+    def _not_stored(self, item: PageItem | RetryItem) -> None:
+        """A page that was not stored: its photos downloaded this crawl are not known after
+        all, so a later page with one of them downloads and stores it."""
+        for url, result in item.photos.items():
+            if not result.get("known"):
+                self.known_urls.discard(_url_key(url))
 
     def _bytes_received(self, data: bytes, request: Request, spider: Spider) -> None:
         """Count a photo's bytes: Scrapy cancels a body that grows past DOWNLOAD_MAXSIZE with
@@ -235,6 +247,7 @@ class CatalogPipeline:
         self.synced = 0  # the highest photo id the index has looked at
         self.report = CrawlReport()
         self.run_id = s.getint("VITRINA_RUN_ID")  # the crawl run that claimed RetryItems
+        self.media_root = Path(s.get("FILES_STORE") or ".")
         self._stopping = False
 
     @classmethod
@@ -277,11 +290,61 @@ class CatalogPipeline:
                 deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage full"))
             return item  # not stored; silently, as the crawl's error says it all
         if isinstance(item, RetryItem):
-            return self._store_retries(item)
+            return self._stored_or_undone(item, self._store_retries)
         if isinstance(item, ShopUpdate):
             return self._store_shop_update(item)
         if not isinstance(item, PageItem):
             return item
+        return self._stored_or_undone(item, self._store_page)
+
+    def _stored_or_undone(self, item: Any, store: Any) -> Any:
+        """Store a page (or retried photos) in one transaction; if the commit fails for a
+        reason other than a kill (a constraint, a database error), the photo files written for
+        it go too, and its shop says so: the next crawl fetches the page again."""
+        try:
+            return store(item)
+        except Exception as exc:
+            self.drop_unstored_files(item)
+            self.crawler.signals.send_catch_log(signal=item_not_stored, item=item)
+            why = (str(exc).strip().splitlines() or [""])[0][:300]
+            what = f"page {item.seq}" if isinstance(item, PageItem) else "retried photos"
+            message = (
+                f"{what} not stored ({type(exc).__name__}: {why}); "
+                "the next crawl fetches it again"
+            )
+            logger.error("%s: %s", item.shop, message)
+            self.report.error(item.shop, message)
+            return item
+
+    def drop_unstored_files(self, item: PageItem | RetryItem) -> int:
+        """Remove the photo and thumbnail files this crawl wrote for an item that was not
+        stored, except those a stored photo uses (files are content-addressed: another page may
+        have stored the same photo meanwhile). One narrow race is left: another crawl process
+        that found this very file written and commits its row after this check. Returns how
+        many files went."""
+        written = {rel for r in item.photos.values() for rel in r.get("new_files", ())}
+        if not written:
+            return 0
+        try:
+            with self.engine.connect() as conn:
+                used = conn.execute(
+                    select(Photo.stored_path, Photo.thumb_path).where(
+                        or_(Photo.stored_path.in_(written), Photo.thumb_path.in_(written))
+                    )
+                ).all()
+        except Exception:  # the database is gone too: keep them (a re-crawl reuses them)
+            logger.warning("%s: could not check which photo files are unused", item.shop)
+            return 0
+        removed = 0
+        for rel in written - {path for row in used for path in row}:
+            try:
+                (self.media_root / rel).unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
+
+    def _store_page(self, item: PageItem) -> PageItem:
         counts = {
             "pages": 1,
             "new_posts": 0,

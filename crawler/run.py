@@ -55,7 +55,7 @@ def _crawl_lock(settings: Settings, engine: Engine) -> Iterator[None]:
     one crawl at a time per catalogue (an advisory lock on PostgreSQL, a file lock beside the
     SQLite file; both released by the OS or the server when the holder dies, even by SIGKILL).
     With a frontier, crawl processes side by side share the work, so none is taken."""
-    from pipeline.lock import LockHeld, PipelineLock
+    from catalog.locks import LockHeld, PipelineLock
 
     if settings.crawler.frontier:
         yield
@@ -255,6 +255,8 @@ def crawl(
 ) -> CrawlSummary:
     """Crawl the active shops (or those named) once; store what is new; return the summary."""
     register_secret(settings.networks.instagram.access_token)
+    for instance in settings.networks.mastodon.instances.values():
+        register_secret(instance.access_token)
     redact_logs()
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     require_current(engine)  # `vitrina init` migrates; a crawl never does

@@ -32,10 +32,10 @@ from sqlmodel import col, select
 
 from catalog.config import Settings
 from catalog.db import make_engine, session_scope
+from catalog.locks import LockHeld, PipelineLock
 from catalog.models import ModerationEvent, Photo, PipelineRun, utcnow
 from catalog.moderation import DECISIONS
 from catalog.records import EvaluationResult, RunRecord, RunStatus, RunTrigger
-from pipeline.lock import LockHeld, PipelineLock
 from pipeline.steps import run_child, vitrina_argv
 
 MODELS_DIR = "var/models"

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from catalog import crud
 from catalog.config import Settings
 from catalog.db import make_engine, session_scope
+from catalog.locks import LockHeld, PipelineLock
 from catalog.models import CrawlRun, Photo, PipelineRun, Post, Shop, utcnow
 from catalog.records import (
     CrawlSummary,
@@ -31,7 +32,6 @@ from catalog.records import (
     RunTrigger,
     StepStatus,
 )
-from pipeline.lock import LockHeld, PipelineLock
 from pipeline.steps import ChildResult, run_child, run_children, vitrina_argv
 
 __all__ = ["LockHeld", "RunOutcome", "run_pipeline", "STEPS"]

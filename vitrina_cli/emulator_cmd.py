@@ -41,6 +41,9 @@ def emulator(
     new_posts_every: float = typer.Option(
         0, help="Every this many seconds, each shop publishes a new post (0 = never)."
     ),
+    flavour: str = typer.Option(
+        "mastodon", help="Serve the Mastodon API as mastodon, pixelfed or gotosocial does."
+    ),
 ) -> None:
     """Serve demo shops on all four networks' APIs, with faults on demand."""
     from crawler.emulator import catalogue as emulated
@@ -80,12 +83,17 @@ def emulator(
     )
     if print_config:
         # Printing the config must work while the emulator itself already holds the port.
-        probe = EmulatorServer(catalogue, faults, host=host, port=0)
+        try:
+            probe = EmulatorServer(catalogue, faults, host=host, port=0, flavour=flavour)
+        except ValueError as exc:
+            fail(str(exc))
         print(probe.config_toml(port=port or probe.port))
         probe.httpd.server_close()
         return
     try:
-        server = EmulatorServer(catalogue, faults, host=host, port=port)
+        server = EmulatorServer(catalogue, faults, host=host, port=port, flavour=flavour)
+    except ValueError as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror}")
     if new_posts_every > 0:

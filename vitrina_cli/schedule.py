@@ -22,7 +22,7 @@ def schedule(
     ),
 ) -> None:
     """Run the scheduler in the foreground until Ctrl-C or SIGTERM (one per catalogue)."""
-    from pipeline.lock import LockHeld, PipelineLock
+    from catalog.locks import LockHeld, PipelineLock
     from scheduler import NIGHTLY, Scheduler
 
     settings = settings_from(ctx)

@@ -3,6 +3,8 @@
 Routes (see ../shared/api-reference for the real services):
   Instagram  GET /{version}/{ig_user_id}?fields=business_discovery.username(X){…}&access_token=
   Mastodon   GET /api/v1/accounts/lookup?acct=  ·  GET /api/v1/accounts/{id}/statuses?…
+             (`flavour="pixelfed"` / `"gotosocial"`: those servers' way, see emulator/fediverse.py;
+             nodeinfo and /api/v1/instance in every flavour)
   Bluesky    GET /xrpc/app.bsky.actor.getProfile  ·  GET /xrpc/app.bsky.feed.getAuthorFeed
              GET /xrpc/com.atproto.identity.resolveHandle  ·  POST com.atproto.server.createSession
              GET /xrpc/com.atproto.sync.getBlob?did=&cid=  ·  GET /img/{kind}/plain/{did}/{cid}@jpeg
@@ -37,6 +39,7 @@ from crawler.emulator.captions import mastodon_html
 from crawler.emulator.catalogue import Catalogue, Post, Shop
 from crawler.emulator.common import ApiError, iso_ms, xrpc_error
 from crawler.emulator.faults import Faults
+from crawler.emulator.fediverse import FLAVOURS, FediverseApi, is_flavoured_path
 from crawler.emulator.media import MediaRenderer
 
 ACCESS_TOKEN = "emulator-token"
@@ -85,7 +88,12 @@ class EmulatorServer:
         port: int = 0,
         access_token: str = ACCESS_TOKEN,
         image_size: tuple[int, int] = (480, 600),
+        flavour: str = "mastodon",
     ):
+        if flavour not in FLAVOURS:
+            raise ValueError(f"unknown flavour {flavour!r}: expected one of {', '.join(FLAVOURS)}")
+        # The server software the Mastodon API is served as (one per emulator, as per host).
+        self.flavour = flavour
         self.catalogue = catalogue if catalogue is not None else Catalogue.demo()
         self.faults = faults or Faults()
         self.access_token = access_token
@@ -193,6 +201,13 @@ class EmulatorServer:
             f'base_url = "{self.base_url}"',
             "",
         ]
+        if self.flavour != "mastodon":  # these servers answer only with a token
+            lines += [
+                f"[networks.mastodon.instances.emulator_{self.flavour}]",
+                f'url = "{self.base_url}"',
+                f'access_token = "{self.access_token}"',
+                "",
+            ]
         for shop in self.catalogue.shops.values():
             lines += ["[[shops]]", f'network = "{shop.network}"', f'handle = "{shop.handle}"']
             if url := self.shop_url(shop):
@@ -335,7 +350,7 @@ def _server_error(network: str) -> ApiError:
 
 
 def _network_of(path: str) -> str:
-    if path.startswith("/api/v1/"):
+    if path.startswith("/api/v1/") or is_flavoured_path(path):
         return "mastodon"
     if path.startswith(("/media/", "/img/", "/xrpc/com.atproto.sync.getBlob")):
         return "media"
@@ -346,7 +361,7 @@ def _network_of(path: str) -> str:
     return "instagram"
 
 
-class _Handler(BlueskyApi, BaseHTTPRequestHandler):
+class _Handler(BlueskyApi, FediverseApi, BaseHTTPRequestHandler):
     emu: EmulatorServer
     protocol_version = "HTTP/1.1"  # keep-alive: the crawler reuses connections
     server_version = "VitrinaEmulator/1.0"
@@ -425,7 +440,11 @@ class _Handler(BlueskyApi, BaseHTTPRequestHandler):
             if network == "media":
                 return self._media(parts.path, query)
             handler = {
-                "mastodon": self._mastodon,
+                "mastodon": self._fediverse
+                if emu.flavour != "mastodon"
+                or is_flavoured_path(parts.path)
+                or parts.path == "/api/v1/instance"
+                else self._mastodon,
                 "bluesky": self._bluesky,
                 "shopify": self._shopify,
                 "instagram": self._instagram,
@@ -470,7 +489,9 @@ class _Handler(BlueskyApi, BaseHTTPRequestHandler):
             m = re.match(r"/api/v1/accounts/([^/]+)/statuses", path)
             for s in cat.shops.values():
                 if s.network == "mastodon" and (
-                    query.get("acct") == s.handle or (m and m.group(1) == s.account_id)
+                    query.get("acct") == s.handle
+                    or query.get("q") == s.handle
+                    or (m and m.group(1) in (s.account_id, self._flavour_account_id(s)))
                 ):
                     return ("mastodon", s.handle)
         if network == "instagram":

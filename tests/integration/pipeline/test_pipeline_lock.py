@@ -11,15 +11,15 @@ import pytest
 from sqlmodel import select
 
 from catalog.db import make_engine, session_scope
+from catalog.locks import LockHeld, PipelineLock
 from catalog.models import PipelineRun
-from pipeline.lock import LockHeld, PipelineLock
 from tests.support.cli import vitrina
 from tests.support.common import write_config
 
 HOLDER = """
 import sys, time
 from catalog.db import make_engine
-from pipeline.lock import PipelineLock
+from catalog.locks import PipelineLock
 lock = PipelineLock(make_engine(sys.argv[1]))
 lock.acquire()
 print("locked", flush=True)

@@ -1,4 +1,6 @@
-"""One pipeline at a time, across processes and machines.
+"""One pipeline (or crawl, retraining, scheduler) at a time per catalogue, across processes and
+machines. It lives with the catalogue because it is a lock on the catalogue: the pipeline, the
+crawler and the scheduler all take it, and none of them may import another's code for it.
 
 PostgreSQL: a session-level advisory lock held on a dedicated connection for the whole run; the
 server drops it when the holder's connection ends, so a killed run never leaves it stuck.

@@ -71,10 +71,20 @@ def union_box(boxes: Sequence[Box]) -> Box:
     )
 
 
-def nms(boxes: list[Box], threshold: float) -> list[Box]:
+def contained(a: Box, b: Box) -> float:
+    """The share of the smaller box that lies inside the other one."""
+    ix = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    iy = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    smaller = min((a.x1 - a.x0) * (a.y1 - a.y0), (b.x1 - b.x0) * (b.y1 - b.y0))
+    return ix * iy / smaller if smaller > 0 else 0.0
+
+
+def nms(boxes: list[Box], threshold: float, inside: float = 0.7) -> list[Box]:
+    """Greedy suppression by score: a box overlapping a kept one by IoU ≥ `threshold`, or
+    lying mostly (`inside`) within it or around it (a part of one garment), is dropped."""
     kept: list[Box] = []
     for box in sorted(boxes, key=lambda b: -b.score):
-        if all(iou(box, k) < threshold for k in kept):
+        if all(iou(box, k) < threshold and contained(box, k) < inside for k in kept):
             kept.append(box)
     return kept
 
@@ -287,11 +297,12 @@ def targets(boxes_per_image: Sequence[Sequence[Box]], grid: int = GRID) -> tuple
     for k, boxes in enumerate(boxes_per_image):
         for b in sorted(boxes, key=lambda b: (b.x1 - b.x0) * (b.y1 - b.y0), reverse=True):
             cx, cy = (b.x0 + b.x1) / 2 * grid, (b.y0 + b.y1) / 2 * grid
-            sigma = max(0.5, min(b.x1 - b.x0, b.y1 - b.y0) * grid / 6)
+            # narrow peaks: a cell the box regression is not trained on must not look sure
+            sigma = max(0.5, min(b.x1 - b.x0, b.y1 - b.y0) * grid / 12)
             g = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma**2))
             peak = (np.abs(xs - cx) <= 0.5 + 1e-6) & (np.abs(ys - cy) <= 0.5 + 1e-6)
             heat[k] = np.maximum(heat[k], np.where(peak, 1.0, g))
-            near = (np.abs(xs - cx) <= 1.0) & (np.abs(ys - cy) <= 1.0)
+            near = (np.abs(xs - cx) <= 1.5) & (np.abs(ys - cy) <= 1.5)
             box[k][near] = np.stack(
                 [
                     cx - xs[near],
@@ -510,6 +521,29 @@ def choose_threshold(
     return best
 
 
+def _cached(
+    folder: Path | None, key: str, make: Callable[[], tuple]
+) -> tuple[dict[str, np.ndarray], list[list[Box]]]:
+    """Feature maps and boxes from `folder/key.npz`, or made now and kept there."""
+    path = None if folder is None else Path(folder) / f"{key}.npz"
+    if path is not None and path.is_file():
+        with np.load(path, allow_pickle=False) as d:
+            flat = d["boxes"]
+            counts = d["counts"]
+            maps = {k: d[k] for k in ("spatial", "spatial16")}
+        boxes, at = [], 0
+        for n in counts:
+            boxes.append([Box(*map(float, flat[at + i])) for i in range(n)])
+            at += n
+        return maps, boxes
+    maps, boxes = make()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        flat = np.array([[b.x0, b.y0, b.x1, b.y1] for bs in boxes for b in bs], np.float32)
+        np.savez(path, boxes=flat, counts=np.array([len(b) for b in boxes]), **maps)
+    return maps, boxes
+
+
 def train_regions(
     data_dir: str | Path,
     model_dir: str | Path,
@@ -519,11 +553,13 @@ def train_regions(
     epochs: int = 40,
     seed: int = 0,
     log: Callable[[str], None] = print,
+    cache: Path | None = None,
 ) -> tuple[RegionHead, dict]:
     """Train the region head for the model in `model_dir` and save it there as regions.npz.
 
     Training composites and single photos come from the model's TRAIN split; the threshold is
-    chosen on other composites of the train split; the validation split is never seen."""
+    chosen on other composites of the train split; the validation split is never seen.
+    `cache`: a folder keeping the feature maps between runs with the same options."""
     import time
 
     from classifier.model import load_model
@@ -538,13 +574,18 @@ def train_regions(
     fit_pool, tune_pool = train[:cut], train[cut:]
     maps = FeatureMaps(model)
     plan = list(composite_plan((2, 3, 4), per_case))
-    x, boxes, _ = _examples(
-        fit_pool, plan, rng.sample(fit_pool, min(singles, len(fit_pool))), seed, maps, log, "fit"
-    )
+    fit_singles = rng.sample(fit_pool, min(singles, len(fit_pool)))
+    x, boxes = _cached(
+        cache, f"fit-{per_case}-{singles}-{seed}",
+        lambda: _examples(fit_pool, plan, fit_singles, seed, maps, log, "fit")[:2],
+    )  # fmt: skip
     log(f"feature maps ready in {time.perf_counter() - started:.0f} s; training the head")
     head = fit_head(x, boxes, epochs=epochs, seed=seed, log=log)
     tune_plan = list(composite_plan((2, 3, 4), max(10, per_case // 5)))
-    tx, tboxes, _ = _examples(tune_pool, tune_plan, tune_pool, seed + 1, maps, log, "tune")
+    tx, tboxes = _cached(
+        cache, f"tune-{per_case}-{seed}",
+        lambda: _examples(tune_pool, tune_plan, tune_pool, seed + 1, maps, log, "tune")[:2],
+    )  # fmt: skip
     threshold, tuned = choose_threshold(head, tx, tboxes)
     head.meta = {
         "model_version": model.version,

@@ -597,8 +597,8 @@ def train_regions(
     ctx: typer.Context,
     data: Path = typer.Option(..., "--data", help="Dataset folder (labels.csv + images)."),
     model: Path | None = typer.Option(None, "--model", help="Model folder (default: configured)."),
-    per_case: int = typer.Option(250, min=5, help="Training composites per (items, layout)."),
-    singles: int = typer.Option(1500, min=0, help="Single photos (one garment) to train on."),
+    per_case: int = typer.Option(200, min=5, help="Training composites per (items, layout)."),
+    singles: int = typer.Option(1000, min=0, help="Single photos (one garment) to train on."),
     epochs: int = typer.Option(40, min=1),
     seed: int = typer.Option(0),
 ) -> None:

@@ -97,13 +97,19 @@ def split_photo(
 
 
 def _live(session: Session, parent_id: int) -> list[Photo]:
-    return list(
-        session.exec(
-            select(Photo)
-            .where(Photo.parent_photo_id == parent_id, Photo.status != ReviewStatus.rejected)
-            .order_by(Photo.id)
-        ).all()
-    )
+    """The regions still in the catalogue, in reading order (rows of the photo, then left to
+    right), so that their numbers follow the photo."""
+    found = session.exec(
+        select(Photo)
+        .where(Photo.parent_photo_id == parent_id, Photo.status != ReviewStatus.rejected)
+        .order_by(Photo.id)
+    ).all()
+
+    def place(p: Photo) -> tuple[int, float]:
+        x0, y0, _x1, _y1 = p.region_box or [0.0, 0.0, 1.0, 1.0]
+        return round(y0 * 3), x0
+
+    return sorted(found, key=place)
 
 
 def region_view(session: Session, photo_id: int) -> RegionView | None:

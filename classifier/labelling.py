@@ -93,7 +93,7 @@ class ClassifySummary:
             f"{self.auto_accepted} need no moderator, {self.needs_review} sent to review "
             f"({self.partly_accepted} public under one label meanwhile), "
             f"{self.unreadable} unreadable, {self.skipped_moderated} skipped (moderated meanwhile) "
-            + (f"{self.split} split into {self.regions} garment entries, " if self.split else "")
+            + (f"; {self.split} split into {self.regions} garment entries " if self.split else "")
             + f"in {self.seconds:.1f} s; labels decided automatically: {heads(self.labels_auto)}; "
             f"queued: {heads(self.labels_review)}"
             + (

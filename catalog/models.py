@@ -123,6 +123,12 @@ class Photo(SQLModel, table=True):
     thumb_path: str = Field(default="", max_length=512)
     # A near-duplicate (same product reposted, re-encoded, resized) points at the first photo.
     duplicate_of_id: int | None = Field(default=None, foreign_key="photos.id", index=True)
+    # One garment of a photo showing several (catalog.regions): the original photo, and this
+    # garment's box in it as fractions [x0, y0, x1, y1]. The original's status is `split`.
+    parent_photo_id: int | None = Field(
+        default=None, foreign_key="photos.id", index=True, ondelete="CASCADE"
+    )
+    region_box: list[float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
     category: str | None = Field(default=None, max_length=32, index=True)
     category_confidence: float | None = None

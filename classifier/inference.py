@@ -20,6 +20,7 @@ from catalog.evidence import NO_EVIDENCE, PostText, TextEvidence
 from classifier.fusion import HeadFeatures, decide, text_features
 from classifier.images import DEFAULT_MAX_PIXELS, UnreadableImage, load_rgb
 from classifier.model import VitrinaModel
+from classifier.regions import Box, load_region_head
 from classifier.runtime import make_runtime
 
 AUTO, REVIEW, ERROR = "auto", "review", "error"
@@ -48,6 +49,8 @@ class Row:
     # The photo's unit-length embedding for "more like this" (VitrinaModel.embed); None when
     # the photo could not be read.
     embedding: np.ndarray | None = field(default=None, repr=False)
+    # The garments' boxes when the photo shows several (classifier.regions), else [].
+    regions: list[Box] = field(default_factory=list)
 
     def as_dict(self, *, with_top: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -88,6 +91,7 @@ class Predictor:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         top_k: int = 3,
         runtime: str = "auto",
+        regions: bool = True,
     ):
         self.model = model
         self.batch_size = batch_size
@@ -98,16 +102,21 @@ class Predictor:
         # "auto" | "tflite" | "keras" ([classifier] runtime); .name says which one runs. One run
         # gives both labels and the pooled features (no second model for embeddings).
         self.runtime = make_runtime(model, runtime)
+        # The garment-region head (regions.npz beside the model), fed by the same run.
+        self.region_head = load_region_head(model.path) if regions else None
 
     # -- arrays ---------------------------------------------------------------------------
 
-    def predict_arrays(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
+    def predict_arrays(self, pixels: np.ndarray) -> dict[str, Any]:
         """(N, S, S, 3) uint8 → calibrated {"category": (N, 17), "colour": (N, 13)} and
         "embedding": (N, D) unit vectors (from the pooled backbone features)."""
         if len(pixels) == 0:
             out = {h: np.zeros((0, len(v))) for h, v in self.model.labels.items()}
             return {**out, "embedding": np.zeros((0, self.model.embedding_dim), np.float32)}
-        out = dict(self.runtime.run(pixels))
+        out: dict[str, Any] = dict(self.runtime.run(pixels))
+        maps = {k: out.pop(k) for k in ("spatial", "spatial16") if k in out}
+        if self.region_head is not None and len(maps) == 2:
+            out["regions"] = self.region_head.regions(maps)
         out["embedding"] = self.model.embed(out.pop("features"), out["category"], out["colour"])
         return out
 
@@ -126,7 +135,7 @@ class Predictor:
     def rows_from_probs(
         self,
         paths: Sequence[str],
-        probs: dict[str, np.ndarray],
+        probs: dict[str, Any],
         texts: Sequence[PostText | None] | None = None,
     ) -> list[Row]:
         """Rows from the image's probabilities and (optionally) each post's words. Where the
@@ -145,6 +154,8 @@ class Predictor:
             row = Row(str(path), decision=REVIEW, evidence=evidence[i])
             if "embedding" in probs:
                 row.embedding = probs["embedding"][i]
+            if "regions" in probs:
+                row.regions = probs["regions"][i]
             for head in ("category", "colour"):
                 d = decided[head]
                 p = d.probs[i]

@@ -54,6 +54,8 @@ class ClassifySummary:
     unreadable: int = 0
     skipped_moderated: int = 0  # a moderator acted on the photo while we were labelling it
     embedded: int = 0  # photos given an embedding of this model ("more like this")
+    split: int = 0  # photos showing several garments, split into regions (classifier.regions)
+    regions: int = 0  # the regions they gave, each an entry of its own
     seconds: float = 0.0
     # Per head: labels the model decided (public at once), queued for a moderator, left as a
     # moderator had decided them, and queued because the shop's words contradicted the photo.
@@ -91,7 +93,8 @@ class ClassifySummary:
             f"{self.auto_accepted} need no moderator, {self.needs_review} sent to review "
             f"({self.partly_accepted} public under one label meanwhile), "
             f"{self.unreadable} unreadable, {self.skipped_moderated} skipped (moderated meanwhile) "
-            f"in {self.seconds:.1f} s; labels decided automatically: {heads(self.labels_auto)}; "
+            + (f"; {self.split} split into {self.regions} garment entries " if self.split else "")
+            + f"in {self.seconds:.1f} s; labels decided automatically: {heads(self.labels_auto)}; "
             f"queued: {heads(self.labels_review)}"
             + (
                 f" (words and photo disagree: {heads(self.conflicts)})"
@@ -110,6 +113,7 @@ def _todo_filter(version: str) -> Any:
     return and_(
         Photo.stored_path != "",
         Photo.status != ReviewStatus.rejected,
+        Photo.status != ReviewStatus.split,  # its regions are the entries now
         or_(
             Photo.status == ReviewStatus.pending,
             and_(
@@ -260,6 +264,8 @@ def classify_catalog(
                     summary.skipped_moderated += 1
                     continue
                 summary.count(states, row)
+                if row.regions and photo.parent_photo_id is None:
+                    _split(session, settings, predictor, photo, row, version, summary)
             session.commit()
         done += len(photos)
         if progress:
@@ -268,6 +274,48 @@ def classify_catalog(
         summary.embedded += _embed_missing(engine, predictor, media, version)
     summary.seconds = round(time.perf_counter() - started, 2)
     return summary
+
+
+def _split(
+    session: Session,
+    settings: Settings,
+    predictor: Predictor,
+    photo: Photo,
+    row: Row,
+    version: str,
+    summary: ClassifySummary,
+) -> None:
+    """A photo showing several garments: one region per box (crop + thumbnail stored like any
+    photo), each labelled now by the same model from its crop; the photo becomes `split`."""
+    from catalog import media as media_files
+    from catalog import regions
+
+    media = Path(settings.media_dir)
+    try:
+        crops = [
+            {**media_files.write_region(media, photo.stored_path, box.as_list(),
+                                        settings.storage.thumbnail_size), "box": box.as_list()}
+            for box in row.regions
+        ]  # fmt: skip
+    except (OSError, ValueError) as exc:  # the photo stays one entry; the error is reported
+        if len(summary.errors) < 50:
+            summary.errors.append(f"photo {photo.id}: cannot store its regions: {exc}")
+        return
+    fresh = session.get(Photo, photo.id, populate_existing=True)
+    children = None if fresh is None else regions.split_photo(session, fresh, crops)
+    if not children:
+        return
+    summary.split += 1
+    summary.regions += len(children)
+    rows = predictor.predict_paths([media / c.stored_path for c in children])
+    for child, child_row in zip(children, rows, strict=True):
+        if child_row.decision not in (AUTO, "review"):
+            summary.unreadable += 1
+            continue
+        child_states = _store(session, child, child_row, version)
+        if child_states is not None:
+            summary.count(child_states, child_row)
+            summary.embedded += child_row.embedding is not None
 
 
 def _embed_missing(engine: Engine, predictor: Predictor, media: Path, version: str) -> int:

@@ -26,6 +26,10 @@ import numpy as np
 RuntimeName = Literal["auto", "tflite", "keras"]
 RUNTIMES: tuple[str, ...] = ("auto", "tflite", "keras")
 OUTPUTS = ("category", "colour", "features")
+# The backbone's last feature map (N, 6, 6, 1280) before pooling, for the garment-region head
+# (classifier.regions): an extra output of the same run, so regions cost no second backbone pass.
+SPATIAL = "spatial"
+SPATIAL16 = "spatial16"  # (N, 12, 12, 112): the stride-16 map, for boxes of smaller garments
 CACHE_ENV = "VITRINA_CACHE_DIR"
 
 log = logging.getLogger("vitrina.classifier")
@@ -64,6 +68,25 @@ class Runtime(Protocol):
     def run(self, pixels: np.ndarray) -> dict[str, np.ndarray]: ...
 
 
+def backbone_with_spatial(keras_model, x):  # noqa: ANN001, ANN201
+    """(pooled features, {SPATIAL: last feature map, SPATIAL16: the map the last two stages
+    start from}) of `x` through the backbone chain ({} for a backbone without them): the last
+    sub-model is called once with two outputs (shared layers, nothing computed twice)."""
+    import keras
+
+    maps = {}
+    for layer in _backbone_chain(keras_model):
+        names = [sub.name for sub in getattr(layer, "layers", [])]
+        if isinstance(layer, keras.Model) and "head_relu" in names:
+            split = keras.Model(layer.input, [layer.get_layer("head_relu").output, layer.output])
+            last, pooled = split(x)
+            maps = {SPATIAL: last, SPATIAL16: x}  # in this order: the TFLite outputs follow it
+            x = pooled
+        else:
+            x = layer(x)
+    return x, maps
+
+
 def _backbone_chain(keras_model):  # noqa: ANN001, ANN202
     """The layers from the pixels to the pooled features (scaling ▸ stem ▸ top), in order."""
     import keras
@@ -85,13 +108,21 @@ class KerasRuntime:
     name = "keras"
 
     def __init__(self, keras_model, image_size: int, *, mixed: bool | None = None):  # noqa: ANN001
+        import keras
         import tensorflow as tf
-
-        from classifier.model import with_features
 
         self.mixed = has_gpu() if mixed is None else mixed
         model = mixed_precision_copy(keras_model) if self.mixed else keras_model
-        full = with_features(model)
+        from classifier.layers import GarmentColourStats
+
+        pixels = keras.Input((image_size, image_size, 3), dtype="uint8", name="pixels")
+        feats, maps = backbone_with_spatial(model, pixels)
+        stats = next(x for x in model.layers if isinstance(x, GarmentColourStats))(pixels)
+        heads = model.get_layer("heads")([feats, stats])
+        outs = {"category": heads["category"], "colour": heads["colour"], "features": feats}
+        outs.update(maps)
+        full = keras.Model(pixels, outs)
+        self.outputs = tuple(outs)
 
         @tf.function(
             input_signature=[tf.TensorSpec((None, image_size, image_size, 3), tf.uint8)],
@@ -107,7 +138,7 @@ class KerasRuntime:
         import tensorflow as tf
 
         out = self._run(tf.constant(pixels, dtype=tf.uint8))
-        return {k: out[k].numpy() for k in OUTPUTS}
+        return {k: out[k].numpy() for k in self.outputs}
 
 
 def mixed_precision_copy(keras_model):  # noqa: ANN001, ANN201
@@ -159,7 +190,8 @@ def export_key(version: str, keras_file: Path) -> str:
 
     stat = keras_file.stat()
     ident = f"{version}|{stat.st_size}|{stat.st_mtime_ns}"
-    digest = hashlib.sha256(f"{ident}|{tf.__version__}".encode()).hexdigest()[:16]
+    # "+spatial16": exports from before the feature-map output are not reused.
+    digest = hashlib.sha256(f"{ident}|{tf.__version__}|+spatial16".encode()).hexdigest()[:16]
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in version)
     return f"{safe}-{digest}"
 
@@ -174,13 +206,11 @@ def export_tflite(keras_model, image_size: int) -> bytes:  # noqa: ANN001
 
     pixels = keras.Input((image_size, image_size, 3), dtype="uint8", name="pixels")
     stats = keras.Input((COLOUR_FEATURES,), name="colour_stats")
-    x = pixels
-    for layer in _backbone_chain(keras_model):
-        x = layer(x)
+    x, maps = backbone_with_spatial(keras_model, pixels)
     heads = keras_model.get_layer("heads")([x, stats])
-    sub = keras.Model(
-        [pixels, stats], {"category": heads["category"], "colour": heads["colour"], "features": x}
-    )
+    outs = {"category": heads["category"], "colour": heads["colour"], "features": x, **maps}
+    names = tuple(outs)
+    sub = keras.Model([pixels, stats], outs)
 
     @tf.function(
         input_signature=[
@@ -190,7 +220,7 @@ def export_tflite(keras_model, image_size: int) -> bytes:  # noqa: ANN001
     )
     def serve(p: tf.Tensor, s: tf.Tensor) -> tuple[tf.Tensor, ...]:
         out = sub([p, s], training=False)
-        return tuple(out[k] for k in OUTPUTS)  # freezing names them output_0, output_1, ...
+        return tuple(out[k] for k in names)  # freezing names them output_0, output_1, ...
 
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
@@ -284,8 +314,9 @@ class TFLiteRuntime:
             self._interp = self._open(content)
         # The export's signature names its tensors after the Keras inputs and outputs.
         inputs, outputs = _signature(self._interp)
-        self._out = {k: outputs.get(f"output_{i}", -1) for i, k in enumerate(OUTPUTS)}
-        if set(inputs) != {"pixels", "colour_stats"} or len(outputs) != len(OUTPUTS):
+        names = OUTPUTS + (SPATIAL, SPATIAL16) if len(outputs) > len(OUTPUTS) else OUTPUTS
+        self._out = {k: outputs.get(f"output_{i}", -1) for i, k in enumerate(names)}
+        if set(inputs) != {"pixels", "colour_stats"} or len(outputs) != len(names):
             raise RuntimeError(f"unexpected TFLite signature: {inputs}, {outputs}")
         self._pix, self._stats = inputs["pixels"], inputs["colour_stats"]
         self._batch = -1

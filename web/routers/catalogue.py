@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from markupsafe import Markup
 from sqlmodel import Session
 
-from catalog import queries, vectors
+from catalog import queries, regions, vectors
 from catalog.queries import FilterError, Filters
 from catalog.taxonomy import COLOUR_SWATCHES
 from web.deps import get_session
@@ -134,7 +134,9 @@ def photo(photo_id: str, request: Request, session: Session = Depends(get_sessio
             s.item for s in vectors.similar(session, page.item.id, None, SIMILAR_ON_PAGE) or []
         ],
     )
-    return render(request, "photo.html", {"p": page, "similar": similar})
+    # One garment of a photo showing several: the original and its other entries.
+    entries = regions.public_entries(session, page.item.id)
+    return render(request, "photo.html", {"p": page, "similar": similar, "entries": entries})
 
 
 @router.get("/shops")

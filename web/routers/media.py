@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from catalog import crud
 from catalog.config import Settings
-from catalog.taxonomy import PUBLIC_STATUSES
+from catalog.taxonomy import PUBLIC_STATUSES, ReviewStatus
 from web.auth import optional_moderator
 from web.deps import get_session, get_settings
 from web.routers.common import parse_id
@@ -54,7 +54,8 @@ def media(
     row = crud.photo_media(session, parse_id(photo_id))
     if row is None or not row.sha256.startswith(match.group(1)):
         raise HTTPException(404)
-    public = row.status in PUBLIC_STATUSES
+    # A split photo's garments are public entries; the original shows where each one is.
+    public = row.status in PUBLIC_STATUSES or row.status == ReviewStatus.split
     if not public and moderator is None:  # pending and rejected photos are not published
         raise HTTPException(404)
     relative = row.thumb_path if kind == "thumb" and row.thumb_path else row.stored_path

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from catalog import logins, moderation, queries
+from catalog import logins, moderation, queries, regions
 from catalog.config import Settings
 from catalog.moderation import Conflict, ModerationError
 from catalog.queries import FilterError, Filters
@@ -119,6 +119,7 @@ def _queue_page(
         "categories": CATEGORIES,
         "colours": COLOURS,
         "moderator": name,
+        "regions": regions.region_view(session, items[0].item.id) if items else None,
     }
     return render(request, "moderate/queue.html", context, status)
 
@@ -423,8 +424,78 @@ def photo_detail(
         "colours": COLOURS,
         "flash": request.session.pop("flash", None),
         "left": moderation.queue_count(session),
+        "regions": regions.region_view(session, found.item.id),
     }
     return render(request, "moderate/photo.html", context)
+
+
+# ---- several garments in one photo (catalog.regions) --------------------------------------
+
+
+def _region_pairs(values: list[Any]) -> list[tuple[int, int]]:
+    pairs = []
+    for raw in values[:50]:
+        pid, _, version = str(raw).partition(":")
+        if pid.isdigit() and version.isdigit() and len(pid) <= 10 and len(version) <= 10:
+            pairs.append((parse_id(pid), int(version)))
+    return pairs
+
+
+@router.get("/regions/{photo_id}")
+def regions_page(
+    photo_id: str,
+    request: Request,
+    name: str = Depends(require_moderator),
+    session: Session = Depends(get_session),
+) -> Response:
+    """A split photo (or one of its regions): the boxes over the photo, and per region its
+    labels, a link to fix them, merge and drop."""
+    view = regions.region_view(session, parse_id(photo_id))
+    if view is None:
+        raise HTTPException(404, "This photo is not split into regions.")
+    context = {
+        "regions": view,
+        "flash": request.session.pop("flash", None),
+        "left": moderation.queue_count(session),
+    }
+    return render(request, "moderate/regions.html", context)
+
+
+@router.post("/regions/{photo_id}/{action}")
+async def regions_decide(
+    photo_id: str,
+    action: str,
+    request: Request,
+    name: str = Depends(require_moderator),
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    parent = parse_id(photo_id)
+    form = await request.form()
+    try:
+        if action == "drop":
+            pairs = _region_pairs(form.getlist("drop"))
+            if len(pairs) != 1:
+                raise ModerationError("choose one region to drop")
+            regions.drop_region(session, *pairs[0], name)
+            message = f"Dropped region {pairs[0][0]}."
+        elif action == "merge":
+            pairs = _region_pairs(form.getlist("region"))
+            event = regions.merge_regions(
+                session, pairs, name, settings.media_dir, settings.storage.thumbnail_size
+            )
+            message = f"Merged {len(pairs)} regions into {event.photo_id}."
+        else:
+            raise HTTPException(404)
+        session.commit()  # before the redirect: see decide()
+        _flash(request, "ok", message)
+    except Conflict as exc:
+        session.rollback()
+        _flash(request, "error", str(exc))
+    except ModerationError as exc:
+        session.rollback()
+        _flash(request, "error", str(exc).capitalize() + ".")
+    return RedirectResponse(f"/moderate/regions/{parent}", status_code=303)
 
 
 # ---- shoppers' reports: no login ---------------------------------------------------------

@@ -34,9 +34,8 @@ def write_region(
     from PIL import Image, ImageOps
 
     media = Path(media_dir)
-    with Image.open(media / source_relpath) as img:
-        img = ImageOps.exif_transpose(img) or img
-        img = img.convert("RGB")
+    with Image.open(media / source_relpath) as stored:
+        img = (ImageOps.exif_transpose(stored) or stored).convert("RGB")
         w, h = img.size
         x0, y0, x1, y1 = (
             max(0, round(box[0] * w)),

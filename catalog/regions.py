@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog import crud, media
 from catalog.models import Photo
@@ -69,7 +69,7 @@ def split_photo(
     or is rejected. Each region starts `pending`: the classify pass labels it next."""
     assert parent.id is not None
     if not crud.write_photo_labels(
-        session, parent.id, parent.version, {"status": ReviewStatus.split}, unless_rejected=True
+        session, parent.id, parent.version, {"status": ReviewStatus.split_up}, unless_rejected=True
     ):
         return None
     children = []
@@ -102,7 +102,7 @@ def _live(session: Session, parent_id: int) -> list[Photo]:
     found = session.exec(
         select(Photo)
         .where(Photo.parent_photo_id == parent_id, Photo.status != ReviewStatus.rejected)
-        .order_by(Photo.id)
+        .order_by(col(Photo.id))
     ).all()
 
     def place(p: Photo) -> tuple[int, float]:
@@ -124,7 +124,7 @@ def region_view(session: Session, photo_id: int) -> RegionView | None:
         photo = session.get(Photo, photo.parent_photo_id)
         if photo is None:
             return None
-    elif photo.status != ReviewStatus.split:
+    elif photo.status != ReviewStatus.split_up:
         return None
     assert photo.id is not None
     regions = [

@@ -85,7 +85,7 @@ class ReviewStatus(StrEnum):
     approved = "approved"  # both decided, a moderator confirmed the model's label(s)
     corrected = "corrected"  # both decided, a moderator's label differs from the model's
     rejected = "rejected"  # a moderator said it is not a product photo
-    split = "split"  # shows several garments: its regions are the entries (catalog.regions)
+    split_up = "split"  # shows several garments: its regions are the entries (catalog.regions)
 
 
 PUBLIC_STATUSES: tuple[str, ...] = (

@@ -113,7 +113,7 @@ def _todo_filter(version: str) -> Any:
     return and_(
         Photo.stored_path != "",
         Photo.status != ReviewStatus.rejected,
-        Photo.status != ReviewStatus.split,  # its regions are the entries now
+        Photo.status != ReviewStatus.split_up,  # its regions are the entries now
         or_(
             Photo.status == ReviewStatus.pending,
             and_(

@@ -117,3 +117,28 @@ PHONE = {"width": 390, "height": 844}
 def _no_sideways_scroll(page) -> None:  # type: ignore[no-untyped-def]
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{page.url} is {width}px wide"
+
+
+# Window sizes of the tests that run at both: a laptop and a 390×844 phone.
+DESKTOP_SIZE, PHONE_SIZE = (1366, 800), (390, 844)
+
+
+def context_at(browser, viewport, **options):  # type: ignore[no-untyped-def]
+    """A browser context of that size; a phone-sized one has touch and a mobile viewport."""
+    width, height = viewport
+    phone = width < 800
+    return browser.new_context(
+        viewport={"width": width, "height": height}, has_touch=phone, is_mobile=phone, **options
+    )
+
+
+def login_at(browser, base: str, viewport, name: str = "ann", **options):  # type: ignore[no-untyped-def]
+    """A moderator logged in at that window size: (context, page) on the queue."""
+    context = context_at(browser, viewport, **options)
+    page = context.new_page()
+    page.goto(f"{base}/moderate/login")
+    page.fill('input[name="name"]', name)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('button[type="submit"]:has-text("Log in")')
+    page.wait_for_url(f"{base}/moderate")
+    return context, page

@@ -55,7 +55,7 @@ def media(
     if row is None or not row.sha256.startswith(match.group(1)):
         raise HTTPException(404)
     # A split photo's garments are public entries; the original shows where each one is.
-    public = row.status in PUBLIC_STATUSES or row.status == ReviewStatus.split
+    public = row.status in PUBLIC_STATUSES or row.status == ReviewStatus.split_up
     if not public and moderator is None:  # pending and rejected photos are not published
         raise HTTPException(404)
     relative = row.thumb_path if kind == "thumb" and row.thumb_path else row.stored_path

@@ -15,33 +15,22 @@ from catalog.db import make_engine, session_scope
 from catalog.models import ModerationEvent, Photo
 from catalog.taxonomy import CATEGORIES, COLOURS
 from demo.seed import add_photo, add_post, top3
-from tests.support.browser import _key, _login, browser, server  # noqa: F401  (fixtures)
-from tests.support.web_helpers import PASSWORD
+from tests.support.browser import (  # noqa: F401  (fixtures)
+    DESKTOP_SIZE,
+    PHONE_SIZE,
+    _key,
+    _login,
+    browser,
+    server,
+)
+from tests.support.browser import context_at as _context
+from tests.support.browser import login_at as _login_at
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-DESKTOP, PHONE = (1366, 800), (390, 844)
+DESKTOP, PHONE = DESKTOP_SIZE, PHONE_SIZE
 SIZES = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 # axe-core's script as the axe-playwright-python wheel ships it (installed from the test lock).
 AXE_JS = Path(str(files("axe_playwright_python") / "axe.min.js"))
-
-
-def _context(browser, viewport, **options):  # noqa: F811
-    width, height = viewport
-    phone = width < 800
-    return browser.new_context(
-        viewport={"width": width, "height": height}, has_touch=phone, is_mobile=phone, **options
-    )
-
-
-def _login_at(browser, base: str, viewport, name: str = "ann", **options):  # noqa: F811
-    context = _context(browser, viewport, **options)
-    page = context.new_page()
-    page.goto(f"{base}/moderate/login")
-    page.fill('input[name="name"]', name)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]:has-text("Log in")')
-    page.wait_for_url(f"{base}/moderate")
-    return context, page
 
 
 def _add_queue(tmp_path: Path, n: int) -> list[int]:

@@ -8,28 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support.browser import _key, browser, server  # noqa: F401  (fixtures)
-from tests.support.web_helpers import PASSWORD
+from tests.support.browser import _key, browser, context_at, login_at, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SIZES = pytest.mark.parametrize("viewport", [(1366, 800), (390, 844)], ids=["desktop", "phone"])
 
 
 def _page(browser, viewport):  # noqa: F811
-    width, height = viewport
-    phone = width < 800
-    context = browser.new_context(
-        viewport={"width": width, "height": height}, has_touch=phone, is_mobile=phone
-    )
+    context = context_at(browser, viewport)
     return context, context.new_page()
-
-
-def _log_in(page, base: str, name: str) -> None:
-    page.goto(f"{base}/moderate/login")
-    page.fill('input[name="name"]', name)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]:has-text("Log in")')
-    page.wait_for_url(f"{base}/moderate")
 
 
 def _fits(page, viewport) -> None:
@@ -39,12 +26,10 @@ def _fits(page, viewport) -> None:
 @SIZES
 def test_history_shows_thumbnails_filters_and_counts(server, browser, viewport) -> None:  # noqa: F811
     base, seeded = server
-    ann_ctx, ann = _page(browser, viewport)
-    _log_in(ann, base, "ann")
+    ann_ctx, ann = login_at(browser, base, viewport, "ann")
     first = int(ann.get_attribute("article.review", "data-photo"))
     _key(ann, "a")  # accept what is shown
-    bob_ctx, bob = _page(browser, viewport)
-    _log_in(bob, base, "bob")
+    bob_ctx, bob = login_at(browser, base, viewport, "bob")
     second = int(bob.get_attribute("article.review", "data-photo"))
     assert second != first
     _key(bob, "r")  # reject: not a product

@@ -36,7 +36,7 @@ from classifier.regions import (
     single_item_split,
     targets,
 )
-from tests.classifier_support import dataset
+from tests.support.classifier_support import dataset
 
 
 def test_numpy_head_computes_what_the_keras_head_does(tmp_path: Path) -> None:
@@ -124,13 +124,13 @@ def test_classify_splits_an_outfit_and_keeps_a_single_photo_whole(
     assert "1 split into 2 garment entries" in summary.line()
     with Session(engine) as s:
         parent = s.get(Photo, outfit_id)
-        assert parent.status == ReviewStatus.split
+        assert parent.status == ReviewStatus.split_up
         children = s.exec(select(Photo).where(Photo.parent_photo_id == outfit_id)).all()
         assert len(children) == 2
         boxes = [Box(*c.region_box) for c in children]
         assert matched(truth, boxes) == 2  # each garment found at IoU ≥ 0.5
         for child in children:  # an entry like any photo: own crop, labels, history, vector
-            assert child.status not in (ReviewStatus.pending, ReviewStatus.split)
+            assert child.status not in (ReviewStatus.pending, ReviewStatus.split_up)
             assert child.category and child.colour and child.model_version == model.version
             assert (settings.media_dir / child.stored_path).is_file()
             assert (settings.media_dir / child.thumb_path).is_file()
@@ -138,7 +138,7 @@ def test_classify_splits_an_outfit_and_keeps_a_single_photo_whole(
             assert sorted(heads) == ["category", "colour"]
             assert vectors.get(s, child.id) is not None
         alone = s.get(Photo, single_id)
-        assert alone.status not in (ReviewStatus.pending, ReviewStatus.split)
+        assert alone.status not in (ReviewStatus.pending, ReviewStatus.split_up)
         assert not s.exec(select(Photo).where(Photo.parent_photo_id == single_id)).all()
     again = classify_catalog(settings, engine, model=model)  # nothing split twice
     assert again.labelled == 0 and again.split == 0

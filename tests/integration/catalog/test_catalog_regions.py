@@ -19,14 +19,14 @@ from catalog.models import ModerationEvent, Photo
 from catalog.moderation import Conflict, ModerationError
 from catalog.queries import Filters
 from catalog.taxonomy import ReviewStatus
-from tests.regions_support import split_catalogue
+from tests.support.regions import split_catalogue
 
 
 def test_split_photo_gives_one_public_entry_per_garment(engine: Engine, tmp_path: Path) -> None:
     parent_id, ids = split_catalogue(engine, tmp_path)
     with Session(engine) as s:
         parent = s.get(Photo, parent_id)
-        assert parent.status == ReviewStatus.split
+        assert parent.status == ReviewStatus.split_up
         listed = {i.id for i in queries.list_items(s, Filters()).items}
         assert listed == set(ids)  # the original is no entry of its own
         facets = queries.facet_counts(s, Filters())

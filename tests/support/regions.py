@@ -16,7 +16,7 @@ from catalog.db import session_scope
 from catalog.models import Photo
 from catalog.taxonomy import ReviewStatus
 from classifier.regions import side_by_side
-from tests.classifier_support import dataset, rows
+from tests.support.classifier_support import dataset, rows
 
 LABELS = [("Pants", "blue"), ("T-Shirt", "white"), ("Shoes", "black")]
 

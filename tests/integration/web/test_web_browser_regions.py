@@ -10,9 +10,12 @@ import pytest
 
 from catalog.config import load_settings
 from catalog.db import make_engine
-from tests.regions_support import split_catalogue
-from tests.test_web_browser import browser, server  # noqa: F401  (fixtures)
-from tests.test_web_browser_moderation import DESKTOP, PHONE, _context, _login_at
+from tests.support.browser import DESKTOP_SIZE as DESKTOP
+from tests.support.browser import PHONE_SIZE as PHONE
+from tests.support.browser import browser, server  # noqa: F401  (fixtures)
+from tests.support.browser import context_at as _context
+from tests.support.browser import login_at as _login_at
+from tests.support.regions import split_catalogue
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SIZES = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])

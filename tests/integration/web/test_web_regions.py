@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 from catalog.db import make_engine
 from catalog.models import ModerationEvent, Photo
 from catalog.taxonomy import ReviewStatus
-from tests.regions_support import split_catalogue
-from tests.web_helpers import csrf_of, logged_in, make_app, seed
+from tests.support.regions import split_catalogue
+from tests.support.web_helpers import csrf_of, logged_in, make_app, seed
 
 
 @pytest.fixture

@@ -93,6 +93,7 @@ def main() -> int:
     from rich.table import Table
 
     from classifier import fusion_data
+    from classifier.calibration import THRESHOLDS_RULE
     from classifier.evaluate import select_samples
     from classifier.fusion_fit import fit_and_measure
     from classifier.model import default_model_dir, load_model
@@ -112,7 +113,16 @@ def main() -> int:
     seeds = [fusion_data.PAIRING_SEED] + [f"bench-{k}" for k in range(1, args.pairings)]
     results = [
         fit_and_measure(
-            samples, probs, titles, model.labels, model.thresholds(), extract, pairing_seed=seed
+            samples,
+            probs,
+            titles,
+            model.labels,
+            model.thresholds(),
+            extract,
+            pairing_seed=seed,
+            # "today": the thresholds chosen on the labeller's label alone, before issue #14
+            baseline_thresholds=model.metadata.get("thresholds_labeller_only"),
+            refit_image_thresholds=model.metadata.get("thresholds_rule") == THRESHOLDS_RULE,
         )
         for seed in seeds
     ]
@@ -162,7 +172,7 @@ def main() -> int:
 
     photos_on = f"{first['posts']} val. photos"
     add("photo only, both heads (today)", photos_on, [first["image_only_both_heads"]])
-    add("photo only, per label", photos_on, [first["image_only_per_label"]])
+    add("photo only, per label, today's thresholds", photos_on, [first["image_only_per_label"]])
     add(
         "photo only, per label, thresholds with colour_alt (cross-fitted)",
         photos_on,

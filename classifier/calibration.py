@@ -91,6 +91,29 @@ def threshold_for_precision(conf: np.ndarray, correct: np.ndarray, target: float
     return float(thr[candidates[-1]])
 
 
+# how metadata.json's "thresholds" are chosen (train.py, `vitrina fit-fusion --write-thresholds`)
+THRESHOLDS_RULE = (
+    "lowest per head at which the validation photos' published labels are target_precision "
+    "right, a colour right when it is the labeller's colour or runner-up (colour_alt), a "
+    "'Not sure'/'Other' photo's category never"
+)
+
+
+def published_thresholds(
+    probs: dict[str, np.ndarray], right: dict[str, np.ndarray], target: float
+) -> dict[str, float]:
+    """Per head, the lowest threshold at which the labels it publishes are `target` right,
+    `right[head]` the (N, K) mask of labels that count as right (classifier.data.right_labels:
+    the issue's target, colour_alt counted). Rows with NaN probabilities are left out."""
+    out = {}
+    for head, p in probs.items():
+        ok = ~np.isnan(p).any(axis=1)
+        pick = p[ok].argmax(axis=1)
+        correct = right[head][ok][np.arange(len(pick)), pick]
+        out[head] = threshold_for_precision(p[ok].max(axis=1), correct, target)
+    return out
+
+
 def summarise(
     probs: np.ndarray, y: np.ndarray, threshold: float, labels: list[str]
 ) -> dict[str, object]:

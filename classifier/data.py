@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from catalog.taxonomy import CATEGORIES, COLOURS
 
 # Category labels that name no category: kept for colour training and to check they go to review.
@@ -30,6 +32,20 @@ class Sample:
     @property
     def has_category(self) -> bool:
         return self.category in CATEGORIES
+
+
+def right_labels(samples: Sequence[Sample], head: str, labels: Sequence[str]) -> np.ndarray:
+    """The (N, K) mask of labels that count as right, the target users feel (issue #14): the
+    labeller's label, for colour also their runner-up (colour_alt); a "Not sure"/"Other"
+    photo's category never is."""
+    truth = [s.category if head == "category" else s.colour for s in samples]
+    right = np.zeros((len(samples), len(labels)), bool)
+    for n, v in enumerate(truth):
+        if v in labels:
+            right[n, labels.index(v)] = True
+        if head == "colour" and samples[n].colour_alt in labels:
+            right[n, labels.index(samples[n].colour_alt)] = True
+    return right
 
 
 class DatasetError(ValueError):

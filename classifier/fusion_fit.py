@@ -13,6 +13,7 @@ A label counts as right when it is the labeller's (for colour: or the labeller's
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ import numpy as np
 
 from catalog.evidence import NO_EVIDENCE, PostText, TextEvidence
 from classifier import calibration, fusion_data
-from classifier.data import Sample
+from classifier.data import Sample, right_labels
 from classifier.fusion import (
     CONFIDENT_STRENGTH,
     PRECISION_MARGIN,
@@ -63,11 +64,7 @@ class PostSet:
         truth = [s.category if head == "category" else s.colour for s in self.samples]
         # -1: no label of this head is right ("Not sure"/"Other" photos' category)
         y = np.array([labels.index(v) if v in labels else -1 for v in truth], int)
-        right = np.eye(len(labels), dtype=bool)[y] & (y >= 0)[:, None]
-        if head == "colour":
-            for n, s in enumerate(self.samples):
-                if s.colour_alt in labels:
-                    right[n, labels.index(s.colour_alt)] = True
+        right = right_labels(self.samples, head, labels)
         return x, y, right
 
 
@@ -216,20 +213,18 @@ def _fit(
 def alt_thresholds(posts: PostSet, labels: dict[str, list[str]], target: float) -> dict[str, float]:
     """Per head, the image threshold at which the photo alone is `target` right on `posts`,
     a colour counting as right when it is the labeller's or the runner-up, a "Not sure"/"Other"
-    photo's category never."""
-    out = {}
-    for head in HEADS:
-        x, _y, right = posts.head(head, labels[head])
-        pick = x.image.argmax(axis=1)
-        correct = right[np.arange(len(pick)), pick]
-        out[head] = calibration.threshold_for_precision(x.image.max(axis=1), correct, target)
-    return out
+    photo's category never (the rule the model's thresholds are chosen by)."""
+    return calibration.published_thresholds(
+        posts.image, {h: right_labels(posts.samples, h, labels[h]) for h in HEADS}, target
+    )
 
 
 @dataclass
 class FitResult:
     fusion: Fusion
     report: dict[str, Any]  # cross-fitted figures: image only, both-heads rule, fused
+    # fit_fusion(recalibrate=True): the image thresholds chosen and their figures (metadata.json)
+    thresholds: tuple[dict[str, float], dict[str, dict[str, float]]] | None = None
 
 
 def fit_and_measure(
@@ -243,9 +238,17 @@ def fit_and_measure(
     target: float = 0.95,
     confident_strength: float = CONFIDENT_STRENGTH,
     pairing_seed: str = fusion_data.PAIRING_SEED,
+    baseline_thresholds: dict[str, float] | None = None,
+    refit_image_thresholds: bool = True,
 ) -> FitResult:
     """Cross-fitted figures and the fusion fitted on every photo. `pairing_seed` draws which
-    photo gets which title (and which no text or another product's title)."""
+    photo gets which title (and which no text or another product's title).
+
+    `image_thresholds` are those the fusion is fitted with and deployed on; chosen on these same
+    validation photos, so with `refit_image_thresholds` each fold's fused figures use image
+    thresholds re-chosen (`alt_thresholds`, the model's rule) on its fitting half only.
+    `baseline_thresholds` (default `image_thresholds`): the "today" row's, photo only."""
+    baseline = baseline_thresholds or image_thresholds
     keys = [s.key for s in samples]
     fit_titles = [t for t in titles if fusion_data.title_half(t) == "fit"]
     report_titles = [t for t in titles if fusion_data.title_half(t) == "report"]
@@ -263,15 +266,15 @@ def fit_and_measure(
             keys,
             extract,
         )
-        heads = _fit(train, labels, image_thresholds, target, confident_strength)
-        folds.append({h: heads[h].as_json() for h in HEADS})
-        parts["fused"].append(outcomes(held, labels, heads, image_thresholds))
-        parts["image"].append(outcomes(held, labels, None, image_thresholds))
         # the photo alone on thresholds chosen on the fitting half with the issue's "right"
         # (colour_alt counted): what per-label publication gains without any words
-        parts["image_alt"].append(
-            outcomes(held, labels, None, alt_thresholds(train, labels, target))
-        )
+        fold_alt = alt_thresholds(train, labels, target)
+        fold_image = fold_alt if refit_image_thresholds else image_thresholds
+        heads = _fit(train, labels, fold_image, target, confident_strength)
+        folds.append({h: heads[h].as_json() for h in HEADS} | {"image_thresholds": fold_image})
+        parts["fused"].append(outcomes(held, labels, heads, fold_image))
+        parts["image"].append(outcomes(held, labels, None, baseline))
+        parts["image_alt"].append(outcomes(held, labels, None, fold_alt))
     fused, image = Outcomes.concat(parts["fused"]), Outcomes.concat(parts["image"])
     image_alt = Outcomes.concat(parts["image_alt"])
     everything = post_set(fit_pairs, probs, keys, extract)
@@ -284,6 +287,11 @@ def fit_and_measure(
         "posts": len(everything),
         "post_kinds": kinds,
         "target_precision": target,
+        "image_thresholds": image_thresholds,
+        "image_thresholds_per_fold": "re-chosen on each fitting half (colour_alt counted)"
+        if refit_image_thresholds
+        else "the model's",
+        "baseline_thresholds": baseline,
         "image_only_both_heads": figures(image, per_label=False),
         "image_only_per_label": figures(image),
         "image_only_per_label_alt": figures(image_alt),
@@ -302,6 +310,68 @@ def fit_and_measure(
     return FitResult(Fusion(heads, meta), report)
 
 
+def threshold_metrics(
+    samples: Sequence[Sample],
+    probs: dict[str, np.ndarray],
+    labels: dict[str, list[str]],
+    thresholds: dict[str, float],
+) -> dict[str, dict[str, float]]:
+    """metadata.json's figures at `thresholds` on these photos, as train.py writes them:
+    coverage and precision with the labeller's label only (category on photos that have one),
+    and precision of all published labels as thresholds are chosen (colour_alt counted)."""
+    ok = ~np.isnan(probs["category"]).any(axis=1)
+    kept = [s for s, k in zip(samples, ok, strict=True) if k]
+    out: dict[str, dict[str, float]] = {}
+    published: dict[str, np.ndarray] = {}
+    strict_right: dict[str, np.ndarray] = {}
+    has_label: dict[str, np.ndarray] = {}
+    for head in HEADS:
+        p = probs[head][ok]
+        pick, pub = p.argmax(1), p.max(1) >= thresholds[head]
+        right = right_labels(kept, head, labels[head])[np.arange(len(pick)), pick]
+        truth = [s.category if head == "category" else s.colour for s in kept]
+        has = np.array([v in labels[head] for v in truth])
+        strict = np.array([v == labels[head][k] for v, k in zip(truth, pick, strict=True)])
+        out[head] = {
+            "threshold": thresholds[head],
+            "coverage": float(pub[has].mean()),
+            "precision_at_threshold": float(strict[has & pub].mean()) if (has & pub).any() else 1.0,
+            "precision_as_published": float(right[pub].mean()) if pub.any() else 1.0,
+            "coverage_all_photos": float(pub.mean()),
+        }
+        published[head], strict_right[head], has_label[head] = pub, strict, has
+    labelled, auto = has_label["category"], published["category"] & published["colour"]
+    both = strict_right["category"] & strict_right["colour"]
+    out["decision"] = {  # today's both-heads rule, as train.py reports it
+        "auto_accepted": float(auto[labelled].mean()),
+        "auto_precision_both_heads": float(both[labelled & auto].mean())
+        if (labelled & auto).any()
+        else 1.0,
+        "unsure_photos": int((~labelled).sum()),
+        "unsure_sent_to_review": float((~auto[~labelled]).mean()) if (~labelled).any() else 1.0,
+    }
+    return out
+
+
+def write_thresholds(
+    model_dir: str | Path, thresholds: dict[str, float], metrics: dict[str, dict[str, float]]
+) -> Path:
+    """Replace metadata.json's thresholds (and their figures); the first time, keep the ones
+    chosen on the labeller's label alone as "thresholds_labeller_only" (the benchmarks'
+    baseline)."""
+    path = Path(model_dir) / "metadata.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    if meta.get("thresholds_rule") != calibration.THRESHOLDS_RULE:
+        meta.setdefault("thresholds_labeller_only", meta["thresholds"])
+    meta["thresholds"] = thresholds
+    meta["thresholds_rule"] = calibration.THRESHOLDS_RULE
+    meta["thresholds_chosen_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    for head, figures_ in metrics.items():
+        meta["metrics"][head].update(figures_)
+    path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
 def fit_fusion(
     model,  # type: ignore[no-untyped-def]  # classifier.model.VitrinaModel
     data_dir: str | Path,
@@ -312,8 +382,11 @@ def fit_fusion(
     thresholds: dict[str, float | None] | None = None,
     extract: Extract | None = None,
     confident_strength: float = CONFIDENT_STRENGTH,
+    recalibrate: bool = False,
 ) -> FitResult:
-    """Everything `vitrina fit-fusion` does except writing the file."""
+    """Everything `vitrina fit-fusion` does except writing the files. `recalibrate`: first
+    re-choose the model's image thresholds on its validation photos (calibration.THRESHOLDS_RULE),
+    fit the fusion with them and put them, with their figures, in `result.thresholds`."""
     from classifier.evaluate import select_samples
 
     if extract is None:
@@ -321,15 +394,34 @@ def fit_fusion(
     samples = select_samples(model, data_dir, "validation")
     titles = fusion_data.read_titles(names_dir)
     probs = fusion_data.image_probs(model, samples, cache_dir)
+    image_thresholds = model.thresholds(thresholds)
+    chosen = None
+    if recalibrate:
+        chosen = calibration.published_thresholds(
+            probs, {h: right_labels(samples, h, model.labels[h]) for h in HEADS}, target
+        )
+        image_thresholds = chosen
     result = fit_and_measure(
         samples,
         probs,
         titles,
         model.labels,
-        model.thresholds(thresholds),
+        image_thresholds,
         extract,
         target=target,
         confident_strength=confident_strength,
+        baseline_thresholds=model.metadata.get("thresholds_labeller_only") or model.thresholds(),
+        # a threshold set by hand (config) is kept as it is in every fold
+        refit_image_thresholds=recalibrate
+        or (
+            model.metadata.get("thresholds_rule") == calibration.THRESHOLDS_RULE
+            and not any(v is not None for v in (thresholds or {}).values())
+        ),
     )
     result.fusion.metadata["model_version"] = model.version
+    if chosen is not None:
+        result.thresholds = (
+            chosen,
+            threshold_metrics(samples, probs, model.labels, chosen),
+        )
     return result

@@ -141,6 +141,18 @@ def markdown(metadata: dict[str, Any], baseline: dict[str, Any] | None) -> str:
             f"{_pct(h['coverage'])} | "
             f"{_pct(h['precision_at_threshold'])} |"
         )
+    if "precision_as_published" in m["colour"]:
+        lines += [
+            "",
+            "Thresholds chosen as published labels are judged (issue 14): a colour right when it "
+            'is the labeller\'s or their runner-up, a "Not sure"/"Other" photo\'s category '
+            f"never; on all {m['colour']['n']} photos the published labels are "
+            f"{_pct(m['category']['precision_as_published'])} (category, "
+            f"{_pct(m['category']['coverage_all_photos'])} published) and "
+            f"{_pct(m['colour']['precision_as_published'])} (colour, "
+            f"{_pct(m['colour']['coverage_all_photos'])}) right; the table's precision counts "
+            "the labeller's label only.",
+        ]
     if "accuracy_incl_runner_up" in m["colour"]:
         lines += [
             "",

@@ -363,16 +363,25 @@ def head_metrics(
         "colour": np.array([COLOURS.index(s.colour) for s in samples]),
     }
     calibrated: dict[str, np.ndarray] = {}
-    for head, labels in (("category", CATEGORIES), ("colour", COLOURS)):
+    heads = (("category", CATEGORIES), ("colour", COLOURS))
+    for head, _labels in heads:
         mask = labelled if head == "category" else np.ones(len(samples), bool)
         logits = np.log(np.clip(probs[head], 1e-12, None))
-        y = ys[head][mask]
-        t = calibration.fit_temperature(logits[mask], y)
-        p = calibration.softmax(logits, t)
-        calibrated[head] = p
-        conf, correct = p[mask].max(1), p[mask].argmax(1) == y
-        thr = calibration.threshold_for_precision(conf, correct, target_precision)
-        temps[head], thresholds[head] = t, thr
+        temps[head] = calibration.fit_temperature(logits[mask], ys[head][mask])
+        calibrated[head] = calibration.softmax(logits, temps[head])
+    # thresholds on the target users feel (issue #14): published labels `target_precision`
+    # right, a colour right when it is the labeller's or their runner-up, a "Not sure"/"Other"
+    # photo's category never
+    thresholds.update(
+        calibration.published_thresholds(
+            calibrated,
+            {h: data.right_labels(samples, h, labels) for h, labels in heads},
+            target_precision,
+        )
+    )
+    for head, labels in heads:
+        mask = labelled if head == "category" else np.ones(len(samples), bool)
+        p, y, thr = calibrated[head], ys[head][mask], thresholds[head]
         m = calibration.summarise(p[mask], y, thr, list(labels))
         m["ece_before_scaling"] = calibration.expected_calibration_error(
             probs[head][mask].max(1), probs[head][mask].argmax(1) == y
@@ -383,6 +392,13 @@ def head_metrics(
         if head == "colour":
             alt = np.array([COLOURS.index(s.colour_alt) if s.colour_alt else -1 for s in samples])
             m["accuracy_incl_runner_up"] = float(np.mean((p.argmax(1) == y) | (p.argmax(1) == alt)))
+        # the same published labels judged as thresholds are chosen (colour_alt counted)
+        right = data.right_labels(samples, head, labels)
+        pub = p.max(1) >= thr
+        m["precision_as_published"] = (
+            float(right[pub, p[pub].argmax(1)].mean()) if pub.any() else 1.0
+        )
+        m["coverage_all_photos"] = float(pub.mean())
         metrics[head] = m
     auto = (calibrated["category"].max(1) >= thresholds["category"]) & (
         calibrated["colour"].max(1) >= thresholds["colour"]
@@ -575,6 +591,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
         "colour_stats_input": cfg.colour_stats,
         "temperatures": temps,
         "thresholds": thresholds,
+        "thresholds_rule": calibration.THRESHOLDS_RULE,
         "target_precision": cfg.target_precision,
         "metrics": metrics,
         "colour_stats_study": colour_study,

@@ -563,6 +563,14 @@ def fit_fusion(
         "confident photo go to review as a conflict (1.0: plainly named in a title or option; "
         "0.9 adds captions).",
     ),
+    write_thresholds: bool = typer.Option(
+        False,
+        "--write-thresholds",
+        help="First re-choose the model's image thresholds on its validation photos, a colour "
+        "right when it is the labeller's or their runner-up (colour_alt), and write them to "
+        "metadata.json: no retraining. The figures stay cross-fitted (each fold's thresholds "
+        "chosen on its fitting half).",
+    ),
 ) -> None:
     """Fit the fusion of photo and post words on the model's validation photos paired with real
     product titles; write fusion.json into the model folder and print cross-fitted figures."""
@@ -587,9 +595,25 @@ def fit_fusion(
                 thresholds={"category": cfg.category_threshold, "colour": cfg.colour_threshold},
                 extract=extract,
                 confident_strength=confident_strength,
+                recalibrate=write_thresholds,
             )
     except DatasetError as exc:
         fail(str(exc))
+    if result.thresholds is not None:
+        from classifier.fusion_fit import write_thresholds as write_meta
+
+        chosen, figures = result.thresholds
+        meta_path = write_meta(vm.path, chosen, figures)
+        console.print(
+            f"[green]✓[/] {meta_path}: thresholds "
+            + ", ".join(
+                f"{h} {t:.3f} ({_pct(figures[h]['coverage_all_photos'])} of photos, "
+                f"{_pct(figures[h]['precision_as_published'])} right)"
+                for h, t in chosen.items()
+            )
+            + " on the validation photos they were chosen on",
+            highlight=False,
+        )
     result.fusion.metadata["command"] = _command_line(ctx)
     path = result.fusion.save(vm.path)
     r = result.report

@@ -49,6 +49,9 @@ def test_train_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> None:
     assert meta["categories"] == list(CATEGORIES) and meta["colours"] == list(COLOURS)
     assert meta["image_size"] == 64 and meta["backbone"] == "efficientnet_lite0"
     assert set(meta["thresholds"]) == {"category", "colour"}
+    # chosen on the issue-14 target: colour_alt counted (classifier.calibration)
+    assert "colour_alt" in meta["thresholds_rule"]
+    assert "precision_as_published" in meta["metrics"]["colour"]
     assert all(0 < t < 20 for t in meta["temperatures"].values())
     assert meta["data"]["validation"] >= 0.15 * 80
     assert len(meta["data"]["fingerprint"]) == 64 and meta["training"]["device"].startswith("CPU")

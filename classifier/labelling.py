@@ -139,7 +139,9 @@ def _head_decision(row: Row, head: str) -> str:
     return LabelState.auto if decision == AUTO else LabelState.review
 
 
-def _store(session: Session, photo: Photo, row: Row, version: str) -> dict[str, str] | None:
+def _store(
+    session: Session, photo: Photo, row: Row, version: str, embedding_version: str = ""
+) -> dict[str, str] | None:
     """Write one photo's predictions and the labels no moderator decided.
 
     Returns head → state as now stored ("human" for a moderator's label, left as it was), or
@@ -188,8 +190,8 @@ def _store(session: Session, photo: Photo, row: Row, version: str) -> dict[str, 
         {**values, "model_version": version, "labelled_at": now},
         unless_rejected=True,
     )
-    if written and row.embedding is not None:
-        vectors.store(session, photo.id, row.embedding, version)  # the photo's looks, not a label
+    if written and row.embedding is not None:  # the photo's looks, not a label
+        vectors.store(session, photo.id, row.embedding, embedding_version or version)
     return states if written else None
 
 
@@ -255,7 +257,7 @@ def classify_catalog(
                         )
                     continue
                 summary.embedded += row.embedding is not None
-                states = _store(session, photo, row, version)
+                states = _store(session, photo, row, version, model.embedding_version)
                 if states is None:
                     summary.skipped_moderated += 1
                     continue
@@ -265,7 +267,7 @@ def classify_catalog(
         if progress:
             progress(done, total)
     if limit is None:
-        summary.embedded += _embed_missing(engine, predictor, media, version)
+        summary.embedded += _embed_missing(engine, predictor, media, model.embedding_version)
     summary.seconds = round(time.perf_counter() - started, 2)
     return summary
 

@@ -98,7 +98,7 @@ def test_vectors_round_trip_replace_and_nearest(site) -> None:  # type: ignore[n
 def test_bad_vectors_are_refused_and_nothing_is_lost(site) -> None:  # type: ignore[no-untyped-def]
     engine, _client, photos = site
     with Session(engine) as s:
-        with pytest.raises(vectors.VectorError, match="256 numbers, this one 3"):
+        with pytest.raises(vectors.VectorError, match=f"{vectors.EMBEDDING_DIM} numbers, this one 3"):
             vectors.store(s, photos["red_dress"], [1.0, 0.0, 0.0], "m")
         bad = unit(0.0)
         bad[5] = np.nan

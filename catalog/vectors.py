@@ -227,14 +227,7 @@ def nearest(session: Session, vector: Any, n: int, within: Any = None) -> list[t
         session.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
         if within is not None and pgvector_iterative(session):
             session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-        t = table(PG_TABLE, column("photo_id"))
-        d = literal_column(PG_CAST).op("<=>", return_type=Float())(
-            cast(bindparam("q", literal), _Vector())
-        )
-        query = select(t.c.photo_id, d.label("d")).order_by(d).limit(n)
-        if within is not None:
-            query = query.where(t.c.photo_id.in_(within))
-        rows = session.execute(query).all()
+        rows = session.execute(pgvector_query(v, n, within)).all()
         # relaxed_order: nearly sorted; the caller sorts by distance anyway
         return sorted(((int(i), float(x)) for i, x in rows), key=lambda r: (r[1], r[0]))
     query_text = (
@@ -243,6 +236,17 @@ def nearest(session: Session, vector: Any, n: int, within: Any = None) -> list[t
     )
     rows = session.execute(text(query_text), {"q": "{" + literal[1:-1] + "}", "n": n})
     return [(int(i), float(d)) for i, d in rows]
+
+
+def pgvector_query(vector: np.ndarray, n: int, within: Any = None) -> Any:
+    """The HNSW search: ORDER BY the index's own expression (the cast) so pgvector can use it."""
+    literal = "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
+    t = table(PG_TABLE, column("photo_id"))
+    d = literal_column(PG_CAST).op("<=>", return_type=Float())(
+        cast(bindparam("q", literal), _Vector())
+    )
+    query = select(t.c.photo_id, d.label("d")).order_by(d).limit(n)
+    return query if within is None else query.where(t.c.photo_id.in_(within))
 
 
 def pgvector_iterative(session: Session) -> bool:

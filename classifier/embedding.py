@@ -124,7 +124,7 @@ def save_projection(path: Path, mean: np.ndarray, learned: np.ndarray) -> Path:
         buf,
         mean=mean.astype(np.float32),
         learned=learned.astype(np.float32),
-        weights=np.asarray(WEIGHTS, np.float32),
+        weights=np.asarray(WEIGHTS, np.float64),
     )
     path.write_bytes(buf.getvalue())
     return path

@@ -1,6 +1,6 @@
 """Regenerate the README screenshots from a synthetic catalogue (drawn garments, no real photos).
 
-.venv/bin/python docs/screenshots/make_screenshots.py
+.venv/bin/python docs/screenshots/make_screenshots.py [--similar-only]
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+import numpy as np  # noqa: E402
+
 from benchmarks.web_seed import add_photo, add_post  # noqa: E402
-from catalog import crud, moderation  # noqa: E402
+from catalog import crud, moderation, vectors  # noqa: E402
 from catalog.config import load_settings  # noqa: E402
 from catalog.db import make_engine, migrate, session_scope  # noqa: E402
 
@@ -51,6 +53,8 @@ def build(tmp: Path) -> Path:
     engine = make_engine(settings.database_url)
     migrate(engine)
     rnd = random.Random(3)
+    vec_rnd = np.random.default_rng(3)
+    looks = {x: vec_rnd.standard_normal(vectors.EMBEDDING_DIM) for pair in GARMENTS for x in pair}
     with session_scope(engine) as s:
         shop_ids = [
             crud.upsert_shop(s, n, h, display_name=d, base_url=u).id for n, h, d, u in SHOPS
@@ -62,8 +66,13 @@ def build(tmp: Path) -> Path:
             if SHOPS[k][0] == "shopify":  # a product: a title, a bare price, EUR in the text
                 amount = rnd.randint(25, 140)
                 post = crud.upsert_post(
-                    s, shop_ids[k], "shopify", f"demo{i}", title=f"{c.title()} {g} No. {i}",
-                    price=f"{amount}.00", caption=f"Linen from Lisbon. {amount} EUR incl. VAT",
+                    s,
+                    shop_ids[k],
+                    "shopify",
+                    f"demo{i}",
+                    title=f"{c.title()} {g} No. {i}",
+                    price=f"{amount}.00",
+                    caption=f"Linen from Lisbon. {amount} EUR incl. VAT",
                     permalink=f"https://linen-house.example/products/demo{i}",
                     posted_at=datetime(2026, 11, 1, 12, tzinfo=UTC) - timedelta(days=i * 0.7),
                 ).id
@@ -73,12 +82,15 @@ def build(tmp: Path) -> Path:
                     days_ago=i * 0.7 + 0.2,
                 )  # fmt: skip
             review = i % 5 == 4
-            add_photo(
+            photo_id = add_photo(
                 s, settings.media_dir, post, g, c, seed=100 + i,
                 status="needs_review" if review else "auto_accepted",
                 category_confidence=rnd.uniform(0.35, 0.6) if review else 0.97,
                 colour_confidence=rnd.uniform(0.4, 0.7) if review else 0.96,
             )  # fmt: skip
+            # "More like this": a stand-in vector near its garment's and colour's (no model here)
+            v = looks[g] + 0.6 * looks[c] + 0.5 * vec_rnd.standard_normal(vectors.EMBEDDING_DIM)
+            vectors.store(s, photo_id, v / np.linalg.norm(v), "screenshots")
         moderation.add_moderator(s, "ann", "screenshot-pass")
     engine.dispose()
     return config
@@ -105,6 +117,20 @@ def shoot(browser, base: str, name: str, size: tuple[int, int]) -> None:  # type
         page.goto(base + "/?colour=red")
         page.click("#filters-button")
         page.screenshot(path=str(OUT / "drawer-phone.png"))
+    context.close()
+
+
+def shoot_similar(browser, base: str, name: str, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """A red dress's page scrolled to its "More like this" strip."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    page.goto(base + "/?category=Dress&colour=red")
+    page.click("#grid li.card a.title")
+    page.wait_for_load_state("networkidle")
+    page.locator("#similar").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, 120)")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / f"similar-{name}.png"))
     context.close()
 
 
@@ -151,9 +177,15 @@ def main() -> None:
                 args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-sync",
                       "--disable-background-networking", "--disable-component-update"],
             )  # fmt: skip
+            only_similar = "--similar-only" in sys.argv  # leave the other pictures as they are
             for name, size in (("desktop", (1366, 800)), ("phone", (390, 844))):
-                shoot(browser, base, name, size)
-                shoot_moderator(browser, base, name, size)
+                shoot_similar(browser, base, name, size)
+                if not only_similar:
+                    shoot(browser, base, name, size)
+                    shoot_moderator(browser, base, name, size)
+            if only_similar:
+                browser.close()
+                return
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(f"{base}/")
             page.wait_for_load_state("networkidle")

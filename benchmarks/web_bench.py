@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -498,7 +499,7 @@ def public_ids(url: str, n: int, seed: int = 5) -> list[tuple[int, str]]:
 
 
 async def _rotating_client(
-    port: int, paths: list[str], ks: range, stop: float, out: list[float], errs: list[int]
+    port: int, paths: list[str], ks: Sequence[int], stop: float, out: list[float], errs: list[int]
 ) -> None:
     """Like _client, but request k asks for paths[k % len]: many photos, not one. A dropped
     connection counts as an error and is opened again."""
@@ -539,7 +540,7 @@ async def _rotating_client(
 def measure_paths(name: str, port: int, paths: list[str], clients: int, seconds: float) -> Result:
     """`clients` clients walking `paths`, each its own stretch so they ask for different photos
     at once. Warm-up: one pass over every path (what a cache would hold after a while), not
-    recorded; then `seconds` of the same walk, recorded."""
+    recorded; then `seconds` of going round the same stretches, recorded."""
 
     async def run() -> tuple[list[float], int, float]:
         out: list[float] = []
@@ -554,10 +555,13 @@ def measure_paths(name: str, port: int, paths: list[str], clients: int, seconds:
         )
         started = time.monotonic()
         stop = started + seconds
-        endless = 10**9
+        # Each client goes round its own stretch again: its connection stays with one worker
+        # process, whose cache the warm-up filled for those photos.
         await asyncio.gather(
             *(
-                _rotating_client(port, paths, range(i * step + 7, endless), stop, out, errs)
+                _rotating_client(
+                    port, paths, [i * step + j % step for j in range(10**6)], stop, out, errs
+                )
                 for i in range(clients)
             )
         )

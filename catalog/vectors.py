@@ -228,6 +228,10 @@ def nearest(session: Session, vector: Any, n: int, within: Any = None) -> list[t
         if within is not None and pgvector_iterative(session):
             session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
         rows = session.execute(pgvector_query(v, n, within)).all()
+        if within is not None and len(rows) < n:
+            # The graph walk gave up (hnsw.max_scan_tuples) before n rows passed the filters,
+            # e.g. a category far from this photo's: rank the filtered rows exactly instead.
+            rows = session.execute(pgvector_query(v, n, within, exact=True)).all()
         # relaxed_order: nearly sorted; the caller sorts by distance anyway
         return sorted(((int(i), float(x)) for i, x in rows), key=lambda r: (r[1], r[0]))
     query_text = (
@@ -238,14 +242,16 @@ def nearest(session: Session, vector: Any, n: int, within: Any = None) -> list[t
     return [(int(i), float(d)) for i, d in rows]
 
 
-def pgvector_query(vector: np.ndarray, n: int, within: Any = None) -> Any:
-    """The HNSW search: ORDER BY the index's own expression (the cast) so pgvector can use it."""
+def pgvector_query(vector: np.ndarray, n: int, within: Any = None, *, exact: bool = False) -> Any:
+    """The HNSW search: ORDER BY the index's own expression (the cast) so pgvector can use it;
+    `exact`: an expression the index does not match, so the filtered rows are ranked exactly."""
     literal = "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
     t = table(PG_TABLE, column("photo_id"))
     d = literal_column(PG_CAST).op("<=>", return_type=Float())(
         cast(bindparam("q", literal), _Vector())
     )
-    query = select(t.c.photo_id, d.label("d")).order_by(d).limit(n)
+    order = d + 0 if exact else d
+    query = select(t.c.photo_id, d.label("d")).order_by(order).limit(n)
     return query if within is None else query.where(t.c.photo_id.in_(within))
 
 

@@ -93,6 +93,16 @@ def test_the_search_uses_the_index_and_filters_inside_it(pg_url: str, settings_f
         )[:5]
         assert [g.item.id for g in got] == [ids[i] for i in want]
         assert vectors.pgvector_iterative(s)  # pgvector ≥ 0.8: filters inside the index scan
+        # the fallback when the graph walk gives up before enough rows pass: exact, no index
+        within = text("SELECT id FROM photos WHERE category = 'Dress'").columns(Photo.id)
+        exact = vectors.pgvector_query(vec(0), 5, within, exact=True)
+        sql = str(exact.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(r[0] for r in s.execute(text("EXPLAIN " + sql)))
+        assert vectors.PG_INDEX not in plan, plan
+        rows = [r[0] for r in s.execute(exact)]
+        assert rows == [
+            ids[i] for i in sorted(range(0, 60, 3), key=lambda i: 1 - float(vec(i) @ vec(0)))[:5]
+        ]
     engine.dispose()
 
 

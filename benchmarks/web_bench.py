@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -499,20 +498,24 @@ def public_ids(url: str, n: int, seed: int = 5) -> list[tuple[int, str]]:
 
 
 async def _rotating_client(
-    port: int, paths: list[str], ks: Sequence[int], stop: float, out: list[float], errs: list[int]
+    port: int,
+    paths: list[str],
+    stretch: range,
+    warmed: asyncio.Barrier,
+    seconds: float,
+    out: list[float],
+    errs: list[int],
 ) -> None:
-    """Like _client, but request k asks for paths[k % len]: many photos, not one. A dropped
-    connection counts as an error and is opened again."""
+    """One keep-alive connection (so one worker process, and its cache): a warm-up pass over
+    `stretch` of `paths`, not recorded; when every client has done its pass, `seconds` of going
+    round the same stretch, recorded. A dropped connection counts as an error and reopens."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    for k in ks:
-        if time.monotonic() >= stop:
-            break
-        path = paths[k % len(paths)]
-        t = time.perf_counter()
+
+    async def get(path: str) -> int | None:
+        nonlocal reader, writer
         try:
             writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
             length = 0
             for line in head.split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
@@ -526,10 +529,23 @@ async def _rotating_client(
                     await reader.readexactly(size + 2)
                     if size == 0:
                         break
+            return int(head.split(b" ", 2)[1])
         except (asyncio.IncompleteReadError, ConnectionError):
-            errs.append(0)
             writer.close()
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            return None
+
+    for k in stretch:
+        await get(paths[k % len(paths)])
+    await warmed.wait()
+    stop = time.monotonic() + seconds
+    j = 0
+    while time.monotonic() < stop:
+        t = time.perf_counter()
+        status = await get(paths[stretch[j % len(stretch)] % len(paths)])
+        j += 1
+        if status is None:
+            errs.append(0)
             continue
         out.append(time.perf_counter() - t)
         if status != 200:
@@ -538,37 +554,27 @@ async def _rotating_client(
 
 
 def measure_paths(name: str, port: int, paths: list[str], clients: int, seconds: float) -> Result:
-    """`clients` clients walking `paths`, each its own stretch so they ask for different photos
-    at once. Warm-up: one pass over every path (what a cache would hold after a while), not
-    recorded; then `seconds` of going round the same stretches, recorded."""
+    """`clients` clients, each with its own stretch of `paths` (so they ask for different
+    photos at once): one warm-up pass over it (what a cache would hold after a while), then
+    `seconds` of going round it again, recorded."""
 
-    async def run() -> tuple[list[float], int, float]:
+    async def run() -> tuple[list[float], int]:
         out: list[float] = []
         errs: list[int] = []
         step = -(-len(paths) // clients)
-        forever = time.monotonic() + 3600
-        await asyncio.gather(
-            *(
-                _rotating_client(port, paths, range(i * step, (i + 1) * step), forever, [], [])
-                for i in range(clients)
-            )
-        )
-        started = time.monotonic()
-        stop = started + seconds
-        # Each client goes round its own stretch again: its connection stays with one worker
-        # process, whose cache the warm-up filled for those photos.
+        warmed = asyncio.Barrier(clients)
         await asyncio.gather(
             *(
                 _rotating_client(
-                    port, paths, [i * step + j % step for j in range(10**6)], stop, out, errs
+                    port, paths, range(i * step, (i + 1) * step), warmed, seconds, out, errs
                 )
                 for i in range(clients)
             )
         )
-        return out, len(errs), time.monotonic() - started
+        return out, len(errs)
 
-    latencies, errors, took = asyncio.run(run())
-    return Result(name, latencies, took, errors)
+    latencies, errors = asyncio.run(run())
+    return Result(name, latencies, seconds, errors)
 
 
 def similar_scenarios(label: str, url: str, tmp: Path, args: argparse.Namespace) -> list[Result]:

@@ -1,6 +1,6 @@
 """Benchmark "more like this": how often a photo's nearest neighbours are the same kind of garment.
 
-    .venv/bin/python benchmarks/retrieval_bench.py [--model DIR] [--fit-projection]
+    .venv/bin/python benchmarks/retrieval_bench.py [--model DIR]
     .venv/bin/python benchmarks/retrieval_bench.py --latency 100000
 
 On the model's own validation split of ../shared/datasets/clothing (classifier.evaluate's
@@ -11,13 +11,10 @@ On the model's own validation split of ../shared/datasets/clothing (classifier.e
 - near-duplicate recall@1: a resized (50%), a cropped (centre 85%) and a re-encoded (JPEG q=40)
   copy of every validation photo is added to the pool; the copy's nearest neighbour must be its
   original.
-Figures come for the pooled features alone (L2-normalised, 1280-d) and for the stored
-embedding (classifier.model.VitrinaModel.embed: projected features + label probabilities, 256-d)
-with a random projection and with the PCA of embedding.npz. The model's outputs on every photo
-(training split too, for --fit-projection) are cached under var/retrieval/.
-
---fit-projection fits a PCA of the training split's pooled features (to 256 less the number of
-labels) and saves it as the model's embedding.npz (classifier.model.EMBEDDING_FILE).
+Figures come for the pooled features alone (L2-normalised, 1280-d), for the baseline (migration
+v001's embedding: 226 random directions + label probabilities, 256-d), and for the stored
+embedding (classifier.embedding, 128-d) with random directions and with the learned projection
+of embedding.npz (`vitrina train-embedding`). The model's outputs are cached under var/retrieval/.
 """
 
 from __future__ import annotations
@@ -44,6 +41,18 @@ COPIES = ("resized", "cropped", "reencoded")
 KEYS = ("feat", "category", "colour")
 
 
+def legacy_embed(o: dict[str, np.ndarray]) -> np.ndarray:
+    """The embedding of migration v001 (before embedding.npz): the pooled features through 226
+    seeded random directions, then the square roots of both heads' probabilities, 256-d."""
+    from classifier.embedding import normalised
+
+    dims = 256 - o["category"].shape[1] - o["colour"].shape[1]
+    gauss = np.random.default_rng(0).standard_normal((o["feat"].shape[1], dims))
+    q = np.linalg.qr(gauss)[0].T.astype(np.float32)
+    parts = [normalised(o["feat"] @ q.T), np.sqrt(o["category"]), np.sqrt(o["colour"])]
+    return normalised(np.concatenate(parts, axis=1))
+
+
 def make_copy(src: Path, kind: str) -> bytes:
     from PIL import Image, ImageOps
 
@@ -64,8 +73,8 @@ def outputs(model, paths: list[Path], name: str, keys=KEYS) -> dict[str, np.ndar
     probabilities of `paths`, cached under var/ by model version and the list of paths."""
     import tensorflow as tf
 
+    from classifier.embedding import normalised
     from classifier.images import load_rgb
-    from classifier.model import normalised
 
     digest = hashlib.sha256("\n".join(map(str, paths)).encode()).hexdigest()[:12]
     cache = CACHE / f"{model.version}-{name}-{digest}.npz"
@@ -209,7 +218,6 @@ def latency(photos: int, queries: int = 200) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--model", type=Path, default=None)
-    ap.add_argument("--fit-projection", action="store_true")
     ap.add_argument(
         "--latency",
         type=int,
@@ -225,9 +233,8 @@ def main() -> int:
         return 0
     if not (DATASET / "labels.csv").is_file():
         raise SystemExit(f"{DATASET} is missing (the shared clothing dataset)")
-    from catalog.vectors import EMBEDDING_DIM
     from classifier.evaluate import select_samples
-    from classifier.model import default_model_dir, default_projection, load_model, save_projection
+    from classifier.model import default_model_dir, load_model
 
     print(machine())
     model = load_model(args.model or default_model_dir())
@@ -245,15 +252,7 @@ def main() -> int:
                 p.write_bytes(make_copy(Path(s.path), kind))
             paths.append(p)
         copies[kind] = outputs(model, paths, kind)
-    dims = EMBEDDING_DIM - len(model.labels["category"]) - len(model.labels["colour"])
-    if args.fit_projection:
-        train = select_samples(model, DATASET, "training")
-        feats = outputs(model, [s.path for s in train], "training", keys=("feat",))["feat"]
-        mean = feats.mean(0)
-        _u, _s, vt = np.linalg.svd(feats - mean, full_matrices=False)
-        path = save_projection(model.path, mean, vt[:dims])
-        print(f"saved a PCA of {len(train)} training photos' features to {dims} dims: {path}")
-        model = load_model(model.path)
+    from classifier.embedding import random_projection
 
     def pooled(o: dict[str, np.ndarray]) -> np.ndarray:
         return o["feat"]
@@ -265,17 +264,36 @@ def main() -> int:
 
         return embed
 
-    variants = [("pooled features only", pooled)]
-    random = default_projection(val_out["feat"].shape[1], dims)
-    variants.append(("embedding, random projection", with_projection(random)))
-    if model.projection is not None:
-        variants.append(("embedding, PCA (embedding.npz)", with_projection(model.projection)))
+    learned = model.projection
+    variants = [
+        ("pooled features only", pooled),
+        ("baseline: v001 embedding (random 226 + probabilities)", legacy_embed),
+        (
+            "embedding, random projection, no embedding.npz",
+            with_projection(random_projection(1280)),
+        ),
+    ]
+    if learned is not None:
+        variants.append(
+            (f"embedding, learned (embedding.npz +{learned.tag})", with_projection(learned))
+        )
+    rows = []
     for name, embed in variants:
         f = figures(val, embed, val_out, copies)
+        rows.append((name, f))
+    base = rows[1][1]
+    print(f"\n{'variant':<58} {'dims':>5} {'p@10 cat':>9} {'p@10 cat+col':>13} {'dup@1 min':>10}")
+    for name, f in rows:
+        dup = min(f[f"dup_recall1_{k}"] for k in COPIES)
         print(
-            f"{name} ({f['dims']}-d): precision@10 same category {f['p10_category']:.1%}, "
-            f"same category + colour {f['p10_category_colour']:.1%}; near-duplicate recall@1 "
-            + ", ".join(f"{k} {f[f'dup_recall1_{k}']:.1%}" for k in COPIES)
+            f"{name:<58} {f['dims']:>5} {f['p10_category']:>9.1%} {f['p10_category_colour']:>13.1%}"
+            f" {dup:>10.1%}"
+        )
+    for name, f in rows[2:]:
+        print(
+            f"ratio vs baseline, {name}: p@10 category "
+            f"{f['p10_category'] / base['p10_category']:.3f}x, category + colour "
+            f"{f['p10_category_colour'] / base['p10_category_colour']:.3f}x"
         )
     print(machine())
     return 0

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from benchmarks.machine import machine
 from catalog.db import make_engine, migrate
 from catalog.taxonomy import CATEGORIES, COLOURS, NETWORKS
 
@@ -411,6 +412,241 @@ def run_sqlite(args: argparse.Namespace, tmp: Path) -> None:
     )
 
 
+# ---- "more like this" (--similar) ---------------------------------------------------------
+# Its own scenario and flag so that the other scenarios' runs stay as they were.
+
+
+def seed_vectors_sqlite(db: Path, seed: int = 3) -> int:
+    """One unit vector per photo, near its category's centre (so neighbours share labels)."""
+    import numpy as np
+
+    from catalog.vectors import EMBEDDING_DIM, SQLITE_TABLE, load_sqlite_vec, sqlite_dbapi
+
+    con = sqlite_dbapi().connect(db)
+    load_sqlite_vec(con)
+    rng = np.random.default_rng(seed)
+    centre = {c: rng.standard_normal(EMBEDDING_DIM) for c in CATEGORIES}
+    rows = con.execute("SELECT id, category FROM photos ORDER BY id").fetchall()
+    for i in range(0, len(rows), 20_000):
+        chunk = rows[i : i + 20_000]
+        v = np.stack([centre[c] for _, c in chunk])
+        v += 1.5 * rng.standard_normal(v.shape)
+        v = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+        con.executemany(
+            f"INSERT INTO {SQLITE_TABLE} (photo_id, embedding, model_version) VALUES (?, ?, 'b')",
+            [(pid, v[j].tobytes()) for j, (pid, _) in enumerate(chunk)],
+        )
+    con.commit()
+    con.close()
+    return len(rows)
+
+
+def seed_vectors_postgres(url: str) -> float:
+    """The same vectors generated inside PostgreSQL, then the HNSW index built once over all of
+    them (far faster than growing it row by row); returns the index's build seconds."""
+    from sqlalchemy import text
+
+    from catalog.vectors import EMBEDDING_DIM, PG_INDEX, PG_TABLE, pgvector_ddl
+
+    engine = make_engine(url)
+    cats = "ARRAY[" + ",".join(f"'{c}'" for c in CATEGORIES) + "]"
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP INDEX IF EXISTS {PG_INDEX}"))
+        conn.execute(text(f"TRUNCATE {PG_TABLE}"))
+        conn.execute(
+            text(
+                "CREATE TEMP TABLE centre AS SELECT cat, array_agg(random() * 2 - 1) AS v"
+                f" FROM unnest({cats}) cat, generate_series(1, {EMBEDDING_DIM}) GROUP BY cat"
+            )
+        )
+        conn.execute(
+            text(
+                f"INSERT INTO {PG_TABLE} (photo_id, model_version, embedding)"
+                " SELECT p.id, 'bench', (SELECT array_agg((c.v[d] + 1.7 * (random() * 2 - 1))"
+                f"::real ORDER BY d) FROM generate_series(1, {EMBEDDING_DIM}) d)"
+                " FROM photos p JOIN centre c ON c.cat = p.category"
+            )
+        )
+    t0 = time.monotonic()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("SET maintenance_work_mem = '2GB'"))
+        conn.execute(text("SET max_parallel_maintenance_workers = 1"))
+        for statement in pgvector_ddl(EMBEDDING_DIM):
+            conn.execute(text(statement))
+        conn.execute(text(f"VACUUM ANALYZE {PG_TABLE}"))
+    engine.dispose()
+    return time.monotonic() - t0
+
+
+def public_ids(url: str, n: int, seed: int = 5) -> list[tuple[int, str]]:
+    """`n` public photos at random: (id, category)."""
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = [
+            (r[0], r[1])
+            for r in conn.execute(
+                text(
+                    "SELECT id, category FROM photos WHERE duplicate_of_id IS NULL AND status IN"
+                    " ('auto_accepted', 'approved', 'corrected') ORDER BY id"
+                )
+            )
+        ]
+    engine.dispose()
+    return random.Random(seed).sample(rows, min(n, len(rows)))
+
+
+async def _rotating_client(
+    port: int,
+    paths: list[str],
+    stretch: range,
+    warmed: asyncio.Barrier,
+    seconds: float,
+    out: list[float],
+    errs: list[int],
+) -> None:
+    """One keep-alive connection (so one worker process, and its cache): a warm-up pass over
+    `stretch` of `paths`, not recorded; when every client has done its pass, `seconds` of going
+    round the same stretch, recorded. A dropped connection counts as an error and reopens."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def get(path: str) -> int | None:
+        nonlocal reader, writer
+        try:
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if length:
+                await reader.readexactly(length)
+            elif b"chunked" in head.lower():  # the HTML page
+                while True:
+                    size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+                    await reader.readexactly(size + 2)
+                    if size == 0:
+                        break
+            return int(head.split(b" ", 2)[1])
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            return None
+
+    for k in stretch:
+        await get(paths[k % len(paths)])
+    await warmed.wait()
+    stop = time.monotonic() + seconds
+    j = 0
+    while time.monotonic() < stop:
+        t = time.perf_counter()
+        status = await get(paths[stretch[j % len(stretch)] % len(paths)])
+        j += 1
+        if status is None:
+            errs.append(0)
+            continue
+        out.append(time.perf_counter() - t)
+        if status != 200:
+            errs.append(status)
+    writer.close()
+
+
+def measure_paths(name: str, port: int, paths: list[str], clients: int, seconds: float) -> Result:
+    """`clients` clients, each with its own stretch of `paths` (so they ask for different
+    photos at once): one warm-up pass over it (what a cache would hold after a while), then
+    `seconds` of going round it again, recorded."""
+
+    async def run() -> tuple[list[float], int]:
+        out: list[float] = []
+        errs: list[int] = []
+        step = -(-len(paths) // clients)
+        warmed = asyncio.Barrier(clients)
+        await asyncio.gather(
+            *(
+                _rotating_client(
+                    port, paths, range(i * step, (i + 1) * step), warmed, seconds, out, errs
+                )
+                for i in range(clients)
+            )
+        )
+        return out, len(errs)
+
+    latencies, errors = asyncio.run(run())
+    return Result(name, latencies, seconds, errors)
+
+
+def similar_scenarios(label: str, url: str, tmp: Path, args: argparse.Namespace) -> list[Result]:
+    """GET /api/v1/items/{id}/similar and /photos/{id} ("more like this" strip):
+    - a working set of --similar-photos photos (what shoppers browse in a while), cache on;
+    - the same with a category filter and other shops only;
+    - the cold path: cache off, every request a nearest-neighbour search."""
+    ids = public_ids(url, args.similar_photos)
+    api = [f"/api/v1/items/{i}/similar" for i, _ in ids]
+    results = []
+    # The cache is emptied by the catalogue's version stamp, not only by age: a long TTL is
+    # safe, and the warm-up pass over a slow cold path would outlast the default 30 s.
+    with vitrina(url, tmp, args.workers, args.similar_cache_seconds) as srv:
+        for name, paths in (
+            (f"{label}: API similar, {len(ids)} photos, cache on", api),
+            (
+                f"{label}: API similar, other shops + same category",
+                [f"/api/v1/items/{i}/similar?other_shops=1&category={c}" for i, c in ids],
+            ),
+            (f"{label}: page /photos/{{id}} with its strip", [f"/photos/{i}" for i, _ in ids]),
+        ):
+            results.append(measure_paths(name, srv.port, paths, args.clients, args.seconds))
+    with vitrina(url, tmp, args.workers, 0) as srv:
+        cold = public_ids(url, args.similar_photos, seed=9)  # the warm-up pass warms no cache
+        for name, paths in (
+            (f"{label}: API similar, cache off", [f"/api/v1/items/{i}/similar" for i, _ in cold]),
+            (
+                f"{label}: API similar, same category, cache off",
+                [f"/api/v1/items/{i}/similar?category={c}" for i, c in cold],
+            ),
+        ):
+            results.append(measure_paths(name, srv.port, paths, args.clients, args.seconds))
+    return results
+
+
+def run_similar(args: argparse.Namespace, tmp: Path) -> None:
+    results: list[Result] = []
+    if not args.skip_sqlite:
+        db = (args.similar_db or tmp / "similar.db").resolve()
+        if not db.is_file():
+            t0 = time.monotonic()
+            build_sqlite(db, args.photos)
+            seed_vectors_sqlite(db)
+            took = time.monotonic() - t0
+            print(f"built {args.photos:,} photos with vectors in SQLite in {took:.0f}s")
+        results += similar_scenarios(f"SQLite {args.photos // 1000}k", f"sqlite:///{db}", tmp, args)
+    if args.postgres:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        admin_url = make_url(args.pg_url).set(drivername="postgresql+psycopg")
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        name = "vitrina_bench_similar"
+        pg_url = admin_url.set(database=name).render_as_string(hide_password=False)
+        if not args.keep_pg:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            t0 = time.monotonic()
+            build_postgres(pg_url, args.pg_photos)
+            built = time.monotonic() - t0
+            index_s = seed_vectors_postgres(pg_url)
+            print(
+                f"built {args.pg_photos:,} photos in PostgreSQL in {built:.0f}s, vectors and"
+                f" their HNSW index in {time.monotonic() - t0 - built:.0f}s (index {index_s:.0f}s)"
+            )
+        results += similar_scenarios(f"PostgreSQL {args.pg_photos // 1000}k", pg_url, tmp, args)
+        admin.dispose()
+    print_table(results, args.clients)
+    print(f"(each client walks its own stretch of the photo list; {machine()})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -425,6 +661,26 @@ def main() -> None:
     parser.add_argument("--pg-photos", type=int, default=1_000_000)
     parser.add_argument("--skip-sqlite", action="store_true", help="only the PostgreSQL part")
     parser.add_argument(
+        "--similar",
+        action="store_true",
+        help='only the "more like this" scenarios (with --postgres: also on PostgreSQL)',
+    )
+    parser.add_argument("--similar-photos", type=int, default=200, help="working set of photos")
+    parser.add_argument(
+        "--similar-cache-seconds", type=int, default=600, help="[web] facet_cache_seconds"
+    )
+    parser.add_argument(
+        "--similar-db",
+        type=Path,
+        default=None,
+        help="--similar: this SQLite file (built if absent)",
+    )
+    parser.add_argument(
+        "--keep-pg",
+        action="store_true",
+        help="--similar: reuse the PostgreSQL database built before",
+    )
+    parser.add_argument(
         "--pg-url",
         default=os.environ.get(
             "VITRINA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -432,6 +688,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="vitrina-bench-"))
+    if args.similar:
+        run_similar(args, tmp)
+        return
     if not args.skip_sqlite:
         run_sqlite(args, tmp)
     if args.postgres:

@@ -21,10 +21,11 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import Float, bindparam, cast, column, literal_column, select, table, text
+from sqlalchemy.types import UserDefinedType
 from sqlmodel import Session, col
 
-EMBEDDING_DIM = 256
+EMBEDDING_DIM = 128
 SQLITE_TABLE = "photo_vectors"
 PG_TABLE = "photo_embeddings"
 PG_INDEX = "ix_photo_embeddings_hnsw"
@@ -33,24 +34,38 @@ SQLITE_TRIGGER = "photo_vectors_ad"
 MAX_CANDIDATES = 4096
 PG_MAX_EF_SEARCH = 1000
 
-SQLITE_DDL = (
-    f"CREATE VIRTUAL TABLE IF NOT EXISTS {SQLITE_TABLE} USING vec0("
-    f"photo_id INTEGER PRIMARY KEY, embedding float[{EMBEDDING_DIM}] distance_metric=cosine, "
-    "+model_version TEXT)",
-    f"CREATE TRIGGER IF NOT EXISTS {SQLITE_TRIGGER} AFTER DELETE ON photos BEGIN "
-    f"DELETE FROM {SQLITE_TABLE} WHERE photo_id = old.id; END",
-)
+
+def sqlite_ddl(dim: int) -> tuple[str, ...]:
+    return (
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {SQLITE_TABLE} USING vec0("
+        f"photo_id INTEGER PRIMARY KEY, embedding float[{int(dim)}] distance_metric=cosine, "
+        "+model_version TEXT)",
+        f"CREATE TRIGGER IF NOT EXISTS {SQLITE_TRIGGER} AFTER DELETE ON photos BEGIN "
+        f"DELETE FROM {SQLITE_TABLE} WHERE photo_id = old.id; END",
+    )
+
+
+def pg_cast(dim: int) -> str:
+    return f"(embedding::vector({int(dim)}))"
+
+
+def pgvector_ddl(dim: int) -> tuple[str, ...]:
+    return (
+        "CREATE EXTENSION IF NOT EXISTS vector",
+        f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON {PG_TABLE} "
+        f"USING hnsw ({pg_cast(dim)} vector_cosine_ops)",
+    )
+
+
+SQLITE_DDL = sqlite_ddl(EMBEDDING_DIM)
 SQLITE_DROP = (f"DROP TRIGGER IF EXISTS {SQLITE_TRIGGER}", f"DROP TABLE IF EXISTS {SQLITE_TABLE}")
-PG_CAST = f"(embedding::vector({EMBEDDING_DIM}))"
+PG_CAST = pg_cast(EMBEDDING_DIM)
 POSTGRES_DDL = (
     f"CREATE TABLE IF NOT EXISTS {PG_TABLE} ("
     "photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE, "
     "model_version VARCHAR(64) NOT NULL, embedding REAL[] NOT NULL)",
 )
-PGVECTOR_DDL = (
-    "CREATE EXTENSION IF NOT EXISTS vector",
-    f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON {PG_TABLE} USING hnsw ({PG_CAST} vector_cosine_ops)",
-)
+PGVECTOR_DDL = pgvector_ddl(EMBEDDING_DIM)
 POSTGRES_DROP = (f"DROP INDEX IF EXISTS {PG_INDEX}", f"DROP TABLE IF EXISTS {PG_TABLE}")
 
 
@@ -176,36 +191,79 @@ def has_pgvector(session: Session) -> bool:
     )
 
 
-def nearest(session: Session, vector: Any, n: int) -> list[tuple[int, float]]:
-    """The `n` photos nearest to `vector`: (photo id, cosine distance), nearest first."""
+class _Vector(UserDefinedType):
+    """pgvector's type, for a CAST in a statement SQLAlchemy builds (no pgvector package)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return f"vector({EMBEDDING_DIM})"
+
+
+def nearest(session: Session, vector: Any, n: int, within: Any = None) -> list[tuple[int, float]]:
+    """The `n` photos nearest to `vector`: (photo id, cosine distance), nearest first.
+
+    `within`: a SELECT of photo ids (the filters); the search then looks among those only,
+    inside the index's scan (sqlite-vec's `rowid IN`, pgvector's iterative index scan), so a
+    selective filter costs one search instead of ever longer lists filtered afterwards."""
     v = _checked(vector)
     n = max(1, min(int(n), MAX_CANDIDATES))
     if _dialect(session) != "postgresql":
-        rows = session.execute(
-            text(
-                f"SELECT photo_id, distance FROM {SQLITE_TABLE} "
-                "WHERE embedding MATCH :v AND k = :n ORDER BY distance"
-            ),
-            {"v": v.tobytes(), "n": n},
+        t = table(SQLITE_TABLE, column("photo_id"), column("embedding"), column("distance"))
+        query = (
+            select(t.c.photo_id, t.c.distance)
+            .where(t.c.embedding.op("MATCH")(bindparam("v", v.tobytes())))
+            .where(literal_column("k") == n)
+            .order_by(t.c.distance)
         )
-        return [(int(i), float(d)) for i, d in rows]
+        if within is not None:
+            query = query.where(t.c.photo_id.in_(within))
+        return [(int(i), float(d)) for i, d in session.execute(query)]
     literal = "[" + ",".join(f"{x:.7g}" for x in v.tolist()) + "]"
     if has_pgvector(session):
-        # The HNSW search list must hold all n candidates (it defaults to 40).
+        # The HNSW search list must hold all n candidates (it defaults to 40); with filters,
+        # pgvector ≥ 0.8 goes on scanning the graph until n rows pass them.
         ef = min(max(n, 40), PG_MAX_EF_SEARCH)
         session.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
-        query = (
-            f"SELECT photo_id, {PG_CAST} <=> CAST(:q AS vector({EMBEDDING_DIM})) AS d "
-            f"FROM {PG_TABLE} ORDER BY d LIMIT :n"
-        )
-        rows = session.execute(text(query), {"q": literal, "n": n})
-    else:
-        query = (
-            "SELECT photo_id, 1 - (SELECT sum(a * b) FROM unnest(embedding, CAST(:q AS real[])) "
-            f"AS t(a, b)) AS d FROM {PG_TABLE} ORDER BY d, photo_id LIMIT :n"
-        )
-        rows = session.execute(text(query), {"q": "{" + literal[1:-1] + "}", "n": n})
-    return [(int(i), float(d)) for i, d in rows]
+        if within is not None and pgvector_iterative(session):
+            session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        rows = session.execute(pgvector_query(v, n, within)).all()
+        if within is not None and len(rows) < n:
+            # The graph walk gave up (hnsw.max_scan_tuples) before n rows passed the filters,
+            # e.g. a category far from this photo's: rank the filtered rows exactly instead.
+            rows = session.execute(pgvector_query(v, n, within, exact=True)).all()
+        # relaxed_order: nearly sorted; the caller sorts by distance anyway
+        return sorted(((int(i), float(x)) for i, x in rows), key=lambda r: (r[1], r[0]))
+    query_text = (
+        "SELECT photo_id, 1 - (SELECT sum(a * b) FROM unnest(embedding, CAST(:q AS real[])) "
+        f"AS t(a, b)) AS d FROM {PG_TABLE} ORDER BY d, photo_id LIMIT :n"
+    )
+    exact = session.execute(text(query_text), {"q": "{" + literal[1:-1] + "}", "n": n})
+    return [(int(i), float(d)) for i, d in exact]
+
+
+def pgvector_query(vector: np.ndarray, n: int, within: Any = None, *, exact: bool = False) -> Any:
+    """The HNSW search: ORDER BY the index's own expression (the cast) so pgvector can use it;
+    `exact`: an expression the index does not match, so the filtered rows are ranked exactly."""
+    literal = "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
+    t = table(PG_TABLE, column("photo_id"))
+    d = literal_column(PG_CAST).op("<=>", return_type=Float())(
+        cast(bindparam("q", literal), _Vector())
+    )
+    order = d + 0 if exact else d
+    query = select(t.c.photo_id, d.label("d")).order_by(order).limit(n)
+    return query if within is None else query.where(t.c.photo_id.in_(within))
+
+
+def pgvector_iterative(session: Session) -> bool:
+    """pgvector 0.8+ (iterative index scans: filters no longer cut HNSW's results short)."""
+    version = session.execute(
+        text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+    ).scalar()
+    try:
+        return tuple(int(x) for x in str(version).split(".")[:2]) >= (0, 8)
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -267,9 +325,18 @@ def similar(
         conds.append(col(Photo.id) != original)
     if other_shops:
         conds.append(col(queries.Post.shop_id) != source.shop_id)
-    n = max(8 * k, 100)
+    # Beyond "public, not this post", filters are pushed into the search (see nearest); the
+    # rows found are checked against them all the same, which also makes the exact PostgreSQL
+    # path (no pgvector) right.
+    within = None
+    if not filters.is_empty():  # "other shops" alone leaves most: filtering after is faster
+        within = queries._items_select().with_only_columns(col(Photo.id)).where(*conds)  # noqa: SLF001
+    # Each search scans every vector on SQLite and widens HNSW's search list on PostgreSQL, so
+    # ask for few candidates first and, when too few are left, for as many as the share that
+    # passed says are needed (one more search, not a doubling series of them).
+    n = max(4 * k, 48)
     while True:
-        found = nearest(session, vector, n)
+        found = nearest(session, vector, n, within)
         distance = dict(found)
         rows = session.execute(
             queries._items_select().where(col(Photo.id).in_(list(distance)), *conds)  # noqa: SLF001
@@ -282,4 +349,5 @@ def similar(
         # Too few after filtering: look further down the list, while there is more to see.
         if len(picked) >= k or len(found) < n or n >= MAX_CANDIDATES:
             return picked
-        n = min(n * 4, MAX_CANDIDATES)
+        share = max(len(picked), 1) / len(found)
+        n = min(max(n * 4, int(2 * k / share)), MAX_CANDIDATES)

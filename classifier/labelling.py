@@ -143,7 +143,9 @@ def _head_decision(row: Row, head: str) -> str:
     return LabelState.auto if decision == AUTO else LabelState.review
 
 
-def _store(session: Session, photo: Photo, row: Row, version: str) -> dict[str, str] | None:
+def _store(
+    session: Session, photo: Photo, row: Row, version: str, embedding_version: str = ""
+) -> dict[str, str] | None:
     """Write one photo's predictions and the labels no moderator decided.
 
     Returns head → state as now stored ("human" for a moderator's label, left as it was), or
@@ -192,8 +194,8 @@ def _store(session: Session, photo: Photo, row: Row, version: str) -> dict[str, 
         {**values, "model_version": version, "labelled_at": now},
         unless_rejected=True,
     )
-    if written and row.embedding is not None:
-        vectors.store(session, photo.id, row.embedding, version)  # the photo's looks, not a label
+    if written and row.embedding is not None:  # the photo's looks, not a label
+        vectors.store(session, photo.id, row.embedding, embedding_version or version)
     return states if written else None
 
 
@@ -259,19 +261,28 @@ def classify_catalog(
                         )
                     continue
                 summary.embedded += row.embedding is not None
-                states = _store(session, photo, row, version)
+                states = _store(session, photo, row, version, model.embedding_version)
                 if states is None:
                     summary.skipped_moderated += 1
                     continue
                 summary.count(states, row)
                 if row.regions and photo.parent_photo_id is None:
-                    _split(session, settings, predictor, photo, row, version, summary)
+                    _split(
+                        session,
+                        settings,
+                        predictor,
+                        photo,
+                        row,
+                        version,
+                        summary,
+                        model.embedding_version,
+                    )
             session.commit()
         done += len(photos)
         if progress:
             progress(done, total)
     if limit is None:
-        summary.embedded += _embed_missing(engine, predictor, media, version)
+        summary.embedded += _embed_missing(engine, predictor, media, model.embedding_version)
     summary.seconds = round(time.perf_counter() - started, 2)
     return summary
 
@@ -284,6 +295,7 @@ def _split(
     row: Row,
     version: str,
     summary: ClassifySummary,
+    embedding_version: str,
 ) -> None:
     """A photo showing several garments: one region per box (crop + thumbnail stored like any
     photo), each labelled now by the same model from its crop; the photo becomes `split`."""
@@ -312,7 +324,7 @@ def _split(
         if child_row.decision not in (AUTO, "review"):
             summary.unreadable += 1
             continue
-        child_states = _store(session, child, child_row, version)
+        child_states = _store(session, child, child_row, version, embedding_version)
         if child_states is not None:
             summary.count(child_states, child_row)
             summary.embedded += child_row.embedding is not None

@@ -22,6 +22,14 @@ from keras import layers
 from catalog.taxonomy import CATEGORIES, COLOURS
 from catalog.vectors import EMBEDDING_DIM
 from classifier import backbones
+from classifier.embedding import (
+    EMBEDDING_FILE,
+    RANDOM_TAG,
+    Projection,
+    ProjectionError,
+    load_projection,
+    random_projection,
+)
 from classifier.fusion import Fusion, load_fusion
 from classifier.layers import COLOUR_FEATURES, GarmentColourStats, PixelScaling, TemperatureSoftmax
 
@@ -29,8 +37,6 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_NAME = "vitrina-lite0-192"
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
-# Optional: the fixed projection of the pooled features to the stored embedding (see `embed`).
-EMBEDDING_FILE = "embedding.npz"
 # metadata.json's record of the libraries a model was saved with, checked again on load.
 LIBRARIES_KEY = "libraries"
 
@@ -169,34 +175,24 @@ class VitrinaModel:
     # The same model with a third output, "features": the pooled backbone features the heads
     # read, for "more like this" (one model run gives labels and embedding).
     with_features: keras.Model | None = field(default=None, repr=False)
-    # (mean, components) of the projection fitted with the model; None: the raw features.
-    projection: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    # The learned projection to the stored vector (classifier.embedding; embedding.npz), or
+    # random directions for a model folder without one.
+    projection: Projection | None = field(default=None, repr=False)
 
-    def embed(
-        self, features: np.ndarray, category: np.ndarray, colour: np.ndarray
-    ) -> np.ndarray:
-        """One photo per row → (N, EMBEDDING_DIM) float32 unit vectors for "more like this".
-
-        The pooled features (L2-normalised, then projected to 226 numbers by fixed random
-        directions, or by the PCA in embedding.npz where a model folder has one) say what the
-        photo looks like; the square roots of its own category and colour probabilities (unit
-        vectors already) say what the model sees in it. On the validation split that raises
-        same-category precision@10 from 59% (pooled features alone) to 66% and same category +
-        colour from 28% to 50%, and copies still find their original (99.9-100%); a PCA of
-        the training split did no better than the random projection
-        (benchmarks/retrieval_bench.py). The three parts weigh the same; the whole is
-        normalised so that cosine is a dot product."""
-        x = normalised(np.asarray(features, np.float32))
-        dims = EMBEDDING_DIM - category.shape[1] - colour.shape[1]
+    def embed(self, features: np.ndarray, category: np.ndarray, colour: np.ndarray) -> np.ndarray:
+        """One photo per row → (N, EMBEDDING_DIM) float32 unit vectors for "more like this"
+        (classifier.embedding: the learned projection of the pooled features, a perceptual part
+        for copies, and the heads' own probabilities; cosine is a dot product)."""
         if self.projection is None:
-            self.projection = default_projection(x.shape[1], dims)
-        mean, components = self.projection
-        parts = [
-            normalised((x - mean) @ components.T),
-            np.sqrt(np.clip(category, 0, None)),
-            np.sqrt(np.clip(colour, 0, None)),
-        ]
-        return normalised(np.concatenate(parts, axis=1)).astype(np.float32)
+            self.projection = random_projection(np.asarray(features).shape[1])
+        return self.projection.apply(features, category, colour)
+
+    @property
+    def embedding_version(self) -> str:
+        """What the stored vectors are tagged with: the model and its projection, so that a new
+        model or a refitted embedding.npz makes classify rewrite every vector."""
+        tag = self.projection.tag if self.projection is not None else RANDOM_TAG
+        return f"{self.version}+{tag}"
 
     @property
     def embedding_dim(self) -> int:
@@ -273,21 +269,11 @@ def load_model(model_dir: str | Path) -> VitrinaModel:
         featured: keras.Model | None = with_features(model)
     except ValueError:  # not assembled by classifier.model (no "heads"): labels only, no vectors
         featured = None
-    return VitrinaModel(model_dir, model, metadata, fusion, featured, load_projection(model_dir))
-
-
-def normalised(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-def default_projection(features: int, dims: int) -> tuple[np.ndarray, np.ndarray]:
-    """For a model without embedding.npz: orthonormal random directions (seeded, so the same
-    model always gives the same vectors), or the identity padded with zeros when F ≤ D."""
-    if features <= dims:
-        return np.zeros(features, np.float32), np.eye(dims, features, dtype=np.float32)
-    gauss = np.random.default_rng(0).standard_normal((features, dims))
-    q, _ = np.linalg.qr(gauss)
-    return np.zeros(features, np.float32), q.T.astype(np.float32)
+    try:
+        projection = load_projection(model_dir / EMBEDDING_FILE)
+    except ProjectionError as exc:
+        raise InvalidModel(str(exc)) from exc
+    return VitrinaModel(model_dir, model, metadata, fusion, featured, projection)
 
 
 def with_features(model: keras.Model) -> keras.Model:
@@ -295,32 +281,6 @@ def with_features(model: keras.Model) -> keras.Model:
     (shared layers and weights, nothing recomputed)."""
     features = model.get_layer("heads")._inbound_nodes[0].input_tensors[0]
     return keras.Model(model.input, {**model.output, "features": features}, name="vitrina_f")
-
-
-def load_projection(model_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    path = model_dir / EMBEDDING_FILE
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path) as data:
-            mean, components = data["mean"].astype(np.float32), data["components"]
-    except (OSError, KeyError, ValueError) as exc:
-        raise InvalidModel(f"{path} is not a usable embedding projection: {exc}") from exc
-    if components.ndim != 2 or mean.shape != (components.shape[1],):
-        raise InvalidModel(f"{path}: mean {mean.shape} does not fit components {components.shape}")
-    heads = len(CATEGORIES) + len(COLOURS)
-    if components.shape[0] + heads != EMBEDDING_DIM:
-        raise InvalidModel(
-            f"{path} projects to {components.shape[0]} numbers; with the {heads} label "
-            f"probabilities the catalogue stores {EMBEDDING_DIM}: it needs {EMBEDDING_DIM - heads}"
-        )
-    return mean, components.astype(np.float32)
-
-
-def save_projection(model_dir: str | Path, mean: np.ndarray, components: np.ndarray) -> Path:
-    path = Path(model_dir) / EMBEDDING_FILE
-    np.savez(path, mean=mean.astype(np.float32), components=components.astype(np.float32))
-    return path
 
 
 def save_model(model: keras.Model, metadata: dict[str, Any], model_dir: str | Path) -> Path:

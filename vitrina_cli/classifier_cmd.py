@@ -663,9 +663,41 @@ def train_regions(
     )
 
 
+def train_embedding(
+    ctx: typer.Context,
+    data: Path = typer.Option(..., "--data", help="The dataset folder the model was trained on."),
+    model: Path | None = typer.Option(None, "--model", help="Model folder (default: configured)."),
+    epochs: int = typer.Option(40, min=1, max=1000, help="Passes over the training features."),
+) -> None:
+    """Fit the "more like this" projection (embedding.npz) on the model's training split: the
+    next `vitrina classify` rewrites every stored vector with it."""
+    from classifier.embedding_train import train_embedding as fit_it
+    from classifier.evaluate import select_samples
+
+    if not (data / "labels.csv").is_file():
+        fail(f"--data {data}: no labels.csv there (a dataset folder as for `vitrina train`)")
+    vm = _load(ctx, model)
+    samples = select_samples(vm, data, "training")
+    with _progress() as progress:
+        task = progress.add_task("pooled features of the training split", total=len(samples))
+        try:
+            result = fit_it(
+                vm,
+                samples,
+                epochs=epochs,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        except ValueError as exc:
+            fail(str(exc))
+    console.print(f"[green]✓[/] {result.line()}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("train-regions")(train_regions)
+
+
+    app.command("train-embedding")(train_embedding)
     app.command("fit-fusion")(fit_fusion)
     app.command("evaluate")(evaluate)
     app.command("predict")(predict)

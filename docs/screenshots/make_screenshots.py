@@ -59,6 +59,20 @@ def shoot(browser, base: str, name: str, size: tuple[int, int]) -> None:  # type
     context.close()
 
 
+def shoot_similar(browser, base: str, name: str, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """A dress's page scrolled to its "More like this" strip."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    page.goto(base + "/?category=Dress")
+    page.click("#grid li.card a.title")
+    page.wait_for_load_state("networkidle")
+    page.locator("#similar").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, 120)")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / f"similar-{name}.png"))
+    context.close()
+
+
 def shoot_moderator(browser, base: str, name: str, size: tuple[int, int]) -> None:
     """The queue (and the zoomed photo, the bulk grid) at one size, logged in as ann."""
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
@@ -119,6 +133,7 @@ def main() -> None:
             )  # fmt: skip
             for name, size in (("desktop", (1366, 800)), ("phone", (390, 844))):
                 shoot(browser, base, name, size)
+                shoot_similar(browser, base, name, size)
                 shoot_moderator(browser, base, name, size)
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(f"{base}/")

@@ -48,7 +48,7 @@ class ItemOut(BaseModel):
     posted_at: datetime | None
     caption: str
     title: str
-    price_amount: str | None = Field(None, description="Decimal string, e.g. \"4500.00\"")
+    price_amount: str | None = Field(None, description='Decimal string, e.g. "4500.00"')
     price_currency: str = Field("", description="ISO 4217; empty when the post names none")
     permalink: str = Field(description="The original post on its network")
     network: str
@@ -299,17 +299,30 @@ def similar(
         filters, _ = read_filters(request)
     except FilterError as exc:
         raise HTTPException(400, str(exc)) from exc
-    found = vectors.similar(
-        session, parse_id(photo_id), filters, limit, per_shop=per_shop, other_shops=other_shops
-    )
-    if found is None:
-        raise HTTPException(404, "No such photo in the catalogue.")
-    return JSONResponse(
-        {
+    pid = parse_id(photo_id)
+
+    def compute() -> dict[str, Any] | None:
+        found = vectors.similar(
+            session, pid, filters, limit, per_shop=per_shop, other_shops=other_shops
+        )
+        if found is None:
+            return None
+        return {
             "items": [item_json(s.item) for s in found],
             "distances": [round(s.distance, 4) for s in found],
         }
+
+    # Cached per photo and query like the grid's first pages: synced with the catalogue's
+    # version stamp, so a moderator's decision or new vectors show at the next request.
+    cache = request.app.state.catalogue_cache
+    if cache.seconds > 0:
+        cache.sync(queries.catalogue_version(session))
+    body = cache.get_or_compute(
+        ("similar-api", pid, filters, limit, per_shop, other_shops), compute
     )
+    if body is None:
+        raise HTTPException(404, "No such photo in the catalogue.")
+    return JSONResponse(body)
 
 
 def _evidence_out(g: moderation.HeadGuess) -> EvidenceOut:

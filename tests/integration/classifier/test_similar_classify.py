@@ -4,6 +4,7 @@ on SQLite and PostgreSQL; a resized copy's nearest stored neighbour is its origi
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ def test_rows_carry_unit_embeddings_from_the_same_run(model: VitrinaModel, tmp_p
     rows = list(predictor.predict_paths([*paths, broken]))
     assert rows[-1].error and rows[-1].embedding is None
     for row in rows[:3]:
-        assert row.embedding.dtype == np.float32 and row.embedding.shape == (256,)
+        assert row.embedding.dtype == np.float32 and row.embedding.shape == (vectors.EMBEDDING_DIM,)
         assert np.linalg.norm(row.embedding) == pytest.approx(1.0, abs=1e-5)
     one = predictor.predict_one(paths[1])
     assert np.allclose(one.embedding, rows[1].embedding, atol=1e-4)
@@ -59,15 +60,25 @@ def test_classify_stores_embeddings_and_copies_find_their_original(
     summary = classify_catalog(settings, engine, model=model, batch_size=4)
     assert summary.labelled == 6 and summary.embedded == 7
     with Session(engine) as s:
-        assert vectors.versions(s) == {model.version: 7}
+        # tagged with the model and its projection (the committed embedding.npz)
+        assert model.projection is not None and model.projection.tag.startswith("e")
+        assert vectors.versions(s) == {f"{model.version}+{model.projection.tag}": 7}
         near = vectors.nearest(s, vectors.get(s, ids[6]), 2)
         assert [i for i, _ in near] == [ids[6], ids[2]]
         assert near[1][1] < 0.05
 
-    # a newer model version rewrites every vector (the relabelling run)
+    # a refitted projection alone rewrites every vector and relabels nothing
+    refit = replace(model, projection=replace(model.projection, tag="erefit"))
+    again = classify_catalog(settings, engine, model=refit, batch_size=4)
+    assert again.labelled == 0 and again.embedded == 7
+    with Session(engine) as s:
+        assert vectors.versions(s) == {f"{model.version}+erefit": 7}
+
+    # a newer model version rewrites every vector (the relabelling run); no embedding.npz:
+    # random directions
     newer = VitrinaModel(model.path, model.keras_model, {**model.metadata, "version": "v-next"})
     again = classify_catalog(settings, engine, model=newer, batch_size=4)
     assert again.embedded == 7
     with Session(engine) as s:
-        assert vectors.versions(s) == {"v-next": 7}
+        assert vectors.versions(s) == {"v-next+rnd0": 7}
     assert classify_catalog(settings, engine, model=newer).embedded == 0  # nothing left to do

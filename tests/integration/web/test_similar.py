@@ -17,8 +17,6 @@ from catalog.queries import Filters
 from tests.support.similar import ANGLES, seed_similar, unit
 from tests.support.web_helpers import make_app
 
-# Angle from the red dress: the smaller, the more alike.
-
 
 @pytest.fixture
 def site(db_url, settings_for):  # type: ignore[no-untyped-def]
@@ -53,7 +51,9 @@ def test_vectors_round_trip_replace_and_nearest(site) -> None:  # type: ignore[n
 def test_bad_vectors_are_refused_and_nothing_is_lost(site) -> None:  # type: ignore[no-untyped-def]
     engine, _client, photos = site
     with Session(engine) as s:
-        with pytest.raises(vectors.VectorError, match="256 numbers, this one 3"):
+        with pytest.raises(
+            vectors.VectorError, match=f"{vectors.EMBEDDING_DIM} numbers, this one 3"
+        ):
             vectors.store(s, photos["red_dress"], [1.0, 0.0, 0.0], "m")
         bad = unit(0.0)
         bad[5] = np.nan
@@ -159,4 +159,33 @@ def test_the_strip_drops_a_photo_a_moderator_rejects(db_url, settings_for) -> No
             moderation.decide(s, knit.id, knit.version, "ann", "reject")
         assert photos["knit_dress"] not in strip(client)
         assert photos["lina_dress4"] not in strip(client)  # lina has two already
+    engine.dispose()
+
+
+def test_the_api_caches_per_photo_and_filters_and_drops_a_rejected_photo(
+    db_url, settings_for
+) -> None:  # type: ignore[no-untyped-def]
+    from catalog import moderation
+    from catalog.models import Photo
+
+    settings, _ = settings_for(db_url, "[web]\nfacet_cache_seconds = 600\n")
+    photos = seed_similar(settings)
+    engine = make_engine(settings.database_url)
+    red = photos["red_dress"]
+
+    def ids(client: TestClient, query: str = "") -> list[int]:
+        return [i["id"] for i in client.get(f"/api/v1/items/{red}/similar{query}").json()["items"]]
+
+    with TestClient(make_app(settings)) as client:
+        everything, dresses = ids(client), ids(client, "?category=Dress&per_shop=0")
+        assert photos["knit_dress"] in everything and photos["blue_pants"] not in dresses
+        assert ids(client, "?category=Dress&per_shop=0") == dresses  # its own cache entry
+        with session_scope(engine) as s:  # a vector changes without a new catalogue stamp:
+            vectors.store(s, photos["knit_dress"], unit(1.5), "other")  # the cache answers
+        assert ids(client) == everything
+        with session_scope(engine) as s:
+            knit = s.get(Photo, photos["knit_dress"])
+            moderation.decide(s, knit.id, knit.version, "ann", "reject")
+        assert photos["knit_dress"] not in ids(client)  # the decision empties the cache
+        assert photos["knit_dress"] not in ids(client, "?category=Dress&per_shop=0")
     engine.dispose()

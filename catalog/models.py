@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConstraint, event, select
 from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from catalog.records import PhotoFailure
-from catalog.taxonomy import LabelState, ReviewStatus
+from catalog.taxonomy import PUBLIC_STATUSES, LabelState, ReviewStatus
 
 
 def utcnow() -> datetime:
@@ -109,10 +109,30 @@ class Photo(SQLModel, table=True):
             "post_id",
             "id",
         ),
+        # Facet counts and the shop/network/date filters read this index alone, without
+        # joining posts (the copies below, migration m001).
+        Index(
+            "ix_photos_listed",
+            "is_public",
+            "shop_id",
+            "network",
+            "posted_at",
+            "category",
+            "category_state",
+            "colour",
+            "colour_state",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="posts.id", index=True, ondelete="CASCADE")
+    # Copies of the post's shop, network and date, and whether shoppers see the photo (status
+    # public and not a repost), so the catalogue's counts need no join: set on insert (crud)
+    # and on every status write (crud.write_photo_labels; ORM writes: catalog.listing).
+    shop_id: int | None = Field(default=None)
+    network: str | None = Field(default=None, max_length=16)
+    posted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    is_public: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     position: int = 0
     source_url: str = Field(default="", sa_type=Text)
     sha256: str = Field(max_length=64, unique=True)
@@ -144,6 +164,28 @@ class Photo(SQLModel, table=True):
     # Bumped on every label/status change: moderators' optimistic concurrency check.
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+def is_listed(status: str | None, duplicate_of_id: int | None) -> bool:
+    """Shown to shoppers: a public status, and not a repost folded under its first photo."""
+    return status in PUBLIC_STATUSES and duplicate_of_id is None
+
+
+@event.listens_for(Photo, "before_insert")
+def _copies_on_insert(_mapper: Any, connection: Any, photo: Photo) -> None:
+    """Photos added through the ORM (seeds, tests) get the copies crud writes in SQL."""
+    photo.is_public = is_listed(photo.status, photo.duplicate_of_id)
+    if photo.shop_id is None and photo.post_id is not None:
+        row = connection.execute(
+            select(Post.shop_id, Post.network, Post.posted_at).where(Post.id == photo.post_id)
+        ).first()
+        if row is not None:
+            photo.shop_id, photo.network, photo.posted_at = row
+
+
+@event.listens_for(Photo, "before_update")
+def _copies_on_update(_mapper: Any, _connection: Any, photo: Photo) -> None:
+    photo.is_public = is_listed(photo.status, photo.duplicate_of_id)
 
 
 class RejectedMedia(SQLModel, table=True):

@@ -1,0 +1,64 @@
+"""photos.shop_id, network, posted_at (copies of the post's) and is_public (a public status and
+not a repost), with one covering index, so the catalogue's facet counts and its shop, network
+and date filters read photos alone instead of joining posts; backfilled here
+
+Revision ID: m001
+Revises: v001
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "m001"
+down_revision: str | None = "v001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The public statuses as they were when this revision was written (catalog.taxonomy).
+PUBLIC = "('auto_accepted', 'approved', 'corrected', 'partly_accepted')"
+LISTED = [
+    "is_public",
+    "shop_id",
+    "network",
+    "posted_at",
+    "category",
+    "category_state",
+    "colour",
+    "colour_state",
+]
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("photos", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("shop_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("network", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("posted_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("is_public", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    bind = op.get_bind()
+    public = f"status IN {PUBLIC} AND duplicate_of_id IS NULL"
+    if bind.dialect.name == "postgresql":
+        bind.exec_driver_sql(
+            "UPDATE photos SET shop_id = posts.shop_id, network = posts.network,"
+            f" posted_at = posts.posted_at, is_public = ({public})"
+            " FROM posts WHERE posts.id = photos.post_id"
+        )
+    else:
+        bind.exec_driver_sql(
+            "UPDATE photos SET (shop_id, network, posted_at) = (SELECT shop_id, network,"
+            f" posted_at FROM posts WHERE posts.id = photos.post_id), is_public = ({public})"
+        )
+    with op.batch_alter_table("photos", schema=None) as batch_op:
+        batch_op.create_index("ix_photos_listed", LISTED, unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("photos", schema=None) as batch_op:
+        batch_op.drop_index("ix_photos_listed")
+        batch_op.drop_column("is_public")
+        batch_op.drop_column("posted_at")
+        batch_op.drop_column("network")
+        batch_op.drop_column("shop_id")

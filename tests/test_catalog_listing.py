@@ -69,6 +69,12 @@ def test_upgrade_backfills_the_copies_and_downgrade_removes_them(db_url: str) ->
                 {"id": pid, "sha": f"{pid:064x}", "dup": dup, "status": status, "at": posted},
             )
     migrate(engine)
+    if engine.dialect.name == "sqlite":  # photos altered in place: its triggers are still there
+        with engine.connect() as conn:
+            triggers = conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'photos'"
+            ).scalars()
+            assert "photo_vectors_ad" in set(triggers)
     at = datetime(2026, 10, 1, 12, 30, tzinfo=UTC)
     assert _copies(engine, 1) == (7, "bluesky", at, True)
     assert _copies(engine, 2) == (7, "bluesky", at, False)

@@ -34,6 +34,7 @@ from catalog import changes
 from catalog.changes import PhotoChange, PhotoFacts
 from catalog.queries import Filters, Page
 
+STALE, DROP = 1, 2  # what a change does to a cached value (TTLCache.invalidate)
 # How long an event id missing between seen ones (a PostgreSQL transaction that took its id
 # earlier and commits later, or one rolled back) is waited for before it is given up on.
 HOLE_SECONDS = 5.0
@@ -58,7 +59,8 @@ class TTLCache:
         self._data: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.RLock()
         self._inflight: dict[Hashable, threading.Lock] = {}
-        self._crossed: dict[Hashable, float] = {}  # in-flight keys invalidated meanwhile
+        # In-flight keys invalidated meanwhile: (when, STALE or DROP).
+        self._crossed: dict[Hashable, tuple[float, int]] = {}
         self._generation = 0
         self._version: Hashable = None
         self._pool: ThreadPoolExecutor | None = None
@@ -107,8 +109,8 @@ class TTLCache:
             # A clear() during the computation means the value may be stale: do not keep it.
             if generation == self._generation:
                 value = self._fix(key, value)
-                crossed = self._crossed.pop(key, None)
-                if crossed is not None and self.stale_seconds <= 0:
+                crossed, how = self._crossed.pop(key, (None, 0))
+                if how == DROP or (how and (self.stale_seconds <= 0 or keep is None)):
                     return value  # invalidated meanwhile: the next request recomputes
                 self._data[key] = _Entry(
                     value, time.monotonic() + self.seconds, keep, stale_since=crossed
@@ -165,22 +167,25 @@ class TTLCache:
             self._version = version
         self.clear()
 
-    def invalidate(self, touched: Callable[[Hashable, Any], bool]) -> int:
-        """Mark stale (or, with stale_seconds 0, drop) every value `touched(key, value)`
-        says a change reached, and note in-flight keys it reaches; returns how many."""
+    def invalidate(self, touched: Callable[[Hashable, Any], int]) -> int:
+        """Mark stale every value `touched(key, value)` says a change reached (STALE), drop
+        those it says must not be served again (DROP, or any with stale_seconds 0), and note
+        in-flight keys it reaches; returns how many."""
         now = time.monotonic()
         marked = 0
         with self._lock:
             for key, entry in list(self._data.items()):
-                if entry.stale_since is None and touched(key, entry.value):
+                how = touched(key, entry.value)
+                if how == DROP or (how and entry.stale_since is None):
                     marked += 1
-                    if self.stale_seconds <= 0 or entry.compute is None:
+                    if how == DROP or self.stale_seconds <= 0 or entry.compute is None:
                         del self._data[key]
                     else:
                         entry.stale_since = now
             for key in self._inflight:
-                if key not in self._crossed and touched(key, None):
-                    self._crossed[key] = now
+                how = touched(key, None)
+                if how and self._crossed.get(key, (0, 0))[1] < how:
+                    self._crossed[key] = (now, how)
         return marked
 
     def update(self, change: Callable[[Hashable, Any], Any]) -> None:
@@ -321,37 +326,41 @@ def _counted(key: Hashable, value: Any, change: PhotoChange) -> Any:
     return Counted(new, value.floor, value.included | {change.event_id})
 
 
-def _touched(key: Hashable, value: Any, change: PhotoChange) -> bool:
-    """Whether a cached value (None: in flight) may differ after `change`."""
+def _touched(key: Hashable, value: Any, change: PhotoChange) -> int:
+    """What `change` does to a cached value (None: in flight): 0 nothing, STALE it may now
+    show more (refreshed within stale_seconds), DROP it shows the photo as it was (a rejected
+    photo must not be served again)."""
     if not isinstance(key, tuple) or not key:
-        return True
+        return DROP
     kind = key[0]
     if kind == "html":
-        return False  # fragments are keyed by the very data they show (web.routers.catalogue)
+        return 0  # fragments are keyed by the very data they show (web.routers.catalogue)
     facts = [f for f, _ in change.facts()]
     if kind in ("facets", "currencies"):
         filters: Filters = key[1]
         if value is None:
-            return False  # a snapshot in flight is brought up to date by _fix
+            return 0  # a snapshot in flight is brought up to date by _fix
         if not isinstance(value, Counted):
-            return True  # older than the log (_fix): recount
-        return bool(filters.q) and any(changes.touches_counts(filters, f) for f in facts)
+            return DROP  # older than the log (_fix): recount
+        return STALE if filters.q and any(changes.touches_counts(filters, f) for f in facts) else 0
     if kind == "page":
-        return value is None or any(_on_page(key[1], value, change.photo_id, f) for f in facts)
+        if value is None or any(i.id == change.photo_id for i in value.items):
+            return DROP
+        return STALE if any(_on_page(key[1], value, change.photo_id, f) for f in facts) else 0
     if kind == "similar":
         if value is None or key[1] == change.photo_id:
-            return True
+            return DROP
+        if any(getattr(i, "id", None) == change.photo_id for i in value):
+            return DROP
         before, after = change.before, change.after
         if before is not None and after is not None and after.public and not before.public:
-            return True  # newly public: it may be like any photo
-        return any(getattr(i, "id", None) == change.photo_id for i in value)
-    return True
+            return STALE  # newly public: it may be like any photo
+        return 0
+    return DROP
 
 
 def _on_page(filters: Filters, page: Page, photo_id: int, facts: PhotoFacts) -> bool:
-    """The photo is on this first page, or matches it and sorts before its last item."""
-    if any(i.id == photo_id for i in page.items):
-        return True
+    """The photo matches this first page's view and sorts before its last item."""
     if not changes.matches(filters, facts):
         return False
     if page.next_cursor is None or not page.items:

@@ -31,13 +31,14 @@ LISTED = [
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("photos", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("shop_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("network", sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column("posted_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(
-            sa.Column("is_public", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Plain ALTER TABLE, not batch mode: rebuilding photos on SQLite would lose the triggers
+    # other revisions put on it (v001's photo_vectors_ad).
+    op.add_column("photos", sa.Column("shop_id", sa.Integer(), nullable=True))
+    op.add_column("photos", sa.Column("network", sa.String(length=16), nullable=True))
+    op.add_column("photos", sa.Column("posted_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "photos", sa.Column("is_public", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     bind = op.get_bind()
     public = f"status IN {PUBLIC} AND duplicate_of_id IS NULL"
     if bind.dialect.name == "postgresql":
@@ -51,14 +52,11 @@ def upgrade() -> None:
             "UPDATE photos SET (shop_id, network, posted_at) = (SELECT shop_id, network,"
             f" posted_at FROM posts WHERE posts.id = photos.post_id), is_public = ({public})"
         )
-    with op.batch_alter_table("photos", schema=None) as batch_op:
-        batch_op.create_index("ix_photos_listed", LISTED, unique=False)
+    op.create_index("ix_photos_listed", "photos", LISTED, unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("photos", schema=None) as batch_op:
-        batch_op.drop_index("ix_photos_listed")
-        batch_op.drop_column("is_public")
-        batch_op.drop_column("posted_at")
-        batch_op.drop_column("network")
-        batch_op.drop_column("shop_id")
+    op.drop_index("ix_photos_listed", table_name="photos")
+    for column in ("is_public", "posted_at", "network", "shop_id"):
+        # SQLite ≥ 3.35 drops a column in place (no rebuild, triggers kept), as PostgreSQL does.
+        op.get_bind().exec_driver_sql(f"ALTER TABLE photos DROP COLUMN {column}")

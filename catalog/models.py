@@ -79,6 +79,40 @@ class Post(SQLModel, table=True):
     fetched_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
+# Covering indexes of the photos' copies (migration m001): one led by the shop, and one led by
+# each label for the views filtered by category or colour.
+LISTED_COLUMNS = (
+    "is_public",
+    "shop_id",
+    "network",
+    "posted_at",
+    "category",
+    "category_state",
+    "colour",
+    "colour_state",
+)
+LISTED_BY_CATEGORY = (
+    "is_public",
+    "category",
+    "category_state",
+    "colour",
+    "colour_state",
+    "shop_id",
+    "network",
+    "posted_at",
+)
+LISTED_BY_COLOUR = (
+    "is_public",
+    "colour",
+    "colour_state",
+    "category",
+    "category_state",
+    "shop_id",
+    "network",
+    "posted_at",
+)
+
+
 class Photo(SQLModel, table=True):
     """One distinct image, stored once under its content hash, with its current labels."""
 
@@ -111,17 +145,9 @@ class Photo(SQLModel, table=True):
         ),
         # Facet counts and the shop/network/date filters read this index alone, without
         # joining posts (the copies below, migration m001).
-        Index(
-            "ix_photos_listed",
-            "is_public",
-            "shop_id",
-            "network",
-            "posted_at",
-            "category",
-            "category_state",
-            "colour",
-            "colour_state",
-        ),
+        Index("ix_photos_listed", *LISTED_COLUMNS),
+        Index("ix_photos_listed_category", *LISTED_BY_CATEGORY),
+        Index("ix_photos_listed_colour", *LISTED_BY_COLOUR),
     )
 
     id: int | None = Field(default=None, primary_key=True)

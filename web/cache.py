@@ -3,11 +3,13 @@
 `TTLCache` is generic. Single-flight: when many requests miss the same key at once, one
 computes and the others wait for its result instead of all running the same expensive query (a
 thundering herd). Once a value has expired, requests arriving while it is being recomputed get
-the previous value. `clear()` drops every value, stale ones too (nobody is served old data after
-it); `sync(version)` clears when a version stamp differs from the one the values came from.
+the previous value (with `background`, it is recomputed off-request and no request waits).
+`clear()` drops every value, stale ones too (nobody is served old data after it);
+`sync(version)` clears when a version stamp differs from the one the values came from.
 `invalidate(test)` marks the values a change touches stale: each is still served for at most
 `stale_seconds` while it is recomputed in the background, then requests wait for the new value
-(with `stale_seconds` 0 they are dropped and the next request recomputes them).
+(with `stale_seconds` 0 they are dropped and the next request recomputes them); a value that
+shows the changed photo as it was is dropped at once.
 
 `CatalogueCache` is how one web process follows the others' writes without emptying itself:
 on each request it reads the catalogue's stamp (new photos, predictions or shops: clear all) and
@@ -84,6 +86,9 @@ class TTLCache:
                 stale = entry.stale_since
                 if stale is not None and background and now - stale < self.stale_seconds:
                     self._refresh_later(key, compute)
+                    return entry.value
+                if stale is None and background:
+                    self._refresh_later(key, compute)  # expired: the old value meanwhile
                     return entry.value
             flight = self._inflight.setdefault(key, threading.Lock())
         if entry is not None and entry.stale_since is None and not flight.acquire(blocking=False):

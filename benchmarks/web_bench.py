@@ -155,9 +155,11 @@ def build_sqlite(path: Path, photos: int, shops: int = 60, seed: int = 7) -> Non
                 col_conf,
                 status,
                 created,
-                post[1],  # the post's shop, network and date, copied (migration m001)
+                post[1],  # the post's shop, network, date and price, copied (m001)
                 post[2],
                 post[8],
+                post[6],
+                post[7],
                 status in PUBLIC and dup is None,
             )
         )
@@ -165,9 +167,9 @@ def build_sqlite(path: Path, photos: int, shops: int = 60, seed: int = 7) -> Non
         "INSERT INTO photos (id, post_id, position, source_url, sha256, phash, width, height,"
         " stored_path, thumb_path, duplicate_of_id, category, category_confidence, colour,"
         " colour_confidence, status, model_version, reviewed_by, version, created_at, shop_id,"
-        " network, posted_at, is_public)"
+        " network, posted_at, price_amount, price_currency, is_public)"
         " VALUES (?, ?, 0, '', ?, '', 480, 600, ?, ?, ?, ?, ?, ?, ?, ?, 'bench', '', 1, ?, ?, ?,"
-        " ?, ?)",
+        " ?, ?, ?, ?)",
         rows,
     )
     # Datasette facets one table or view: give it the same rows the catalogue shows.
@@ -229,7 +231,8 @@ def build_postgres(url: str, photos: int, shops: int = 300) -> None:
                 "INSERT INTO photos (id, post_id, position, source_url, sha256, phash, width,"
                 " height, stored_path, thumb_path, duplicate_of_id, category,"
                 " category_confidence, colour, colour_confidence, status, model_version,"
-                " reviewed_by, version, created_at, shop_id, network, posted_at, is_public)"
+                " reviewed_by, version, created_at, shop_id, network, posted_at, price_amount,"
+                " price_currency, is_public)"
                 " SELECT i, g.post, 0, '', lpad(to_hex(i), 64, '0'),"
                 " '', 480, 600, 'x/' || i || '.jpg', '', NULL,"
                 f" {cats}[1 + (random() * 16)::int], 0.3 + random() * 0.7,"
@@ -237,7 +240,8 @@ def build_postgres(url: str, photos: int, shops: int = 300) -> None:
                 " CASE WHEN r < 0.85 THEN 'auto_accepted' WHEN r < 0.90 THEN 'approved'"
                 " WHEN r < 0.93 THEN 'corrected' WHEN r < 0.98 THEN 'needs_review'"
                 " ELSE 'rejected' END, 'bench', '', 1, now(),"
-                " p.shop_id, p.network, p.posted_at, r < 0.93"  # the copies (migration m001)
+                " p.shop_id, p.network, p.posted_at, p.price_amount, p.price_currency,"
+                " r < 0.93"  # the copies (migration m001)
                 " FROM (SELECT i, random() AS r, 1 + (random() * (:posts - 1))::int AS post"
                 "       FROM generate_series(1, :n) i) g JOIN posts p ON p.id = g.post"
             ),

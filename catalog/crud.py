@@ -12,7 +12,16 @@ from sqlalchemy import delete, false, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from catalog.models import CrawlRun, Photo, Post, RejectedMedia, Shop, is_listed, utcnow
+from catalog.models import (
+    POST_COPIES,
+    CrawlRun,
+    Photo,
+    Post,
+    RejectedMedia,
+    Shop,
+    is_listed,
+    utcnow,
+)
 from catalog.prices import price_columns
 from catalog.records import RETRYABLE_FAILURES, CrawlSummary, PhotoFailure
 from catalog.taxonomy import NETWORKS, ReviewStatus
@@ -226,17 +235,16 @@ def _photo_row(fields: dict[str, Any], **keys: Any) -> dict[str, Any]:
 
 
 def _with_post_copies(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Photo rows with their post's shop, network and date copied (Photo.shop_id …)."""
+    """Photo rows with their post's shop, network, date and price copied (models.POST_COPIES)."""
     post_ids = {row["post_id"] for row in rows}
+    names = [c.key for c in POST_COPIES]
     copies = {
-        pid: {"shop_id": shop, "network": network, "posted_at": at}
-        for pid, shop, network, at in session.execute(
-            select(Post.id, Post.shop_id, Post.network, Post.posted_at).where(
-                Post.id.in_(post_ids)  # type: ignore[union-attr]
-            )
+        pid: dict(zip(names, values, strict=True))
+        for pid, *values in session.execute(
+            select(Post.id, *POST_COPIES).where(Post.id.in_(post_ids))  # type: ignore[union-attr]
         )
     }
-    empty = {"shop_id": None, "network": None, "posted_at": None}
+    empty = dict.fromkeys(names)
     return [row | copies.get(row["post_id"], empty) for row in rows]
 
 

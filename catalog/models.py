@@ -80,7 +80,7 @@ class Post(SQLModel, table=True):
 
 
 # Covering indexes of the photos' copies (migration m001): one led by the shop, and one led by
-# each label for the views filtered by category or colour.
+# each label for the views filtered by category or colour; the price last, for the currencies.
 LISTED_COLUMNS = (
     "is_public",
     "shop_id",
@@ -90,6 +90,8 @@ LISTED_COLUMNS = (
     "category_state",
     "colour",
     "colour_state",
+    "price_currency",
+    "price_amount",
 )
 LISTED_BY_CATEGORY = (
     "is_public",
@@ -100,6 +102,8 @@ LISTED_BY_CATEGORY = (
     "shop_id",
     "network",
     "posted_at",
+    "price_currency",
+    "price_amount",
 )
 LISTED_BY_COLOUR = (
     "is_public",
@@ -110,6 +114,8 @@ LISTED_BY_COLOUR = (
     "shop_id",
     "network",
     "posted_at",
+    "price_currency",
+    "price_amount",
 )
 
 
@@ -152,12 +158,14 @@ class Photo(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="posts.id", index=True, ondelete="CASCADE")
-    # Copies of the post's shop, network and date, and whether shoppers see the photo (status
+    # Copies of the post's shop, network, date and price, and whether shoppers see it (status
     # public and not a repost), so the catalogue's counts need no join: set on insert (crud)
     # and on every status write (crud.write_photo_labels; ORM writes: catalog.listing).
     shop_id: int | None = Field(default=None)
     network: str | None = Field(default=None, max_length=16)
     posted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    price_amount: Decimal | None = Field(default=None, sa_type=Numeric(12, 2))
+    price_currency: str | None = Field(default=None, max_length=3)
     is_public: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     position: int = 0
     source_url: str = Field(default="", sa_type=Text)
@@ -197,16 +205,19 @@ def is_listed(status: str | None, duplicate_of_id: int | None) -> bool:
     return status in PUBLIC_STATUSES and duplicate_of_id is None
 
 
+# What a photo copies from its post (the same names on both tables).
+POST_COPIES = (Post.shop_id, Post.network, Post.posted_at, Post.price_amount, Post.price_currency)
+
+
 @event.listens_for(Photo, "before_insert")
 def _copies_on_insert(_mapper: Any, connection: Any, photo: Photo) -> None:
     """Photos added through the ORM (seeds, tests) get the copies crud writes in SQL."""
     photo.is_public = is_listed(photo.status, photo.duplicate_of_id)
     if photo.shop_id is None and photo.post_id is not None:
-        row = connection.execute(
-            select(Post.shop_id, Post.network, Post.posted_at).where(Post.id == photo.post_id)
-        ).first()
+        row = connection.execute(select(*POST_COPIES).where(Post.id == photo.post_id)).first()
         if row is not None:
-            photo.shop_id, photo.network, photo.posted_at = row
+            for column, value in zip(POST_COPIES, row, strict=True):
+                setattr(photo, column.key, value)
 
 
 @event.listens_for(Photo, "before_update")

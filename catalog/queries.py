@@ -218,14 +218,11 @@ def _price_conditions(filters: Filters) -> list[ColumnElement[bool]]:
 def currency_counts(session: Session, filters: Filters) -> list[tuple[str, int]]:
     """Photos per price currency under the filters (the price filter itself left out)."""
     free = filters.with_(price_min=None, price_max=None, currency="")
-    conds, _ = _conditions(free, _dialect(session), listed=True)
-    query = (
-        select(Post.price_currency, func.count())
-        .select_from(Photo)
-        .join(Post, Post.id == Photo.post_id)
-        .where(*conds, Post.price_amount.is_not(None))
-        .group_by(Post.price_currency)
-    )
+    conds, needs_post = _conditions(free, _dialect(session), listed=True)
+    query = select(Photo.price_currency, func.count()).select_from(Photo)
+    if needs_post:
+        query = query.join(Post, Post.id == Photo.post_id)
+    query = query.where(*conds, Photo.price_amount.is_not(None)).group_by(Photo.price_currency)
     return sorted(((c, n) for c, n in session.execute(query)), key=lambda cn: (-cn[1], cn[0]))
 
 
@@ -397,10 +394,15 @@ def _listed_conditions(filters: Filters, dialect: str) -> tuple[list[ColumnEleme
         conds.append(Photo.posted_at >= _start(filters.date_from))
     if filters.date_to:
         conds.append(Photo.posted_at < _start(filters.date_to + timedelta(days=1)))
-    needs_post = False
     if filters.has_price_filter():
-        conds.extend(_price_conditions(filters))
-        needs_post = True
+        conds.append(Photo.price_amount.is_not(None))
+        if filters.price_min is not None:
+            conds.append(Photo.price_amount >= filters.price_min)
+        if filters.price_max is not None:
+            conds.append(Photo.price_amount <= filters.price_max)
+        if filters.currency:
+            conds.append(Photo.price_currency == filters.currency)
+    needs_post = False
     if filters.q:
         match = search.matching_post_ids(dialect, filters.q)
         if match is not None:

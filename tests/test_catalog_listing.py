@@ -4,6 +4,7 @@ shoppers see them (is_public), backfilled on upgrade and kept in step by every w
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from alembic import command
 from alembic.script import ScriptDirectory
@@ -14,16 +15,24 @@ from catalog import crud, moderation
 from catalog.db import alembic_config, make_engine, migrate, migration_transaction, session_scope
 from catalog.models import Photo
 
-COPIES = "SELECT shop_id, network, posted_at, is_public FROM photos WHERE id = :id"
+PRICE = (Decimal("45.00"), "EUR")
+COPIES = (
+    "SELECT shop_id, network, posted_at, is_public, price_amount, price_currency FROM photos"
+    " WHERE id = :id"
+)
 
 
 def _copies(engine, photo_id: int) -> tuple:
     with engine.connect() as conn:
-        shop, network, posted, public = conn.execute(text(COPIES), {"id": photo_id}).one()
+        shop, network, posted, public, amount, currency = conn.execute(
+            text(COPIES), {"id": photo_id}
+        ).one()
     if isinstance(posted, str):  # SQLite, read without the model's type
         posted = datetime.fromisoformat(posted)
     if posted is not None and posted.tzinfo is None:
         posted = posted.replace(tzinfo=UTC)
+    if amount is not None:
+        assert (Decimal(str(amount)), currency) == PRICE
     return shop, network, posted, bool(public)
 
 
@@ -47,8 +56,9 @@ def test_upgrade_backfills_the_copies_and_downgrade_removes_them(db_url: str) ->
         conn.execute(
             text(
                 "INSERT INTO posts (id, shop_id, network, network_post_id, permalink, caption,"
-                " title, price, vendor, product_type, tags, pinned, posted_at, fetched_at)"
-                " VALUES (3, 7, 'bluesky', 'p3', '', '', '', '', '', '', '[]', false, :at, :at)"
+                " title, price, price_amount, price_currency, vendor, product_type, tags, pinned,"
+                " posted_at, fetched_at) VALUES (3, 7, 'bluesky', 'p3', '', '', '', '', '45.00',"
+                " 'EUR', '', '', '[]', false, :at, :at)"
             ),
             {"at": posted},
         )
@@ -85,7 +95,7 @@ def test_upgrade_backfills_the_copies_and_downgrade_removes_them(db_url: str) ->
         command.downgrade(cfg, str(below))
     with engine.connect() as conn:
         columns = set(conn.execute(text("SELECT * FROM photos")).keys())
-    assert not columns & {"shop_id", "network", "posted_at", "is_public"}
+    assert not columns & {"shop_id", "network", "posted_at", "is_public", "price_amount"}
     assert {"status", "post_id"} <= columns
     migrate(engine)
     assert _copies(engine, 4) == (7, "bluesky", at, True)
@@ -97,7 +107,7 @@ def test_every_write_keeps_the_copies_in_step(db_url: str) -> None:
     at = datetime(2026, 11, 2, 8, tzinfo=UTC)
     with session_scope(engine) as s:
         shop = crud.upsert_shop(s, "mastodon", "lina").id
-        post = crud.upsert_post(s, shop, "mastodon", "1", posted_at=at).id
+        post = crud.upsert_post(s, shop, "mastodon", "1", posted_at=at, price="45 EUR").id
         one, two = (
             u.id
             for u in crud.add_photos(

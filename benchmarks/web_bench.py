@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -345,13 +346,21 @@ def _wait(port: int, proc: subprocess.Popen, what: str) -> None:
 
 
 class Server:
-    def __init__(self, args: list[str], port: int, what: str, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        args: list[str],
+        port: int,
+        what: str,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+    ):
         self.port = port
         self.proc = subprocess.Popen(
             args,
             cwd=REPO,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            # The server's errors, for when a scenario counts some (the access log is off).
+            stderr=log.open("ab") if log else subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
         )
         _wait(port, self.proc, what)
@@ -376,7 +385,7 @@ def vitrina(
     port = _port()
     args = [sys.executable, "-m", "vitrina_cli.main", "--config", str(config), "serve"]
     args += ["--port", str(port), "--workers", str(workers)]
-    return Server(args, port, "vitrina serve")
+    return Server(args, port, "vitrina serve", log=tmp / "serve.log")
 
 
 def datasette(db: Path) -> Server:
@@ -399,7 +408,10 @@ def print_table(results: list[Result], clients: int) -> None:
 def run_sqlite(args: argparse.Namespace, tmp: Path) -> Path:
     db = tmp / "catalogue.db"
     t0 = time.monotonic()
-    build_sqlite(db, args.photos)
+    if args.sqlite_copy:  # a catalogue built before (by this file): copied, as runs write to it
+        shutil.copyfile(args.sqlite_copy, db)
+    else:
+        build_sqlite(db, args.photos)
     print(f"built {args.photos:,} photos in SQLite in {time.monotonic() - t0:.0f}s: {db}")
     if args.skip_plain:
         return db
@@ -586,7 +598,9 @@ async def _moderator(
                 reader, writer, "GET", "/api/v1/moderation/queue?limit=40", auth
             )
             if status != 200:
-                raise SystemExit(f"the moderation queue answered {status}: {body[:300]!r}")
+                raise SystemExit(
+                    f"the moderation queue answered {status}: {body[:300]!r} (see serve.log)"
+                )
             todo = [q for q in json.loads(body)["items"] if q["photo"]["id"] % 2 == index]
             if not todo:
                 break
@@ -595,9 +609,9 @@ async def _moderator(
         action = rnd.choice(("accept", "accept", "correct", "reject"))
         decision: dict = {"action": action, "version": q["version"]}
         category, colour = photo["category"], photo["colour"]
-        if action == "correct":
+        if action == "correct":  # a new colour, the category confirmed: both labels decided
             colour = rnd.choice([c for c in COLOURS if c != colour])
-            decision["colour"] = colour
+            decision.update(colour=colour, category=category)
         start = time.perf_counter()
         status, _ = await _exchange(
             reader,
@@ -621,8 +635,17 @@ async def _moderator(
     await asyncio.gather(*watchers)
 
 
+async def _visit(port: int, paths: list[str]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for path in paths:
+        await _exchange(reader, writer, "GET", path)
+    writer.close()
+
+
 async def _mixed(port: int, views: list[str], tokens: list[str], seconds: float, out: Mixed):
-    for record, length in ((False, 3.0), (True, seconds)):  # a warm-up first
+    # Warm-up: every view once (the caches as shoppers have filled them), then 3 s of the mix.
+    await asyncio.gather(*(_visit(port, views[i::16]) for i in range(16)))
+    for record, length in ((False, 3.0), (True, seconds)):
         stop = time.monotonic() + length
         rnds = [random.Random(i) for i in range(16)]
         await asyncio.gather(
@@ -709,6 +732,7 @@ def main() -> None:
     )
     parser.add_argument("--mixed-seconds", type=float, default=30)
     parser.add_argument("--skip-plain", action="store_true", help="only the mixed scenario")
+    parser.add_argument("--sqlite-copy", type=Path, help="start from a copy of this catalogue")
     parser.add_argument(
         "--pg-url",
         default=os.environ.get(

@@ -70,7 +70,8 @@ def _queries(app) -> list[str]:
         if not threading.current_thread().name.startswith("cache-refresh"):
             seen.append(statement)
 
-    event.listen(app.state.engine, "before_cursor_execute", record)
+    for engine in {app.state.engine, app.state.cache_engine}:
+        event.listen(engine, "before_cursor_execute", record)
     return seen
 
 

@@ -146,6 +146,14 @@ def create_app(
         busy_timeout_s=WEB_SQLITE_BUSY_S,
         pg_options=WEB_PG_OPTIONS,
     )
+    # The cache computes with connections of its own: a request holding one of the main pool's
+    # while its computation waits for another would, 15 such at once, wait on itself.
+    app.state.cache_engine = engine or make_engine(
+        settings.database_url,
+        echo=settings.database.echo,
+        busy_timeout_s=WEB_SQLITE_BUSY_S,
+        pg_options=WEB_PG_OPTIONS,
+    )
     app.state.templates = make_templates()
     app.state.catalogue_cache = CatalogueCache(
         settings.web.facet_cache_seconds,

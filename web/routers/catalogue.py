@@ -134,7 +134,7 @@ def photo(photo_id: str, request: Request, session: Session = Depends(get_sessio
     similar = cache.get_or_compute(
         ("similar", pid),
         own_session(
-            request.app.state.engine,
+            request.app.state.cache_engine,
             lambda s: [x.item for x in vectors.similar(s, pid, None, SIMILAR_ON_PAGE) or []],
         ),
         background=True,

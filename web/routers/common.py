@@ -46,8 +46,9 @@ def browse(
     writes (web.cache.CatalogueCache); deeper pages are cheap keyset queries and always run.
     """
     cache = request.app.state.catalogue_cache
-    engine = request.app.state.engine
+    engine = request.app.state.cache_engine
     cache.follow(session)
+    session.commit()  # a read: hand its connection back while the cache computes (cache_engine)
     if cursor is None:
         page = cache.get_or_compute(
             ("page", filters, limit),
@@ -73,7 +74,7 @@ def currencies(request: Request, session: Session, filters: Filters) -> list[tup
     """The price currencies under the filters, for the price form (cached like the facets;
     call after `browse`, which brings the cache up to date)."""
     cache = request.app.state.catalogue_cache
-    engine = request.app.state.engine
+    engine = request.app.state.cache_engine
     return _value(
         cache.get_or_compute(
             ("currencies", filters.with_(sort="newest")),

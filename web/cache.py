@@ -41,6 +41,7 @@ STALE, DROP = 1, 2  # what a change does to a cached value (TTLCache.invalidate)
 # earlier and commits later, or one rolled back) is waited for before it is given up on.
 HOLE_SECONDS = 5.0
 LOG_SECONDS = 120.0  # changes kept to correct counts computed while they happened
+COUNTED_LIFETIME = 10  # × seconds: how long corrected counts are kept before a recount
 
 
 @dataclass
@@ -118,12 +119,15 @@ class TTLCache:
                 if how == DROP or (how and (self.stale_seconds <= 0 or keep is None)):
                     return value  # invalidated meanwhile: the next request recomputes
                 self._data[key] = _Entry(
-                    value, time.monotonic() + self.seconds, keep, stale_since=crossed
+                    value, time.monotonic() + self._lifetime(value), keep, stale_since=crossed
                 )
                 self._data.move_to_end(key)
                 while len(self._data) > self.max_entries:
                     self._data.popitem(last=False)
         return value
+
+    def _lifetime(self, value: Any) -> float:
+        return self.seconds
 
     def _land(self, key: Hashable, flight: threading.Lock) -> None:
         with self._lock:
@@ -302,6 +306,11 @@ class CatalogueCache(TTLCache):
             events.gap_since = None
         while events.log and now - events.log[0][0] > LOG_SECONDS:
             events.log_floor = max(events.log_floor, events.log.pop(0)[1].event_id)
+
+    def _lifetime(self, value: Any) -> float:
+        # Counts kept exact by every decision are recounted less often (each recount of every
+        # cached view costs the shared CPU); pages and the rest keep `seconds`.
+        return self.seconds * (COUNTED_LIFETIME if isinstance(value, Counted) else 1)
 
     def _fix(self, key: Hashable, value: Any) -> Any:
         """Counts from a snapshot get the changes this process applied that it lacks."""

@@ -388,6 +388,21 @@ def vitrina(
     return Server(args, port, "vitrina serve", log=tmp / "serve.log")
 
 
+def datasette_copy(db: Path) -> Path:
+    """The catalogue without sqlite-vec's table: Datasette's sqlite3 cannot load the extension
+    and refuses a file that has one."""
+    from catalog.vectors import SQLITE_DROP
+
+    out = db.with_name("datasette.db")
+    shutil.copyfile(db, out)
+    engine = make_engine(f"sqlite:///{out}")  # loads sqlite-vec, so the table can be dropped
+    with engine.begin() as conn:
+        for statement in SQLITE_DROP:
+            conn.exec_driver_sql(statement)
+    engine.dispose()
+    return out
+
+
 def datasette(db: Path) -> Server:
     port = _port()
     exe = Path(sys.executable).with_name("datasette")
@@ -447,7 +462,7 @@ def run_sqlite(args: argparse.Namespace, tmp: Path) -> Path:
             args.seconds,
         )
         results.append(one)
-    with datasette(db) as srv:
+    with datasette(datasette_copy(db)) as srv:
         ds = measure(
             "datasette     same faceted query (1 process)",
             srv.port,
@@ -733,6 +748,7 @@ def main() -> None:
     parser.add_argument("--mixed-seconds", type=float, default=30)
     parser.add_argument("--skip-plain", action="store_true", help="only the mixed scenario")
     parser.add_argument("--sqlite-copy", type=Path, help="start from a copy of this catalogue")
+    parser.add_argument("--pg-db", help="an existing catalogue built by build_postgres (kept)")
     parser.add_argument(
         "--pg-url",
         default=os.environ.get(
@@ -752,13 +768,14 @@ def main() -> None:
 
         admin_url = make_url(args.pg_url).set(drivername="postgresql+psycopg")
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        db_name = "vitrina_bench_1m"
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{db_name}"'))
+        db_name = args.pg_db or "vitrina_bench_1m"
         pg_url = admin_url.set(database=db_name).render_as_string(hide_password=False)
         t0 = time.monotonic()
-        build_postgres(pg_url, args.pg_photos)
+        if not args.pg_db:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{db_name}"'))
+            build_postgres(pg_url, args.pg_photos)
         print(f"\nbuilt {args.pg_photos:,} photos in PostgreSQL in {time.monotonic() - t0:.0f}s")
         pg_results = []
         page, api_path = f"/?{FILTERS}", f"/api/v1/items?{FILTERS}"
@@ -774,8 +791,9 @@ def main() -> None:
         if args.mixed:
             run_mixed(args, tmp, pg_url, f"PostgreSQL {args.pg_photos:,} photos", 300)
         print(machine())
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+        if not args.pg_db:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
         admin.dispose()
 
 

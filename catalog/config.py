@@ -201,6 +201,13 @@ class WebSettings(_Section):
     login_max_failures: int = Field(5, ge=1)
     login_lockout_seconds: int = Field(300, ge=1)
     facet_cache_seconds: int = Field(30, ge=0, le=86400)
+    # After a moderator's decision, a cached page it touches is still served for up to this
+    # long while it is recomputed in the background (counts are corrected at once); 0: the
+    # next request recomputes it.
+    stale_seconds: float = Field(1.0, ge=0, le=10)
+    # "global": any change empties every cache, as before targeted invalidation (the web
+    # benchmark's baseline).
+    invalidation: Literal["targeted", "global"] = "targeted"
     session_hours: int = Field(12, ge=1, le=24 * 30)
     api_token_days: int = Field(30, ge=1, le=3650)
     # Proxies whose X-Forwarded-For/-Proto are believed (addresses or "*"); none by default.

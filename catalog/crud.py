@@ -8,11 +8,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, or_, update
+from sqlalchemy import CursorResult, delete, false, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from catalog.models import CrawlRun, Photo, Post, RejectedMedia, Shop, utcnow
+from catalog.models import (
+    POST_COPIES,
+    CrawlRun,
+    Photo,
+    Post,
+    RejectedMedia,
+    Shop,
+    is_listed,
+    utcnow,
+)
 from catalog.prices import price_columns
 from catalog.records import RETRYABLE_FAILURES, CrawlSummary, PhotoFailure
 from catalog.taxonomy import NETWORKS, ReviewStatus
@@ -220,7 +229,23 @@ def _photo_row(fields: dict[str, Any], **keys: Any) -> dict[str, Any]:
     unknown = set(fields) - set(values) - {"post_id", "sha256"}
     if unknown:
         raise TypeError(f"unknown photo fields: {', '.join(sorted(unknown))}")
-    return values | dict(fields)
+    row = values | dict(fields)
+    row["is_public"] = is_listed(row["status"], row["duplicate_of_id"])
+    return row
+
+
+def _with_post_copies(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Photo rows with their post's shop, network, date and price copied (models.POST_COPIES)."""
+    post_ids = {row["post_id"] for row in rows}
+    names = [c.key for c in POST_COPIES]
+    copies = {
+        pid: dict(zip(names, values, strict=True))
+        for pid, *values in session.execute(
+            select(Post.id, *POST_COPIES).where(Post.id.in_(post_ids))  # type: ignore[union-attr]
+        )
+    }
+    empty = dict.fromkeys(names)
+    return [row | copies.get(row["post_id"], empty) for row in rows]
 
 
 def upsert_post(
@@ -233,7 +258,7 @@ def upsert_post(
 
 def add_photo(session: Session, post_id: int, sha256: str, **fields: Any) -> Upserted:
     """Store a photo once per content hash; an exact duplicate returns the first row."""
-    values = _photo_row(fields, post_id=post_id, sha256=sha256)
+    values = _with_post_copies(session, [_photo_row(fields, post_id=post_id, sha256=sha256)])[0]
     return _insert_once(session, Photo, values, ["sha256"])
 
 
@@ -279,7 +304,8 @@ def upsert_posts(
 
 def add_photos(session: Session, photos: Sequence[dict[str, Any]]) -> list[Upserted]:
     """`add_photo` for many photos in one statement (each dict has post_id and sha256)."""
-    return _insert_many(session, Photo, [_photo_row(fields) for fields in photos], "sha256", {})
+    rows = _with_post_copies(session, [_photo_row(fields) for fields in photos])
+    return _insert_many(session, Photo, rows, "sha256", {})
 
 
 def record_rejected_media(
@@ -561,6 +587,10 @@ def write_photo_labels(
     where = [col(Photo.id) == photo_id, col(Photo.version) == version]
     if unless_rejected:
         where.append(col(Photo.status) != ReviewStatus.rejected)
+    if "status" in values:  # the copy the catalogue's counts read (models.is_listed)
+        listed = is_listed(values["status"], None)
+        public = col(Photo.duplicate_of_id).is_(None) if listed else false()
+        values = {**values, "is_public": public}
     result = session.execute(
         update(Photo)
         .where(*where)

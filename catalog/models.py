@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConstraint, event, select
 from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from catalog.records import PhotoFailure
-from catalog.taxonomy import LabelState, ReviewStatus
+from catalog.taxonomy import PUBLIC_STATUSES, LabelState, ReviewStatus
 
 
 def utcnow() -> datetime:
@@ -79,6 +79,46 @@ class Post(SQLModel, table=True):
     fetched_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
+# Covering indexes of the photos' copies (migration m001): one led by the shop, and one led by
+# each label for the views filtered by category or colour; the price last, for the currencies.
+LISTED_COLUMNS = (
+    "is_public",
+    "shop_id",
+    "network",
+    "posted_at",
+    "category",
+    "category_state",
+    "colour",
+    "colour_state",
+    "price_currency",
+    "price_amount",
+)
+LISTED_BY_CATEGORY = (
+    "is_public",
+    "category",
+    "category_state",
+    "colour",
+    "colour_state",
+    "shop_id",
+    "network",
+    "posted_at",
+    "price_currency",
+    "price_amount",
+)
+LISTED_BY_COLOUR = (
+    "is_public",
+    "colour",
+    "colour_state",
+    "category",
+    "category_state",
+    "shop_id",
+    "network",
+    "posted_at",
+    "price_currency",
+    "price_amount",
+)
+
+
 class Photo(SQLModel, table=True):
     """One distinct image, stored once under its content hash, with its current labels."""
 
@@ -109,10 +149,24 @@ class Photo(SQLModel, table=True):
             "post_id",
             "id",
         ),
+        # Facet counts and the shop/network/date filters read this index alone, without
+        # joining posts (the copies below, migration m001).
+        Index("ix_photos_listed", *LISTED_COLUMNS),
+        Index("ix_photos_listed_category", *LISTED_BY_CATEGORY),
+        Index("ix_photos_listed_colour", *LISTED_BY_COLOUR),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="posts.id", index=True, ondelete="CASCADE")
+    # Copies of the post's shop, network, date and price, and whether shoppers see it (status
+    # public and not a repost), so the catalogue's counts need no join: set on insert (crud)
+    # and on every status write (crud.write_photo_labels; ORM writes: catalog.listing).
+    shop_id: int | None = Field(default=None)
+    network: str | None = Field(default=None, max_length=16)
+    posted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    price_amount: Decimal | None = Field(default=None, sa_type=Numeric(12, 2))
+    price_currency: str | None = Field(default=None, max_length=3)
+    is_public: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     position: int = 0
     source_url: str = Field(default="", sa_type=Text)
     sha256: str = Field(max_length=64, unique=True)
@@ -150,6 +204,31 @@ class Photo(SQLModel, table=True):
     # Bumped on every label/status change: moderators' optimistic concurrency check.
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+def is_listed(status: str | None, duplicate_of_id: int | None) -> bool:
+    """Shown to shoppers: a public status, and not a repost folded under its first photo."""
+    return status in PUBLIC_STATUSES and duplicate_of_id is None
+
+
+# What a photo copies from its post (the same names on both tables).
+POST_COPIES = (Post.shop_id, Post.network, Post.posted_at, Post.price_amount, Post.price_currency)
+
+
+@event.listens_for(Photo, "before_insert")
+def _copies_on_insert(_mapper: Any, connection: Any, photo: Photo) -> None:
+    """Photos added through the ORM (seeds, tests) get the copies crud writes in SQL."""
+    photo.is_public = is_listed(photo.status, photo.duplicate_of_id)
+    if photo.shop_id is None and photo.post_id is not None:
+        row = connection.execute(select(*POST_COPIES).where(Post.id == photo.post_id)).first()
+        if row is not None:
+            for column, value in zip(POST_COPIES, row, strict=True):
+                setattr(photo, column.key, value)
+
+
+@event.listens_for(Photo, "before_update")
+def _copies_on_update(_mapper: Any, _connection: Any, photo: Photo) -> None:
+    photo.is_public = is_listed(photo.status, photo.duplicate_of_id)
 
 
 class RejectedMedia(SQLModel, table=True):

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, true
 from sqlmodel import Session, col
 
 from catalog import prices, search
@@ -218,13 +218,12 @@ def _price_conditions(filters: Filters) -> list[ColumnElement[bool]]:
 def currency_counts(session: Session, filters: Filters) -> list[tuple[str, int]]:
     """Photos per price currency under the filters (the price filter itself left out)."""
     free = filters.with_(price_min=None, price_max=None, currency="")
-    conds, _ = _conditions(free, _dialect(session))
-    query = (
-        select(col(Post.price_currency), func.count())
-        .select_from(Photo)
-        .join(Post, col(Post.id) == col(Photo.post_id))
-        .where(*conds, col(Post.price_amount).is_not(None))
-        .group_by(Post.price_currency)
+    conds, needs_post = _conditions(free, _dialect(session), listed=True)
+    query = select(col(Photo.price_currency), func.count()).select_from(Photo)
+    if needs_post:
+        query = query.join(Post, col(Post.id) == col(Photo.post_id))
+    query = query.where(*conds, col(Photo.price_amount).is_not(None)).group_by(
+        col(Photo.price_currency)
     )
     return sorted(((c, n) for c, n in session.execute(query)), key=lambda cn: (-cn[1], cn[0]))
 
@@ -331,13 +330,22 @@ def _start(d: date) -> datetime:
 
 
 def _conditions(
-    filters: Filters, dialect: str, *, posts_first: bool = False, public: bool = True
+    filters: Filters,
+    dialect: str,
+    *,
+    posts_first: bool = False,
+    public: bool = True,
+    listed: bool = False,
 ) -> tuple[list[ColumnElement[bool]], bool]:
     """WHERE terms for the filters, and whether they need the posts table joined.
 
     The first term selects public photos; `public=False` leaves it out and filters labels by
-    the model's guess whatever their state (the moderators' grid).
+    the model's guess whatever their state (the moderators' grid). `listed`: read the photos'
+    own copies (is_public, shop_id, network, posted_at: ix_photos_listed) instead of posts,
+    for the counts, which then need posts only for a price or words.
     """
+    if listed:
+        return _listed_conditions(filters, dialect)
     conds: list[ColumnElement[bool]] = (
         [public_condition(dialect, unindexed=posts_first)] if public else []
     )
@@ -367,6 +375,38 @@ def _conditions(
         needs_post = True
     if filters.q:
         match = search.matching_post_ids(dialect, filters.q, unindexed=posts_first)
+        if match is not None:
+            conds.append(match)
+            needs_post = True
+    return conds, needs_post
+
+
+def _listed_conditions(filters: Filters, dialect: str) -> tuple[list[ColumnElement[bool]], bool]:
+    """_conditions on the photos' copies (public photos only)."""
+    conds: list[ColumnElement[bool]] = [Photo.is_public == true()]
+    if filters.category:
+        conds += [Photo.category.in_(filters.category), label_public("category")]
+    if filters.colour:
+        conds += [Photo.colour.in_(filters.colour), label_public("colour")]
+    if filters.shop:
+        conds.append(Photo.shop_id.in_(filters.shop))
+    if filters.network:
+        conds.append(Photo.network.in_(filters.network))
+    if filters.date_from:
+        conds.append(Photo.posted_at >= _start(filters.date_from))
+    if filters.date_to:
+        conds.append(Photo.posted_at < _start(filters.date_to + timedelta(days=1)))
+    if filters.has_price_filter():
+        conds.append(Photo.price_amount.is_not(None))
+        if filters.price_min is not None:
+            conds.append(Photo.price_amount >= filters.price_min)
+        if filters.price_max is not None:
+            conds.append(Photo.price_amount <= filters.price_max)
+        if filters.currency:
+            conds.append(Photo.price_currency == filters.currency)
+    needs_post = False
+    if filters.q:
+        match = search.matching_post_ids(dialect, filters.q)
         if match is not None:
             conds.append(match)
             needs_post = True
@@ -637,28 +677,32 @@ class FacetValue:
 class Facets:
     total: int
     values: dict[str, list[FacetValue]] = field(default_factory=dict)
+    # What `values` is made from (facet → value → count, shop id → name): adjust_facets
+    # applies a photo's change to these instead of counting again.
+    raw: dict[str, dict[Any, int]] = field(default_factory=dict, repr=False)
+    shop_names: dict[int, str] = field(default_factory=dict, repr=False)
 
 
 def _facet_counts(session: Session, facet: str, filters: Filters) -> dict[Any, int]:
     """Counts per value of `facet` under every filter except the facet's own."""
-    conds, needs_post = _conditions(filters.without(facet), _dialect(session))
+    conds, needs_post = _conditions(filters.without(facet), _dialect(session), listed=True)
     column: Any = {
         "category": Photo.category,
         "colour": Photo.colour,
-        "shop": Post.shop_id,
-        "network": Post.network,
+        "shop": Photo.shop_id,
+        "network": Photo.network,
     }[facet]
     if facet in ("category", "colour"):
         conds.append(label_public(facet))  # a label still in review is not counted
     query = select(column, func.count()).select_from(Photo)
-    if needs_post or facet in ("shop", "network"):
+    if needs_post:
         query = query.join(Post, col(Post.id) == col(Photo.post_id))
     query = query.where(*conds).group_by(column)
     return {value: n for value, n in session.execute(query) if value is not None}
 
 
 def count_items(session: Session, filters: Filters) -> int:
-    conds, needs_post = _conditions(filters, _dialect(session))
+    conds, needs_post = _conditions(filters, _dialect(session), listed=True)
     query = select(func.count()).select_from(Photo)
     if needs_post:
         query = query.join(Post, col(Post.id) == col(Photo.post_id))
@@ -693,7 +737,14 @@ def facet_counts(session: Session, filters: Filters) -> Facets:
             raw["network"][net] = raw["network"].get(net, 0) + n
     # The total equals the sum over a facet that is not filtered (every photo has a shop).
     total = sum(raw["shop"].values()) if not filters.shop else count_items(session, filters)
-    facets = Facets(total=total)
+    return _assemble(filters, raw, shops, total)
+
+
+def _assemble(
+    filters: Filters, raw: dict[str, dict[Any, int]], shops: dict[int, str], total: int
+) -> Facets:
+    """The facet lists shown for `raw` counts (values counted 0 are left out unless chosen)."""
+    facets = Facets(total=total, raw=raw, shop_names=shops)
     for facet, vocabulary in (
         ("category", CATEGORIES),
         ("colour", COLOURS),
@@ -705,6 +756,7 @@ def facet_counts(session: Session, filters: Filters) -> Facets:
             for v in vocabulary
             if raw[facet].get(v) or v in selected
         ]
+    shop_ids = {sid for sid, n in raw["shop"].items() if n > 0} | set(filters.shop)
     shop_values = [
         FacetValue(
             str(sid), shops.get(sid, f"shop {sid}"), raw["shop"].get(sid, 0), sid in filters.shop
@@ -795,11 +847,9 @@ def list_shops(session: Session) -> list[ShopSummary]:
     """Every shop with its number of public photos, most photos first."""
     counts: dict[int, int] = dict(
         session.execute(
-            select(col(Post.shop_id), func.count())
-            .select_from(Photo)
-            .join(Post, col(Post.id) == col(Photo.post_id))
-            .where(public_condition(_dialect(session)))
-            .group_by(col(Post.shop_id))
+            select(col(Photo.shop_id), func.count())
+            .where(col(Photo.is_public) == true())
+            .group_by(col(Photo.shop_id))
         ).all()
     )
     shops = session.execute(select(Shop)).scalars().all()

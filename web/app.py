@@ -26,7 +26,7 @@ from catalog.config import DEFAULT_SECRET_KEY, Settings
 from catalog.db import make_engine
 from web import ops
 from web.auth import LoginRequired
-from web.cache import TTLCache
+from web.cache import CatalogueCache
 from web.routers import api, catalogue, media, moderate
 from web.security import SecurityHeaders
 from web.templating import make_templates
@@ -146,8 +146,20 @@ def create_app(
         busy_timeout_s=WEB_SQLITE_BUSY_S,
         pg_options=WEB_PG_OPTIONS,
     )
+    # The cache computes with connections of its own: a request holding one of the main pool's
+    # while its computation waits for another would, 15 such at once, wait on itself.
+    app.state.cache_engine = engine or make_engine(
+        settings.database_url,
+        echo=settings.database.echo,
+        busy_timeout_s=WEB_SQLITE_BUSY_S,
+        pg_options=WEB_PG_OPTIONS,
+    )
     app.state.templates = make_templates()
-    app.state.catalogue_cache = TTLCache(settings.web.facet_cache_seconds)
+    app.state.catalogue_cache = CatalogueCache(
+        settings.web.facet_cache_seconds,
+        stale_seconds=settings.web.stale_seconds,
+        everything=settings.web.invalidation == "global",
+    )
     if settings.web.secret_key == DEFAULT_SECRET_KEY:
         log.warning("web.secret_key is the default: set VITRINA_WEB__SECRET_KEY in production")
 

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from catalog import queries, regions, vectors
 from catalog.queries import FilterError, Filters
 from catalog.taxonomy import COLOUR_SWATCHES
+from web.cache import own_session
 from web.deps import get_session
 from web.routers.common import browse, currencies, page_size, parse_id, read_filters, render
 
@@ -102,13 +103,16 @@ def _count(filters: Filters) -> int:
 
 
 def _fragment(request: Request, name: str, context: dict, key: Hashable | None) -> Markup:
-    """An included template rendered once per key while the catalogue cache holds its data."""
+    """An included template rendered once per key and per version of its data: the key holds
+    the ids of the cached page, counts and currencies it shows, and the value holds them (so
+    no id is reused while it is cached); new data (a decision) is a new key."""
     template = request.app.state.templates.get_template(name)
     if key is None:
         return Markup(template.render(context))
+    data = (context["page"], context["facets"], context["currencies"])
     return request.app.state.catalogue_cache.get_or_compute(
-        ("html", name, key), lambda: Markup(template.render(context))
-    )
+        ("html", name, key, *map(id, data)), lambda: (data, Markup(template.render(context)))
+    )[1]
 
 
 @router.get("/")
@@ -126,13 +130,15 @@ def photo(photo_id: str, request: Request, session: Session = Depends(get_sessio
     # "More like this" from the stored vectors (the web app never loads the model); cached like
     # the grid's first pages, as a 100k-photo SQLite catalogue spends ~0.1 s on it.
     cache = request.app.state.catalogue_cache
-    if cache.seconds > 0:
-        cache.sync(queries.catalogue_version(session))  # a moderator's decision shows at once
+    cache.follow(session)  # a moderator's decision shows within web.stale_seconds
+    pid = page.item.id
     similar = cache.get_or_compute(
-        ("similar", page.item.id),
-        lambda: [
-            s.item for s in vectors.similar(session, page.item.id, None, SIMILAR_ON_PAGE) or []
-        ],
+        ("similar", pid),
+        own_session(
+            request.app.state.cache_engine,
+            lambda s: [x.item for x in vectors.similar(s, pid, None, SIMILAR_ON_PAGE) or []],
+        ),
+        background=True,
     )
     # One garment of a photo showing several: the original and its other entries.
     entries = regions.public_entries(session, page.item.id)

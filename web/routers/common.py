@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from catalog import queries
 from catalog.queries import Cursor, FilterError, Filters, PriceCursor
+from web.cache import Counted, counted, own_session
 
 
 def query_lists(request: Request) -> dict[str, list[str]]:
@@ -41,31 +42,45 @@ def browse(
     """One page of the grid and the facet counts, as the HTML page and the API both show them.
 
     The counts, and the first page of each filter set (what most visitors ask for), come from
-    the cache while the catalogue's version stamp is unchanged and for at most
-    `web.facet_cache_seconds`; deeper pages are cheap keyset queries and always run.
+    the cache for at most `web.facet_cache_seconds`, kept up to date with other processes'
+    writes (web.cache.CatalogueCache); deeper pages are cheap keyset queries and always run.
     """
     cache = request.app.state.catalogue_cache
-    if cache.seconds > 0:
-        cache.sync(queries.catalogue_version(session))
+    engine = request.app.state.cache_engine
+    cache.follow(session)
+    session.commit()  # a read: hand its connection back while the cache computes (cache_engine)
     if cursor is None:
         page = cache.get_or_compute(
-            ("page", filters, limit), lambda: queries.list_items(session, filters, limit=limit)
+            ("page", filters, limit),
+            own_session(engine, lambda s: queries.list_items(s, filters, limit=limit)),
+            background=True,
         )
     else:
         page = queries.list_items(session, filters, cursor=cursor, limit=limit)
     # The order changes no count: every order of one filter set shares its facets.
     facets = cache.get_or_compute(
-        ("facets", filters.with_(sort="newest")), lambda: queries.facet_counts(session, filters)
+        ("facets", filters.with_(sort="newest")),
+        lambda: counted(cache, engine, lambda s: queries.facet_counts(s, filters)),
+        background=True,
     )
-    return page, facets
+    return page, _value(facets)
+
+
+def _value(cached: Any) -> Any:
+    return cached.value if isinstance(cached, Counted) else cached
 
 
 def currencies(request: Request, session: Session, filters: Filters) -> list[tuple[str, int]]:
     """The price currencies under the filters, for the price form (cached like the facets;
-    call after `browse`, which syncs the cache with the catalogue)."""
-    return request.app.state.catalogue_cache.get_or_compute(
-        ("currencies", filters.with_(sort="newest")),
-        lambda: queries.currency_counts(session, filters),
+    call after `browse`, which brings the cache up to date)."""
+    cache = request.app.state.catalogue_cache
+    engine = request.app.state.cache_engine
+    return _value(
+        cache.get_or_compute(
+            ("currencies", filters.with_(sort="newest")),
+            lambda: counted(cache, engine, lambda s: queries.currency_counts(s, filters)),
+            background=True,
+        )
     )
 
 

@@ -2,7 +2,10 @@
 
 Each web worker is its own process with its own cache; two apps on one database stand for two
 workers (and the nightly job writing beside them). The cache lifetime is an hour here, so
-anything these tests see change was noticed through the catalogue's version stamp, not expiry.
+anything these tests see change was noticed through the catalogue's version stamp or its
+moderation events, not expiry. `stale_seconds` 0: a page a decision touches is recomputed by
+the next request (the default, serving it while it is recomputed for at most 1 s, is in
+test_web_cache_targeted.py).
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ from tests.support.web_helpers import grid_ids, make_app, seed
 def two_workers(db_url, settings_for):
     settings, _ = settings_for(db_url)
     settings = settings.model_copy(
-        update={"web": settings.web.model_copy(update={"facet_cache_seconds": 3600})}
+        update={
+            "web": settings.web.model_copy(
+                update={"facet_cache_seconds": 3600, "stale_seconds": 0}
+            )
+        }
     )
     seeded = seed(settings)
     engine = make_engine(settings.database_url)

@@ -131,11 +131,12 @@ class CrawlerSettings(_Section):
     contact_url: str = "https://example.org/vitrina-contact"
     user_agent: str = "Vitrina/0.1 (+{contact_url})"
     max_posts_per_shop: int = Field(200, ge=1)
-    concurrent_requests: int = Field(16, ge=1, le=256)
-    concurrent_requests_per_domain: int = Field(8, ge=1, le=256)
+    # Enough connections for 100 ms latencies (see config.toml); API calls have their own limit.
+    concurrent_requests: int = Field(32, ge=1, le=256)
+    concurrent_requests_per_domain: int = Field(16, ge=1, le=256)
     download_delay: float = Field(0.0, ge=0)
     autothrottle: bool = True
-    autothrottle_target_concurrency: float = Field(8.0, gt=0)
+    autothrottle_target_concurrency: float = Field(16.0, gt=0)
     request_timeout: float = Field(30.0, gt=0)
     retry_times: int = Field(4, ge=0, le=20)
     max_retry_after: float = Field(300.0, ge=0)

@@ -277,7 +277,7 @@ def _crawl(
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.misc import load_object
 
-    from crawler.settings import for_crawl
+    from crawler.settings import for_crawl, import_http_handler
 
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     with session_scope(engine) as session:
@@ -313,6 +313,7 @@ def _crawl(
     for t in tasks:
         report.shop(t.key)
     if tasks:
+        import_http_handler()
         scrapy_settings = {"VITRINA_RUN_ID": run_id, **(extra_scrapy_settings or {})}
         process = CrawlerProcess(for_crawl(settings, chosen, **scrapy_settings))
         for network, path in SPIDERS.items():

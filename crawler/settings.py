@@ -16,7 +16,28 @@ SPIDER_MODULES = ["crawler.spiders"]
 ROBOTSTXT_OBEY = False  # documented APIs, not web pages; politeness is enforced below
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
-EXTENSIONS = {"scrapy.extensions.remote_control.RemoteControl": None}
+# Only the components a crawl uses. Scrapy imports every entry of the *_BASE dicts, even one set
+# to None, to normalise its name: the remote-control extension alone pulled in aiohttp (≈0.5 s of
+# CPU at each crawl's start), the cookies middleware tldextract. What is left out here: telnet,
+# remote control, memory debugger/usage, feed export, spider state, periodic log stats, robots.txt
+# (ROBOTSTXT_OBEY is off), HTTP auth, meta refresh, cookies (COOKIES_ENABLED is off), HTTP cache.
+EXTENSIONS_BASE = {
+    "scrapy.extensions.corestats.CoreStats": 0,
+    "scrapy.extensions.logcount.LogCount": 0,
+    "scrapy.extensions.closespider.CloseSpider": 0,
+    "scrapy.extensions.throttle.AutoThrottle": 0,
+}
+DOWNLOADER_MIDDLEWARES_BASE = {
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": 50,
+    "scrapy.downloadermiddlewares.downloadtimeout.DownloadTimeoutMiddleware": 350,
+    "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": 400,
+    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": 500,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": 590,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": 600,
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": 750,
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": 850,
+}
 LOG_LEVEL = "WARNING"
 LOG_INSTALL_ROOT_HANDLER = True
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
@@ -42,6 +63,33 @@ DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 # Memory: a crawl of many shops must not hold every pending request in RAM at once.
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 20_000_000
+
+
+def import_http_handler() -> None:
+    """Import Scrapy's HTTP download handler with a cheap inspect.stack(). Its TLS modules make
+    deprecated aliases at import time, and scrapy.utils.deprecate.create_deprecated_class calls
+    inspect.stack() and inspect.getmodule() only to name the calling module: frame info with
+    source for every frame of the (deep, inside the reactor) import stack, and a walk of every
+    loaded module, 0.3-0.8 s of CPU at every crawl's start. The frame's globals name it."""
+    import inspect
+    import sys
+
+    def stack(context: int = 1) -> list[tuple[Any]]:
+        frames, f = [], sys._getframe(1)
+        while f is not None:
+            frames.append((f,))
+            f = f.f_back
+        return frames
+
+    def getmodule(obj: Any, _filename: str | None = None) -> Any:
+        return sys.modules.get(getattr(obj, "f_globals", {}).get("__name__", ""))
+
+    real = inspect.stack, inspect.getmodule
+    inspect.stack, inspect.getmodule = stack, getmodule  # type: ignore[assignment]
+    try:
+        import scrapy.core.downloader.handlers.http11  # noqa: F401
+    finally:
+        inspect.stack, inspect.getmodule = real
 
 
 def _api_slots(settings: Settings, shops: list[Any]) -> dict[str, dict[str, Any]]:

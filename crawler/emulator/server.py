@@ -23,6 +23,8 @@ import io
 import json
 import re
 import socket
+import socketserver
+import ssl
 import threading
 import time
 from collections import Counter
@@ -89,6 +91,7 @@ class EmulatorServer:
         access_token: str = ACCESS_TOKEN,
         image_size: tuple[int, int] = (480, 600),
         flavour: str = "mastodon",
+        tls_context: ssl.SSLContext | None = None,
     ):
         if flavour not in FLAVOURS:
             raise ValueError(f"unknown flavour {flavour!r}: expected one of {', '.join(FLAVOURS)}")
@@ -97,6 +100,9 @@ class EmulatorServer:
         self.catalogue = catalogue if catalogue is not None else Catalogue.demo()
         self.faults = faults or Faults()
         self.access_token = access_token
+        # With a TLS context the emulator is also an HTTPS proxy: a client that hard-codes
+        # https://api.bsky.app or https://plc.directory (gallery-dl) reaches it by CONNECT.
+        self.tls_context = tls_context
         self.media = MediaRenderer(self.catalogue.photos, image_size)
         self.requests: list[tuple[str, str, int]] = []  # (kind, path?query, status)
         self.counts: Counter[tuple[str, str]] = Counter()  # (network, handle) → API requests
@@ -380,6 +386,22 @@ class _Handler(BlueskyApi, FediverseApi, BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         self._counted(self._post)
+
+    def do_CONNECT(self) -> None:  # noqa: N802
+        """An HTTPS proxy's tunnel, answered by this emulator itself over TLS (its routes are
+        told apart by path, whichever host the client thinks it is talking to)."""
+        ctx = self.emu.tls_context
+        if ctx is None or not self.path.endswith(":443"):
+            self._send(405, b"CONNECT is not enabled", "text/plain", {"Connection": "close"})
+            self.close_connection = True
+            return
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.wfile.flush()
+        self.connection = ctx.wrap_socket(self.connection, server_side=True)
+        self.rfile = self.connection.makefile("rb", self.rbufsize)
+        self.wfile = socketserver._SocketWriter(self.connection)  # type: ignore[attr-defined]
+        self.close_connection = False  # http.client tunnels with "CONNECT … HTTP/1.0"
 
     def _counted(self, answer: Any) -> None:
         emu = self.emu

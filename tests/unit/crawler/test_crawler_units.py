@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 
+import imagehash
 import pytest
 from PIL import Image
 
 from crawler import ratelimit
 from crawler.emulator.catalogue import Catalogue
 from crawler.emulator.media import MediaRenderer
-from crawler.photos import PhashIndex, PhotoRejected, process
+from crawler.photos import PhashIndex, PhotoRejected, perceptual_hash, process
 from crawler.ssrf import Refused, check_url
 from crawler.state import commit_page, start_point
 
@@ -101,6 +102,18 @@ def test_photo_processing_of_each_variant():
     ]:
         with pytest.raises(PhotoRejected, match=reason):
             process(by_variant[variant], **LIMITS)
+
+
+def test_perceptual_hash_has_imagehash_phash_bits():
+    """The crawl's own phash (two matrix products, no SciPy) gives imagehash.phash's bits, so
+    near-duplicates match photos stored before it."""
+    cat = Catalogue(seed=4)
+    cat.add_shop("mastodon", "h")
+    cat.add_posts("mastodon", "h", 40, 1)
+    media = MediaRenderer(cat.photos, (96, 120))
+    for key in cat.photos:
+        grey = Image.open(io.BytesIO(media.render(key)[0])).convert("L")
+        assert perceptual_hash(grey) == str(imagehash.phash(grey)), key
 
 
 def test_bulk_upserts_are_idempotent_and_report_what_was_new(engine):  # type: ignore[no-untyped-def]

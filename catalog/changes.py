@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalog.models import ModerationEvent, Photo, Post, Prediction, Shop, is_listed
 from catalog.queries import FACETS, Facets, Filters, _assemble, _start
@@ -167,7 +167,7 @@ def catalogue_stamp(session: Session) -> tuple[tuple[Any, ...], int]:
         func.max(Photo.id),
         func.max(Prediction.id),
         func.max(Shop.id),
-        func.count(Shop.id),
+        func.count(col(Shop.id)),
         func.max(ModerationEvent.id),
     )
     row = session.execute(select(*(select(p).scalar_subquery() for p in parts))).one()
@@ -176,7 +176,7 @@ def catalogue_stamp(session: Session) -> tuple[tuple[Any, ...], int]:
 
 def event_ids_since(session: Session, after_id: int) -> list[int]:
     """The moderation events newer than `after_id` (what a snapshot of counts includes)."""
-    query = select(ModerationEvent.id).where(ModerationEvent.id > after_id)
+    query = select(col(ModerationEvent.id)).where(col(ModerationEvent.id) > after_id)
     return list(session.execute(query).scalars())
 
 
@@ -188,10 +188,10 @@ def as_utc(at: datetime | None) -> datetime | None:
 def photo_changes(session: Session, after_id: int, skip: Collection[int] = ()) -> list[PhotoChange]:
     """The moderation events newer than `after_id` (except `skip`), oldest first, as changes."""
     events = session.execute(
-        select(ModerationEvent.id, ModerationEvent.photo_id, ModerationEvent.before,
-               ModerationEvent.after)
-        .where(ModerationEvent.id > after_id)
-        .order_by(ModerationEvent.id)
+        select(col(ModerationEvent.id), col(ModerationEvent.photo_id),
+               col(ModerationEvent.before), col(ModerationEvent.after))
+        .where(col(ModerationEvent.id) > after_id)
+        .order_by(col(ModerationEvent.id))
     ).all()  # fmt: skip
     events = [e for e in events if e.id not in skip]
     if not events:
@@ -200,19 +200,19 @@ def photo_changes(session: Session, after_id: int, skip: Collection[int] = ()) -
     fixed: dict[int, dict[str, Any]] = {}
     for row in session.execute(
         select(
-            Photo.id,
-            Photo.duplicate_of_id,
-            Post.shop_id,
-            Shop.display_name,
-            Shop.handle,
-            Post.network,
-            Post.posted_at,
-            Post.price_amount,
-            Post.price_currency,
+            col(Photo.id),
+            col(Photo.duplicate_of_id),
+            col(Post.shop_id),
+            col(Shop.display_name),
+            col(Shop.handle),
+            col(Post.network),
+            col(Post.posted_at),
+            col(Post.price_amount),
+            col(Post.price_currency),
         )
-        .join(Post, Post.id == Photo.post_id)
-        .join(Shop, Shop.id == Post.shop_id)
-        .where(Photo.id.in_(photo_ids))
+        .join(Post, col(Post.id) == Photo.post_id)
+        .join(Shop, col(Shop.id) == Post.shop_id)
+        .where(col(Photo.id).in_(photo_ids))
     ):
         fixed[row.id] = {
             "duplicate_of_id": row.duplicate_of_id,

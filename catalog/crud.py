@@ -241,7 +241,7 @@ def _with_post_copies(session: Session, rows: list[dict[str, Any]]) -> list[dict
     copies = {
         pid: dict(zip(names, values, strict=True))
         for pid, *values in session.execute(
-            select(Post.id, *POST_COPIES).where(Post.id.in_(post_ids))  # type: ignore[union-attr]
+            select(col(Post.id), *POST_COPIES).where(col(Post.id).in_(post_ids))
         )
     }
     empty = dict.fromkeys(names)

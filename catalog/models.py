@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConstraint, event, select
 from sqlalchemy import false as sa_false
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from catalog.records import PhotoFailure
 from catalog.taxonomy import PUBLIC_STATUSES, LabelState, ReviewStatus
@@ -211,8 +211,15 @@ def is_listed(status: str | None, duplicate_of_id: int | None) -> bool:
     return status in PUBLIC_STATUSES and duplicate_of_id is None
 
 
-# What a photo copies from its post (the same names on both tables).
-POST_COPIES = (Post.shop_id, Post.network, Post.posted_at, Post.price_amount, Post.price_currency)
+# What a photo copies from its post (the same names on both tables); columns, which SQLModel
+# types as their values.
+POST_COPIES: tuple[Any, ...] = (
+    Post.shop_id,
+    Post.network,
+    Post.posted_at,
+    Post.price_amount,
+    Post.price_currency,
+)
 
 
 @event.listens_for(Photo, "before_insert")
@@ -220,7 +227,7 @@ def _copies_on_insert(_mapper: Any, connection: Any, photo: Photo) -> None:
     """Photos added through the ORM (seeds, tests) get the copies crud writes in SQL."""
     photo.is_public = is_listed(photo.status, photo.duplicate_of_id)
     if photo.shop_id is None and photo.post_id is not None:
-        row = connection.execute(select(*POST_COPIES).where(Post.id == photo.post_id)).first()
+        row = connection.execute(select(*POST_COPIES).where(col(Post.id) == photo.post_id)).first()
         if row is not None:
             for column, value in zip(POST_COPIES, row, strict=True):
                 setattr(photo, column.key, value)

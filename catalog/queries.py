@@ -383,27 +383,27 @@ def _conditions(
 
 def _listed_conditions(filters: Filters, dialect: str) -> tuple[list[ColumnElement[bool]], bool]:
     """_conditions on the photos' copies (public photos only)."""
-    conds: list[ColumnElement[bool]] = [Photo.is_public == true()]
+    conds: list[ColumnElement[bool]] = [col(Photo.is_public) == true()]
     if filters.category:
-        conds += [Photo.category.in_(filters.category), label_public("category")]
+        conds += [col(Photo.category).in_(filters.category), label_public("category")]
     if filters.colour:
-        conds += [Photo.colour.in_(filters.colour), label_public("colour")]
+        conds += [col(Photo.colour).in_(filters.colour), label_public("colour")]
     if filters.shop:
-        conds.append(Photo.shop_id.in_(filters.shop))
+        conds.append(col(Photo.shop_id).in_(filters.shop))
     if filters.network:
-        conds.append(Photo.network.in_(filters.network))
+        conds.append(col(Photo.network).in_(filters.network))
     if filters.date_from:
-        conds.append(Photo.posted_at >= _start(filters.date_from))
+        conds.append(col(Photo.posted_at) >= _start(filters.date_from))
     if filters.date_to:
-        conds.append(Photo.posted_at < _start(filters.date_to + timedelta(days=1)))
+        conds.append(col(Photo.posted_at) < _start(filters.date_to + timedelta(days=1)))
     if filters.has_price_filter():
-        conds.append(Photo.price_amount.is_not(None))
+        conds.append(col(Photo.price_amount).is_not(None))
         if filters.price_min is not None:
-            conds.append(Photo.price_amount >= filters.price_min)
+            conds.append(col(Photo.price_amount) >= filters.price_min)
         if filters.price_max is not None:
-            conds.append(Photo.price_amount <= filters.price_max)
+            conds.append(col(Photo.price_amount) <= filters.price_max)
         if filters.currency:
-            conds.append(Photo.price_currency == filters.currency)
+            conds.append(col(Photo.price_currency) == filters.currency)
     needs_post = False
     if filters.q:
         match = search.matching_post_ids(dialect, filters.q)

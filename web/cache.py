@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -34,7 +35,7 @@ from sqlmodel import Session
 
 from catalog import changes
 from catalog.changes import PhotoChange, PhotoFacts
-from catalog.queries import Filters, Page
+from catalog.queries import Facets, Filters, Page
 
 STALE, DROP = 1, 2  # what a change does to a cached value (TTLCache.invalidate)
 # How long an event id missing between seen ones (a PostgreSQL transaction that took its id
@@ -289,8 +290,8 @@ class CatalogueCache(TTLCache):
                 events.log.clear()
                 events.log_floor = max(events.log_floor, change.event_id)
                 continue
-            self.update(lambda key, value, c=change: _counted(key, value, c))
-            self.invalidate(lambda key, value, c=change: _touched(key, value, c))
+            self.update(partial(_counted, change=change))
+            self.invalidate(partial(_touched, change=change))
         # Advance the floor over consecutive ids; give up on a gap older than HOLE_SECONDS.
         while events.floor + 1 in events.seen:
             events.floor += 1
@@ -331,6 +332,7 @@ def _counted(key: Hashable, value: Any, change: PhotoChange) -> Any:
     kind, filters = key[0], key[1]  # type: ignore[index]
     if filters.q:
         return value  # words: recounted (_touched marks it stale)
+    new: Facets | list[tuple[str, int]]
     if kind == "facets":
         new = changes.adjust_facets(value.value, filters, change)
     elif kind == "currencies":

@@ -30,13 +30,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import gallerydl
 from benchmarks.crawl_common import write_config
 from benchmarks.machine import machine
 from catalog.config import CrawlerSettings
 from crawler.emulator.catalogue import Catalogue
 from crawler.emulator.faults import Faults
 from crawler.emulator.server import EmulatorServer
+from tests.support import gallerydl
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import gallerydl
 from crawler.emulator.catalogue import Catalogue
 from crawler.emulator.server import EmulatorServer
+from tests.support import gallerydl
 
 pytestmark = pytest.mark.slow
 

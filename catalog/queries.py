@@ -201,17 +201,21 @@ def _price_params(filters: Filters) -> list[tuple[str, str]]:
     return pairs
 
 
-def _price_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+def _price_conditions(
+    filters: Filters, source: type[Post] | type[Photo] = Post
+) -> list[ColumnElement[bool]]:
     """A price range compares the stored amounts as they are: there are no exchange rates, so
     with several currencies in the view 45 USD and 4 500 RUB are 45 and 4500. Choosing a
     `currency` keeps one; a post without a known price is outside any price filter."""
-    conds: list[ColumnElement[bool]] = [col(Post.price_amount).is_not(None)]
+    # `source`: the posts, or the photos' copies of their price (migration m001).
+    amount, currency = col(source.price_amount), col(source.price_currency)
+    conds: list[ColumnElement[bool]] = [amount.is_not(None)]
     if filters.price_min is not None:
-        conds.append(col(Post.price_amount) >= filters.price_min)
+        conds.append(amount >= filters.price_min)
     if filters.price_max is not None:
-        conds.append(col(Post.price_amount) <= filters.price_max)
+        conds.append(amount <= filters.price_max)
     if filters.currency:
-        conds.append(col(Post.price_currency) == filters.currency)
+        conds.append(currency == filters.currency)
     return conds
 
 
@@ -397,13 +401,7 @@ def _listed_conditions(filters: Filters, dialect: str) -> tuple[list[ColumnEleme
     if filters.date_to:
         conds.append(col(Photo.posted_at) < _start(filters.date_to + timedelta(days=1)))
     if filters.has_price_filter():
-        conds.append(col(Photo.price_amount).is_not(None))
-        if filters.price_min is not None:
-            conds.append(col(Photo.price_amount) >= filters.price_min)
-        if filters.price_max is not None:
-            conds.append(col(Photo.price_amount) <= filters.price_max)
-        if filters.currency:
-            conds.append(col(Photo.price_currency) == filters.currency)
+        conds.extend(_price_conditions(filters, Photo))
     needs_post = False
     if filters.q:
         match = search.matching_post_ids(dialect, filters.q)

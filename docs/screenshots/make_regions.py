@@ -16,13 +16,14 @@ import io
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+
+from make_screenshots import launch, serving, shrink  # noqa: E402  (this folder)
 
 from catalog import crud, moderation  # noqa: E402
 from catalog.config import load_settings  # noqa: E402
@@ -108,39 +109,21 @@ def main() -> None:
     regions = [r.id for r in view.regions] if view else []
     if not regions:
         raise SystemExit("the outfit was not split: is regions.npz in the model folder?")
-    port = 8766
-    server = subprocess.Popen(
-        [sys.executable, "-m", "vitrina_cli.main", "--config", str(config), "serve",
-         "--port", str(port)],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        time.sleep(4)
-        base = f"http://127.0.0.1:{port}"
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-sync",
-                      "--disable-background-networking", "--disable-component-update"],
-            )  # fmt: skip
-            page = browser.new_page(viewport={"width": 1280, "height": 1100})
-            page.goto(f"{base}/photos/{regions[0]}")
-            page.wait_for_load_state("networkidle")
-            page.screenshot(path=str(OUT / "regions.png"), full_page=True)
-            page.goto(f"{base}/moderate/login?next=/moderate/regions/{parent}")
-            page.fill('input[name="name"]', "ann")
-            page.fill('input[name="password"]', "screenshot-pass")
-            page.click('button:has-text("Log in")')
-            page.wait_for_selector("#regions")
-            page.wait_for_load_state("networkidle")
-            page.screenshot(path=str(OUT / "regions-moderate.png"))
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait()
-    for name in ("regions.png", "regions-moderate.png"):  # 256 colours: a third of the bytes
-        shot = Image.open(OUT / name).convert("RGB")
-        shot.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(OUT / name, optimize=True)
+    with serving(config, 8766) as base, sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.goto(f"{base}/photos/{regions[0]}")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(OUT / "regions.png"), full_page=True)
+        page.goto(f"{base}/moderate/login?next=/moderate/regions/{parent}")
+        page.fill('input[name="name"]', "ann")
+        page.fill('input[name="password"]', "screenshot-pass")
+        page.click('button:has-text("Log in")')
+        page.wait_for_selector("#regions")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(OUT / "regions-moderate.png"))
+        browser.close()
+    shrink([OUT / "regions.png", OUT / "regions-moderate.png"])
     print(f"{len(regions)} entries; screenshots written to {OUT}")
 
 

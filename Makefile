@@ -44,10 +44,11 @@ install-test: $(VENV)/.installed-test
 run: $(VENV)/.installed
 	$(BIN)/vitrina demo $(DEMO_ARGS)
 
-# The whole suite (what CI runs), spread over the CPUs by pytest-xdist: one worker per CPU
-# (`make test WORKERS=0`: one process, no workers), each test module on one worker (its module-scoped
-# fixtures, a browser or a served catalogue, start once). docs/development.md: the layers.
-WORKERS ?= auto
+# The whole suite (what CI runs), spread over the CPUs by pytest-xdist: one worker per CPU and one
+# more, since many tests wait on a served catalogue, a browser or a crawl (`make test WORKERS=0`:
+# one process), each test module on one worker (its module-scoped fixtures start once).
+# docs/development.md: the layers.
+WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile

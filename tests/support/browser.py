@@ -142,3 +142,14 @@ def login_at(browser, base: str, viewport, name: str = "ann", **options):  # typ
     page.click('button[type="submit"]:has-text("Log in")')
     page.wait_for_url(f"{base}/moderate")
     return context, page
+
+
+def wait_loaded(image, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until an <img> locator has loaded. Not page.wait_for_function("…"): with a string it
+    polls through eval() in the page, which the site's CSP (script-src 'self') forbids."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not image.evaluate("img => img.complete && img.naturalWidth > 0"):
+        assert time.monotonic() < deadline, "the image did not load"
+        time.sleep(0.05)

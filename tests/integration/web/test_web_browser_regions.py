@@ -12,7 +12,7 @@ from catalog.config import load_settings
 from catalog.db import make_engine
 from tests.support.browser import DESKTOP_SIZE as DESKTOP
 from tests.support.browser import PHONE_SIZE as PHONE
-from tests.support.browser import browser, server  # noqa: F401  (fixtures)
+from tests.support.browser import browser, server, wait_loaded  # noqa: F401  (fixtures)
 from tests.support.browser import context_at as _context
 from tests.support.browser import login_at as _login_at
 from tests.support.regions import split_catalogue
@@ -47,7 +47,7 @@ def test_moderator_sees_and_drops_regions(server, browser, tmp_path, viewport) -
     page.goto(f"{base}/moderate?photo={ids[0]}")
     page.wait_for_selector("#regions .region-box")
     image = page.locator("#regions .region-photo img")
-    page.wait_for_function("document.querySelector('#regions .region-photo img').complete")
+    wait_loaded(image)
     frame = image.bounding_box()
     boxes = [b.bounding_box() for b in page.locator("#regions .region-box").all()]
     assert len(boxes) == 3 and all(_inside(b, frame) for b in boxes)
@@ -71,7 +71,7 @@ def test_shopper_sees_the_items_in_the_photo(server, browser, tmp_path, viewport
     page.goto(f"{base}/photos/{ids[1]}")
     section = page.locator("#entries")
     assert "3 items in this photo" in section.locator("h2").inner_text()
-    page.wait_for_function("document.querySelector('#entries .region-photo img').complete")
+    wait_loaded(page.locator("#entries .region-photo img"))
     frame = page.locator("#entries .region-photo img").bounding_box()
     assert frame["width"] > 100 and frame["width"] <= viewport[0]
     assert page.locator("#entries .region-box").count() == 3

@@ -409,11 +409,20 @@ class _Handler(BlueskyApi, FediverseApi, BaseHTTPRequestHandler):
         with emu._log_lock:
             emu.in_flight[kind] += 1
             emu.max_in_flight[kind] = max(emu.max_in_flight[kind], emu.in_flight[kind])
+        self._in_flight_kind: str | None = kind
         try:
             answer()
         finally:
-            with emu._log_lock:
-                emu.in_flight[kind] -= 1
+            self._uncount()
+
+    def _uncount(self) -> None:
+        """The request stops counting as in flight just before its answer is written: once the
+        client has the answer it may send the next one, and this thread, descheduled between
+        its write and a decrement after it, would count one request too many."""
+        kind, self._in_flight_kind = getattr(self, "_in_flight_kind", None), None
+        if kind is not None:
+            with self.emu._log_lock:
+                self.emu.in_flight[kind] -= 1
 
     def _post(self) -> None:
         """Only Bluesky's XRPC procedures; anything else is refused in its network's style."""
@@ -494,6 +503,7 @@ class _Handler(BlueskyApi, FediverseApi, BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for k, v in headers.items():
             self.send_header(k, v)
+        self._uncount()
         self.end_headers()
         self.wfile.write(data)
 

@@ -1,6 +1,6 @@
 """Pixelfed and GoToSocial, the emulator's other Mastodon-API flavours: an EmulatorServer made
 with `flavour="pixelfed"` or `"gotosocial"` answers the Mastodon routes the way that server does
-(../shared/api-reference/other_sources.md, the servers' own code and test suites):
+(docs/crawling.md; learnt from the servers' own code and test suites):
 
   Pixelfed    every account route needs `Authorization: Bearer` (401 `{"message":
               "Unauthenticated."}` without), no /accounts/lookup (the `accounts/{id}` route takes

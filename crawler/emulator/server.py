@@ -1,6 +1,6 @@
 """One local HTTP server implementing the four APIs the crawler reads, in their documented shapes.
 
-Routes (see ../shared/api-reference for the real services):
+Routes (the real services' APIs as docs/crawling.md describes them):
   Instagram  GET /{version}/{ig_user_id}?fields=business_discovery.username(X){…}&access_token=
   Mastodon   GET /api/v1/accounts/lookup?acct=  ·  GET /api/v1/accounts/{id}/statuses?…
              (`flavour="pixelfed"` / `"gotosocial"`: those servers' way, see emulator/fediverse.py;

@@ -1,7 +1,7 @@
 """Mastodon and the servers that speak its API (Pixelfed, GoToSocial): the account, then its
 statuses with media, newest first; `since_id` makes incremental runs cheap where it is read.
 
-Where they differ (docs/crawling.md, ../shared/api-reference/other_sources.md):
+Where they differ (docs/crawling.md):
 - Pixelfed and GoToSocial answer account routes only with a token (`Authorization: Bearer`,
   sent to the instance it is configured for and to no other host); a refusal stops that
   instance's shops, not the other instances'.

@@ -273,13 +273,13 @@ def _insert_many(
     first: dict[str, dict[str, Any]] = {}
     for row in rows:
         first.setdefault(row[key], row)
-    col = getattr(model, key)
-    stmt = _insert(session, model).on_conflict_do_nothing().returning(model.id, col)
+    key_column = getattr(model, key)
+    stmt = _insert(session, model).on_conflict_do_nothing().returning(model.id, key_column)
     created = {k: i for i, k in session.execute(stmt, list(first.values()))}
     missing = [k for k in first if k not in created]
     existing: dict[str, int] = {}
     if missing:
-        query = select(col, model.id).where(col.in_(missing))
+        query = select(key_column, model.id).where(key_column.in_(missing))
         for name, value in scope.items():
             query = query.where(getattr(model, name) == value)
         existing = {k: i for k, i in session.execute(query)}

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, t
 from sqlmodel import Session, col
 
 from catalog import prices, search
-from catalog.models import ModerationEvent, Photo, Post, Prediction, Shop
+from catalog.models import Photo, Post, Shop
 from catalog.taxonomy import (
     CATEGORIES,
     COLOURS,
@@ -641,23 +641,6 @@ def _list_by_price(
         rows = rows[:limit]
         next_cursor = PriceCursor(rows[-1].price_amount, rows[-1].id).encode()
     return Page(rows, next_cursor)
-
-
-def catalogue_version(session: Session) -> tuple[Any, ...]:
-    """A stamp that changes whenever what the public catalogue shows may have changed.
-
-    New photos, new predictions (classify sets a photo's status with each), moderators' events
-    (undo included) and added or removed shops all take a new id or change a count; each part is
-    one primary-key lookup, so web processes can check it on every request and share no state.
-    """
-    parts = (
-        func.max(Photo.id),
-        func.max(Prediction.id),
-        func.max(ModerationEvent.id),
-        func.max(Shop.id),
-        func.count(col(Shop.id)),
-    )
-    return tuple(session.execute(select(*(select(p).scalar_subquery() for p in parts))).one())
 
 
 # ---- facets ------------------------------------------------------------------------------

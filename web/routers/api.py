@@ -312,11 +312,11 @@ def similar(
             "distances": [round(s.distance, 4) for s in found],
         }
 
-    # Cached per photo and query like the grid's first pages: synced with the catalogue's
-    # version stamp, so a moderator's decision or new vectors show at the next request.
+    # Cached per photo and query like the grid's first pages, and kept up to date the same way
+    # (cache.follow): a decision drops these answers at the next request, new photos or
+    # predictions empty the cache. (A global sync here emptied every page and count too.)
     cache = request.app.state.catalogue_cache
-    if cache.seconds > 0:
-        cache.sync(queries.catalogue_version(session))
+    cache.follow(session)
     body = cache.get_or_compute(
         ("similar-api", pid, filters, limit, per_shop, other_shops), compute
     )

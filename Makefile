@@ -7,7 +7,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 LOCK      := requirements/lock.txt
 TEST_LOCK := requirements/test-lock.txt
 
-.PHONY: run test test-fast lint install install-test lock clean
+.PHONY: run test test-fast durations lint install install-test lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,13 @@ test: $(VENV)/.installed-test
 test-fast: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q tests/unit
+
+# Time every test file in a whole run and rewrite tests/durations.json, from which `make test`
+# starts the longest files first (tests/support/durations.py); run after adding slow tests.
+durations: $(VENV)/.installed-test
+	mkdir -p var
+	-$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --junitxml=var/junit.xml
+	$(BIN)/python -m tests.support.durations var/junit.xml > tests/durations.json
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

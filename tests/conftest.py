@@ -17,16 +17,20 @@ from sqlalchemy.engine import Engine, make_url
 
 from catalog.config import Settings, load_settings
 from catalog.db import make_engine, migrate
+from tests.support import durations
 from tests.support.common import _pg_admin_url, _unavailable, fresh_postgres_url, write_config
 
 INTEGRATION = Path(__file__).resolve().parent / "integration"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test under tests/integration/ is slow (`-m "not slow"` leaves the layer out)."""
+    """Every test under tests/integration/ is slow (`-m "not slow"` leaves the layer out), and
+    the longest test files run first, so that `--dist loadfile` keeps every worker busy to the
+    end (tests/support/durations.py)."""
     for item in items:
         if item.path.is_relative_to(INTEGRATION):
             item.add_marker(pytest.mark.slow)
+    items[:] = durations.longest_first(items, durations.load())
 
 
 @pytest.fixture(scope="session")

@@ -27,10 +27,15 @@ def test_a_second_crawl_refuses_while_one_runs(tmp_path: Path, db_url: str):
     with EmulatorServer(cat, Faults(latency_ms=400), image_size=(200, 250)) as emu:
         cfg = setup(tmp_path, db_url, emu, shops=SHOP)
         cmd = [sys.executable, "-m", "vitrina_cli.main", "--config", str(cfg), "crawl", "--json"]
+        # The first crawl is stopped (SIGSTOP) while it holds the catalogue, so that however
+        # slowly the second one starts on a loaded machine, the first is still running then.
         first = crawl_until(
-            cfg, lambda: len(rows(db_url, CrawlRun)) >= 1, signal.SIGCONT, capture=True
+            cfg, lambda: len(rows(db_url, CrawlRun)) >= 1, signal.SIGSTOP, capture=True
         )
-        second = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+        try:
+            second = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+        finally:
+            first.send_signal(signal.SIGCONT)
         out, err = first.communicate(timeout=120)
         assert first.returncode == 0, (out[-1500:], err[-1500:])
         api = Counter(path for kind, path, _ in emu.requests if kind == "api")

@@ -199,6 +199,10 @@ class BlueskyApi:
         if q.get("includePins") == "true" and not cursor:
             pinned = next((p for p in shop.posts if p.pinned), None)
             if pinned:
+                # As the AppView does: the pinned post goes first, whatever the filter, and
+                # leaves its own place on this page (a later page still shows it there).
+                uri = self._bsky_uri(shop, pinned)
+                feed = [f for f in feed if f["post"]["uri"] != uri]
                 feed.insert(
                     0,
                     {

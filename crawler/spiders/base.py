@@ -44,6 +44,9 @@ class ShopTask:
     retries: list[RetryPhoto] = field(default_factory=list)
     # The shop has a display name already (from config.toml or an earlier crawl).
     named: bool = False
+    # Posts kept in this pass: one shown again (a pinned post, which Bluesky repeats in its
+    # place on a later page) is neither kept nor counted twice.
+    kept_ids: set[str] = field(default_factory=set)
 
     @property
     def key(self) -> str:
@@ -307,7 +310,10 @@ class ShopSpider(scrapy.Spider):
                 # and not one of the shop's first max_posts_per_shop either.
                 skipped += 1
                 continue
+            if post.network_post_id in task.kept_ids:
+                continue  # already kept this pass (its pinned copy); the watermark sees it
             kept.append(post)
+            task.kept_ids.add(post.network_post_id)
             task.posts_so_far += 1
             if not task.stop_key and task.posts_so_far >= self.max_posts:
                 stop = True  # first crawl: bounded by crawler.max_posts_per_shop

@@ -109,7 +109,7 @@ class BlueskySpider(ShopSpider):
             if body is None:
                 yield from self.shop_updates()  # a gone account, for the pipeline
                 return
-            posts = self.parse_each(task, body["feed"], self.post)
+            posts = self.parse_each(task, body["feed"], lambda e: self.post(e, task))
             cursor = body.get("cursor") or None
         except (Malformed, KeyError, TypeError, AttributeError) as exc:
             yield from self.retry_malformed(response, f"malformed page: {exc}")
@@ -119,14 +119,22 @@ class BlueskySpider(ShopSpider):
             yield self.feed_request(task, cursor, seq + 1)
         yield item
 
-    def post(self, entry: dict[str, Any]) -> PostData | None:
+    def post(self, entry: dict[str, Any], task: ShopTask) -> PostData | None:
         post = entry["post"]
         reason = (entry.get("reason") or {}).get("$type", "")
-        if reason.endswith("#reasonRepost"):
-            return None
         record = post.get("record", {})
         uri = post["uri"]
         author = post.get("author", {})
+        did = author.get("did") or uri.removeprefix("at://").split("/", 1)[0]
+        if reason.endswith("#reasonRepost") or (task.account_id and did != task.account_id):
+            # Another account's post, reposted (or shown for a reason not known here): its
+            # product is not this shop's, and its time is not in this feed's order.
+            return None
+        parent = ((record.get("reply") or {}).get("parent") or {}).get("uri", "")
+        if parent and not parent.startswith(f"at://{did}/"):
+            # A reply to another account, as the Mastodon spider treats them: a conversation,
+            # not the catalogue. The shop's own threads (replies to itself) are kept.
+            return None
         rkey = uri.rsplit("/", 1)[-1]
         at = post.get("indexedAt") or record.get("createdAt", "")
         # Feed order is by the earlier of indexedAt and createdAt: key on the same.

@@ -11,6 +11,7 @@ import time
 import tomllib
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -95,6 +96,42 @@ def test_bluesky_cursor_paging_and_errors(emu: EmulatorServer):
     assert kinds == {"app.bsky.embed.images#view", "app.bsky.embed.recordWithMedia#view"}
     r = httpx.get(f"{emu.base_url}/xrpc/app.bsky.actor.getProfile", params={"actor": "no.one"})
     assert r.status_code == 400 and r.json()["message"] == "Profile not found"
+
+
+def test_bluesky_pinned_post_goes_first_and_leaves_its_place_on_the_first_page_only():
+    # As the AppView's getAuthorFeed does (bluesky-social/atproto, packages/bsky/src/api/app/
+    # bsky/feed/getAuthorFeed.ts): includePins puts the pinned post first on the first page,
+    # whatever the filter, and filters it out of that page; a later page still shows it.
+    cat = Catalogue(seed=3)
+    cat.add_shop("bluesky", "pins.bsky.social")
+    posts = cat.add_posts("bluesky", "pins.bsky.social", 6, 1)  # oldest first
+    with EmulatorServer(cat, image_size=(48, 60)) as emu:
+
+        def pages() -> list[list[dict[str, Any]]]:
+            out, cursor = [], None
+            while True:
+                params = {"actor": "pins.bsky.social", "limit": 3, "includePins": "true"}
+                body = httpx.get(
+                    f"{emu.base_url}/xrpc/app.bsky.feed.getAuthorFeed",
+                    params={**params, **({"cursor": cursor} if cursor else {})},
+                ).json()
+                out.append(body["feed"])
+                if not (cursor := body.get("cursor")):
+                    return out
+
+        def texts(feed: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+            return [(e["post"]["record"]["text"], "reason" in e) for e in feed]
+
+        newest = [p.caption for p in reversed(posts)]
+        posts[-2].pinned = True  # its place is on the first page
+        first, second, end = pages()  # two full pages, then an empty one
+        assert end == []
+        assert texts(first) == [(newest[1], True), (newest[0], False), (newest[2], False)]
+        assert texts(second) == [(c, False) for c in newest[3:]]
+        posts[-2].pinned, posts[0].pinned = False, True  # its place is on the last page
+        first, second, end = pages()
+        assert texts(first) == [(newest[5], True)] + [(c, False) for c in newest[:3]]
+        assert texts(second) == [(c, False) for c in newest[3:]]
 
 
 def test_instagram_business_discovery_paging_and_token(emu: EmulatorServer):

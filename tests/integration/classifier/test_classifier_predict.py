@@ -323,6 +323,13 @@ def sure_and_unsure(model: VitrinaModel) -> tuple[list[Path], Path, str, str]:
     labels are both the labeller's but only one head is sure without words: the photo, words
     that agree with it, and the unsure head."""
     predictor = Predictor(model)
+    # sure enough to contradict words: from the conflict threshold (fusion.json's), which for
+    # colour is above the one labels are published from
+    fusion = model.fusion
+    assert fusion is not None
+    sure_from = {
+        h: f.conflict_threshold or predictor.thresholds[h] for h, f in fusion.heads.items()
+    }
     sure: dict[str, Path] = {}
     unsure: tuple[Path, str, str] | None = None
     for category in WORDS:
@@ -330,8 +337,17 @@ def sure_and_unsure(model: VitrinaModel) -> tuple[list[Path], Path, str, str]:
         paths = [dataset() / r["image"] for r in picked]
         for r, row in zip(picked, predictor.predict_paths(paths), strict=True):
             right = row.category == r["category"] and row.colour == r["colour"]
+            confident = all(
+                (getattr(row, f"{h}_confidence") or 0.0) >= t for h, t in sure_from.items()
+            )
             # sure photos are never red: the tests' other product is a red dress
-            if row.decision == "auto" and right and r["colour"] != "red" and category not in sure:
+            if (
+                row.decision == "auto"
+                and confident
+                and right
+                and r["colour"] != "red"
+                and category not in sure
+            ):
                 sure[category] = dataset() / r["image"]
             elif unsure is None and right and sorted(row.decisions.values()) == ["auto", "review"]:
                 head = next(h for h, v in row.decisions.items() if v == "review")

@@ -254,6 +254,13 @@ def test_default_model_has_a_fitted_fusion(model: VitrinaModel) -> None:
         assert 0 < f.threshold < 1 and f.labels == model.labels[head]
         assert set(f.thresholds) == {"agree", "disagree", "none"}
         assert all(0 < t <= 1 for t in f.thresholds.values())
+        # the conflict rule's sure photo: the labeller's own label, so never below the image
+        # threshold, which for colour also counts the runner-up
+        assert f.conflict_threshold is not None
+        assert model.thresholds()[head] <= f.conflict_threshold < 1
+        # words the photo contradicts on the other head were found less reliable
+        assert f.doubt_log_scale < 0
+    assert model.fusion.heads["colour"].conflict_threshold > model.thresholds()["colour"] + 0.2
     report = model.fusion.metadata["report"]["photo_and_words"]
     assert report["label_precision"] >= 0.95
 

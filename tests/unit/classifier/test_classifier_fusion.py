@@ -35,6 +35,7 @@ from classifier.fusion import (
 
 LABELS = ["black", "white", "grey", "red", "blue", "green"]
 K = len(LABELS)
+CATEGORY_LABELS = ["T-Shirt", "Pants", "Shoes", "Dress", "Hat", "Skirt"]
 
 
 def generate(
@@ -319,18 +320,18 @@ def two_heads(
     xs, ys = {}, {}
     wrong = rng.random(n) < wrong_title
     has_text = rng.random(n) > 0.2
-    for head in ("category", "colour"):
+    for head, names in (("category", CATEGORY_LABELS), ("colour", LABELS)):
         y = rng.integers(0, K, n)
         logits = rng.normal(0.0, 1.0, (n, K))
         logits[np.arange(n), y] += 1.6
         named = np.where(wrong, (y + rng.integers(1, K, n)) % K, y)
         evidence = [
-            TextEvidence.of([Clue(head, LABELS[k], "title", LABELS[k])]) if t else TextEvidence()
+            TextEvidence.of([Clue(head, names[k], "title", names[k])]) if t else TextEvidence()
             for k, t in zip(named, has_text, strict=True)
         ]
         xs[head] = HeadFeatures(
             calibration.softmax(1.6 * logits),
-            text_features(evidence, head, LABELS),
+            text_features(evidence, head, names),
             ["shopify"] * n,
         )
         ys[head] = y

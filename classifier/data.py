@@ -34,16 +34,18 @@ class Sample:
         return self.category in CATEGORIES
 
 
-def right_labels(samples: Sequence[Sample], head: str, labels: Sequence[str]) -> np.ndarray:
+def right_labels(
+    samples: Sequence[Sample], head: str, labels: Sequence[str], *, runner_up: bool = True
+) -> np.ndarray:
     """The (N, K) mask of labels that count as right, the target users feel (issue #14): the
-    labeller's label, for colour also their runner-up (colour_alt); a "Not sure"/"Other"
-    photo's category never is."""
+    labeller's label, for colour also their runner-up (colour_alt; not with runner_up=False:
+    the labeller's own label only); a "Not sure"/"Other" photo's category never is."""
     truth = [s.category if head == "category" else s.colour for s in samples]
     right = np.zeros((len(samples), len(labels)), bool)
     for n, v in enumerate(truth):
         if v in labels:
             right[n, labels.index(v)] = True
-        if head == "colour" and samples[n].colour_alt in labels:
+        if runner_up and head == "colour" and samples[n].colour_alt in labels:
             right[n, labels.index(samples[n].colour_alt)] = True
     return right
 

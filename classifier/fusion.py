@@ -3,14 +3,17 @@
 Per head, a multinomial logistic model on the image's calibrated probabilities and the text's
 clues (catalog.evidence.TextEvidence):
 
-    logit_k = a · log p_img(k) + r_network · Σ_source w_source · s_source(k) + b_k
-    w_source = w_text + δ_source,   r_network = exp(ρ_network)
+    logit_k = a · log p_img(k) + r · Σ_source w_source · s_source(k) + b_k
+    w_source = w_text + δ_source,   r = exp(ρ_network + γ · doubt)
 
-where s_source(k) is the strength of the strongest clue for label k in that field of the post.
-Everything is fitted by L-BFGS on labelled posts (`fit_head`); δ and ρ are shrunk towards 0, so a
-source or network the fitting data never showed simply gets the shared text weight, and the
-fitted values show how far each source is trusted. A head whose text names no label keeps the
-image's own probabilities (decided on the "none" stratum's threshold below).
+where s_source(k) is the strength of the strongest clue for label k in that field of the post,
+and doubt how far the photo contradicts what the same words say for the post's other head (a
+title whose category the photo rules out probably names another product, colour included:
+`other_head_doubt`). Everything is fitted by L-BFGS on labelled posts (`fit_head`); δ, ρ and γ
+are shrunk towards 0, so a source or network the fitting data never showed simply gets the
+shared text weight, and the fitted values show how far each source is trusted. A head whose
+text names no label keeps the image's own probabilities (decided on the "none" stratum's
+threshold below).
 
 A label is published when its probability reaches the threshold of its stratum: "agree" (the
 words name the label the fused model picks), "disagree" (they name another: the photo
@@ -20,8 +23,13 @@ probabilities (`joint_thresholds`): as many labels of both heads as possible pub
 the published labels, pooled, are at least the target precision (plus a safety margin) right.
 
 One rule sits on top: confident words (a clue of strength 1.0, a title or an option) naming
-another label than a confident photo (top probability at or above the image threshold) send that
-label to review and flag the conflict, whatever the fused probability says.
+another label than a sure photo send that label to review and flag the conflict, whatever the
+fused probability says. A photo is sure when its top probability reaches the head's conflict
+threshold: the image threshold at which the photo alone names the labeller's own label at the
+target precision (`HeadFusion.conflict_threshold`). That is stricter than the publication
+threshold of colour, whose labels count as right when they are the labeller's runner-up: a
+photo 60% sure of "black" is published as black (navy would do), but it does not contradict a
+title saying "navy".
 
 numpy/scipy only: importing this module never loads TensorFlow.
 """
@@ -47,6 +55,7 @@ EPS = 1e-6
 L2_BIAS = 1e-3
 L2_OFFSET = 3e-3
 L2_NETWORK = 3e-2  # firmer: networks differ in habits more than in how often shops are right
+L2_DOUBT = 3e-3  # as a source's offset: one number, fitted on every post whose words name both
 THRESHOLD_FOLDS = 5
 STRATA = ("agree", "disagree", "none")
 # Out-of-fold precision is aimed above the target by this share of the errors the target allows
@@ -76,14 +85,50 @@ class HeadFeatures:
     image: np.ndarray  # (N, K) calibrated image probabilities
     text: np.ndarray  # (N, S, K) strongest clue strength per source and label
     network: list[str]  # (N,) the post's network ("" when unknown)
+    # (N,) in [0, 1]: how far the photo contradicts what the same words say for the post's
+    # other head (`other_head_doubt`); None: nothing known (0)
+    doubt: np.ndarray | None = None
 
     @property
     def has_text(self) -> np.ndarray:
         return self.text.reshape(len(self.text), -1).max(axis=1, initial=0.0) > 0
 
+    @property
+    def doubts(self) -> np.ndarray:
+        return np.zeros(len(self.image)) if self.doubt is None else self.doubt
+
     def subset(self, mask: np.ndarray) -> HeadFeatures:
         idx = np.flatnonzero(mask)
-        return HeadFeatures(self.image[idx], self.text[idx], [self.network[i] for i in idx])
+        return HeadFeatures(
+            self.image[idx],
+            self.text[idx],
+            [self.network[i] for i in idx],
+            None if self.doubt is None else self.doubt[idx],
+        )
+
+
+def other_head_doubt(other: HeadFeatures) -> np.ndarray:
+    """(N,): for a post whose words name a label of the other head, the strength of that clue
+    times the photo's probability that it is not that label; 0 where they name none.
+
+    A title whose category the photo contradicts probably describes another product, so its
+    colour is worth less (and the other way round): the fit learns how much less
+    (`HeadFusion.doubt_log_scale`)."""
+    strongest = other.text.max(axis=1)  # (N, K)
+    label = strongest.argmax(axis=1)
+    n = np.arange(len(label))
+    return strongest[n, label] * (1.0 - other.image[n, label])
+
+
+def with_doubts(features: dict[str, HeadFeatures]) -> dict[str, HeadFeatures]:
+    """Each head's features with the doubt its post's other heads' words cast on the words."""
+    doubt = {h: other_head_doubt(x) for h, x in features.items()}
+    out = {}
+    for head, x in features.items():
+        others = [d for h, d in doubt.items() if h != head]
+        cast = np.max(others, axis=0) if others else None
+        out[head] = HeadFeatures(x.image, x.text, x.network, cast)
+    return out
 
 
 def text_features(evidence: Sequence[TextEvidence], head: str, labels: Sequence[str]) -> np.ndarray:
@@ -108,6 +153,8 @@ class HeadFusion:
     text_weight: float = 0.0  # w_text, shared by every source
     source_offsets: dict[str, float] = field(default_factory=dict)  # δ_source
     network_log_scales: dict[str, float] = field(default_factory=dict)  # ρ_network
+    # γ: the words' weight is scaled by exp(γ · doubt) (HeadFeatures.doubt); fitted, shrunk to 0
+    doubt_log_scale: float = 0.0
     bias: list[float] = field(default_factory=list)  # b_k
     # on the fused probability for posts whose words name a label: the fallback for a stratum
     # without a threshold of its own (and the only threshold of a fusion.json before strata)
@@ -120,6 +167,10 @@ class HeadFusion:
     # Words are confident when a clue is at least this strong (catalog.evidence.Clue: 1.0 is
     # the words plainly naming the label); the conflict rule applies to those only.
     confident_strength: float = CONFIDENT_STRENGTH
+    # The photo is sure of its label (for the conflict rule) from this top probability on:
+    # where the image alone names the labeller's own label at the target precision. None (a
+    # fusion.json from before): the image threshold the head is decided with.
+    conflict_threshold: float | None = None
     fitted_on: dict[str, Any] = field(default_factory=dict)  # counts per source/network, target
 
     def source_weights(self) -> dict[str, float]:
@@ -128,19 +179,25 @@ class HeadFusion:
     def network_scales(self) -> dict[str, float]:
         return {n: float(np.exp(r)) for n, r in self.network_log_scales.items()}
 
+    def text_scales(self, x: HeadFeatures) -> np.ndarray:
+        """(N,): how much each post's words are trusted (network and doubt)."""
+        rho = np.array([self.network_log_scales.get(n, 0.0) for n in x.network], float)
+        return np.exp(rho + self.doubt_log_scale * x.doubts)
+
     def text_logits(self, x: HeadFeatures) -> np.ndarray:
         """(N, K): what the words alone add to each label's logit."""
         w = np.array([self.source_weights()[s] for s in SOURCES])
-        r = np.exp([self.network_log_scales.get(n, 0.0) for n in x.network])
-        return r[:, None] * np.einsum("nsk,s->nk", x.text, w)
+        return self.text_scales(x)[:, None] * np.einsum("nsk,s->nk", x.text, w)
 
     def conflicts(self, x: HeadFeatures, image_threshold: float) -> np.ndarray:
-        """Per post: confident words naming another label than a confident photo."""
+        """Per post: confident words naming another label than a sure photo (at the conflict
+        threshold; without one, at `image_threshold`)."""
+        sure_from = image_threshold if self.conflict_threshold is None else self.conflict_threshold
         strongest = x.text.max(axis=1)  # (N, K): the strongest clue per label, any source
         confident = strongest.max(axis=1, initial=0.0) >= self.confident_strength
         text_label = strongest.argmax(axis=1)
         image_label, image_conf = x.image.argmax(axis=1), x.image.max(axis=1)
-        return confident & (image_conf >= image_threshold) & (text_label != image_label)
+        return confident & (image_conf >= sure_from) & (text_label != image_label)
 
     def stratum_thresholds(self, image_threshold: float) -> dict[str, float]:
         """The threshold each stratum is decided on, fallbacks filled in."""
@@ -153,14 +210,8 @@ class HeadFusion:
     def probabilities(self, x: HeadFeatures) -> np.ndarray:
         """(N, K) fused probabilities (for every post; callers keep the image's where the
         words named nothing)."""
-        w = np.array([self.source_weights()[s] for s in SOURCES])
-        r = np.exp([self.network_log_scales.get(n, 0.0) for n in x.network])
         bias = np.asarray(self.bias) if self.bias else np.zeros(len(self.labels))
-        logits = (
-            self.image_weight * np.log(x.image + EPS)
-            + r[:, None] * np.einsum("nsk,s->nk", x.text, w)
-            + bias
-        )
+        logits = self.image_weight * np.log(x.image + EPS) + self.text_logits(x) + bias
         return calibration.softmax(logits)
 
     def as_json(self) -> dict[str, Any]:
@@ -173,11 +224,13 @@ class HeadFusion:
             "source_offsets": self.source_offsets,
             "network_log_scales": self.network_log_scales,
             "network_scales": self.network_scales(),
+            "doubt_log_scale": self.doubt_log_scale,
             "bias": self.bias,
             "threshold": self.threshold,
             "thresholds": self.thresholds,
             "image_threshold": self.image_threshold,
             "confident_strength": self.confident_strength,
+            "conflict_threshold": self.conflict_threshold,
             "fitted_on": self.fitted_on,
         }
 
@@ -190,6 +243,7 @@ class HeadFusion:
             text_weight=float(d["text_weight"]),
             source_offsets={k: float(v) for k, v in d.get("source_offsets", {}).items()},
             network_log_scales={k: float(v) for k, v in d.get("network_log_scales", {}).items()},
+            doubt_log_scale=float(d.get("doubt_log_scale", 0.0)),
             bias=[float(b) for b in d.get("bias", [])],
             threshold=float(d["threshold"]),
             thresholds={k: float(v) for k, v in d.get("thresholds", {}).items() if k in STRATA},
@@ -197,6 +251,9 @@ class HeadFusion:
             if d.get("image_threshold") is None
             else float(d["image_threshold"]),
             confident_strength=float(d.get("confident_strength", CONFIDENT_STRENGTH)),
+            conflict_threshold=None
+            if d.get("conflict_threshold") is None
+            else float(d["conflict_threshold"]),
             fitted_on=dict(d.get("fitted_on", {})),
         )
 
@@ -324,6 +381,7 @@ def fit_head(
     *,
     right: np.ndarray | None = None,
     image_threshold: float,
+    conflict_threshold: float | None = None,
     target_precision: float = 0.95,
     confident_strength: float = CONFIDENT_STRENGTH,
     margin: float = PRECISION_MARGIN,
@@ -334,9 +392,18 @@ def fit_head(
 
     `y` is the true label index (-1: none is right); `right` (N, K) bool marks labels that count
     as right when published (the true one, and for colour the labeller's runner-up); default:
-    y only."""
+    y only. `conflict_threshold`: HeadFusion.conflict_threshold (None: `image_threshold`)."""
     fusion, cand = _fit_with_candidates(
-        head, labels, x, y, right, image_threshold, target_precision, confident_strength, margin
+        head,
+        labels,
+        x,
+        y,
+        right,
+        image_threshold,
+        conflict_threshold,
+        target_precision,
+        confident_strength,
+        margin,
     )
     choose_thresholds([fusion], [cand], target_precision, margin)
     return fusion
@@ -345,15 +412,27 @@ def fit_head(
 def fit_heads(
     heads: Sequence[tuple[str, Sequence[str], HeadFeatures, np.ndarray, np.ndarray | None, float]],
     *,
+    conflict_thresholds: dict[str, float] | None = None,
     target_precision: float = 0.95,
     confident_strength: float = CONFIDENT_STRENGTH,
     margin: float = PRECISION_MARGIN,
 ) -> list[HeadFusion]:
     """Fit several heads of the same posts, (head, labels, x, y, right, image_threshold) each,
-    with their thresholds chosen together: the precision target is on their labels pooled."""
+    with their thresholds chosen together: the precision target is on their labels pooled.
+    `conflict_thresholds`: per head, HeadFusion.conflict_threshold (missing: the image's)."""
+    conflict_at = conflict_thresholds or {}
     fitted = [
         _fit_with_candidates(
-            h, labels, x, y, right, thr, target_precision, confident_strength, margin
+            h,
+            labels,
+            x,
+            y,
+            right,
+            thr,
+            conflict_at.get(h),
+            target_precision,
+            confident_strength,
+            margin,
         )
         for h, labels, x, y, right, thr in heads
     ]
@@ -369,6 +448,7 @@ def _fit_with_candidates(
     y_all: np.ndarray,
     right_all: np.ndarray | None,
     image_threshold: float,
+    conflict_threshold: float | None,
     target_precision: float,
     confident_strength: float,
     margin: float,
@@ -382,7 +462,11 @@ def _fit_with_candidates(
     bare = ~x_all.has_text
     x, y, right = x_all.subset(keep), y_all[keep], np.asarray(right_all)[keep]
     fusion = HeadFusion(
-        head, list(labels), confident_strength=confident_strength, image_threshold=image_threshold
+        head,
+        list(labels),
+        confident_strength=confident_strength,
+        image_threshold=image_threshold,
+        conflict_threshold=conflict_threshold,
     )
     networks = sorted(set(x.network))
     fusion.fitted_on = {
@@ -437,15 +521,18 @@ def _fit_parameters(
     onehot = np.eye(k)[y]
     net_index = np.array([networks.index(v) for v in x.network])
     net_onehot = np.eye(len(networks))[net_index]  # (N, R)
+    doubt = x.doubts
 
-    def unpack(theta: np.ndarray) -> tuple[float, np.ndarray, float, np.ndarray, np.ndarray]:
+    def unpack(
+        theta: np.ndarray,
+    ) -> tuple[float, np.ndarray, float, np.ndarray, float, np.ndarray]:
         a, b, w0 = theta[0], theta[1 : 1 + k], theta[1 + k]
-        return a, b, w0, theta[2 + k : 2 + k + s], theta[2 + k + s :]
+        return a, b, w0, theta[2 + k : 2 + k + s], theta[2 + k + s], theta[3 + k + s :]
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        a, b, w0, delta, rho = unpack(theta)
+        a, b, w0, delta, gamma, rho = unpack(theta)
         w = w0 + delta
-        r = net_onehot @ np.exp(rho)  # (N,)
+        r = (net_onehot @ np.exp(rho)) * np.exp(gamma * doubt)  # (N,)
         t = np.einsum("nsk,s->nk", x.text, w)  # (N, K) text term before the network scale
         logits = a * logp + r[:, None] * t + b
         logits -= logits.max(axis=1, keepdims=True)
@@ -457,22 +544,29 @@ def _fit_parameters(
         grad_b = g.sum(axis=0)
         grad_w = np.einsum("nk,nsk->s", g * r[:, None], x.text)
         grad_rho = net_onehot.T @ ((g * t).sum(axis=1) * r)
-        loss += L2_BIAS * (b @ b) + L2_OFFSET * (delta @ delta) + L2_NETWORK * (rho @ rho)
+        grad_gamma = ((g * t).sum(axis=1) * r * doubt).sum()
+        loss += (
+            L2_BIAS * (b @ b)
+            + L2_OFFSET * (delta @ delta)
+            + L2_NETWORK * (rho @ rho)
+            + L2_DOUBT * gamma**2
+        )
         grad = np.concatenate(
             [
                 [grad_a],
                 grad_b + 2 * L2_BIAS * b,
                 [grad_w.sum()],
                 grad_w + 2 * L2_OFFSET * delta,
+                [grad_gamma + 2 * L2_DOUBT * gamma],
                 grad_rho + 2 * L2_NETWORK * rho,
             ]
         )
         return loss, grad
 
-    theta0 = np.zeros(2 + k + s + len(networks))
+    theta0 = np.zeros(3 + k + s + len(networks))
     theta0[0] = 1.0
     res = minimize(objective, theta0, jac=True, method="L-BFGS-B")
-    a, b, w0, delta, rho = unpack(res.x)
+    a, b, w0, delta, gamma, rho = unpack(res.x)
     seen = set(fusion.fitted_on.get("sources", {}))
     fusion.image_weight = float(a)
     fusion.bias = [float(v) for v in b]
@@ -488,6 +582,7 @@ def _fit_parameters(
     fusion.network_log_scales = {
         net: float(v - np.log(shift)) for net, v in zip(networks, rho, strict=True)
     }
+    fusion.doubt_log_scale = float(gamma)
     fusion.fitted_on["nll"] = float(res.fun)
     fusion.fitted_on["converged"] = bool(res.success)
 

@@ -35,6 +35,7 @@ from classifier.fusion import (
     decide,
     fit_heads,
     text_features,
+    with_doubts,
 )
 
 HEADS = ("category", "colour")
@@ -54,17 +55,22 @@ class PostSet:
     def __len__(self) -> int:
         return len(self.samples)
 
-    def head(self, head: str, labels: Sequence[str]) -> tuple[HeadFeatures, np.ndarray, np.ndarray]:
-        """Features, true label index and the (N, K) "counts as right" mask for one head."""
-        x = HeadFeatures(
-            self.image[head],
-            text_features(self.evidence, head, labels),
-            [t.network for t in self.texts],
-        )
+    def head(
+        self, head: str, labels: dict[str, list[str]]
+    ) -> tuple[HeadFeatures, np.ndarray, np.ndarray]:
+        """Features (with the other head's doubt, fusion.with_doubts), true label index and
+        the (N, K) "counts as right" mask for one head."""
+        networks = [t.network for t in self.texts]
+        x = with_doubts(
+            {
+                h: HeadFeatures(self.image[h], text_features(self.evidence, h, labels[h]), networks)
+                for h in HEADS
+            }
+        )[head]
         truth = [s.category if head == "category" else s.colour for s in self.samples]
         # -1: no label of this head is right ("Not sure"/"Other" photos' category)
-        y = np.array([labels.index(v) if v in labels else -1 for v in truth], int)
-        right = right_labels(self.samples, head, labels)
+        y = np.array([labels[head].index(v) if v in labels[head] else -1 for v in truth], int)
+        right = right_labels(self.samples, head, labels[head])
         return x, y, right
 
 
@@ -129,7 +135,7 @@ def outcomes(
     """What the production rule (`fusion.decide`) does on `posts`; heads=None: image only."""
     out = Outcomes(kind=np.array(posts.kinds, str))
     for head in HEADS:
-        x, _y, right = posts.head(head, labels[head])
+        x, _y, right = posts.head(head, labels)
         d = decide(None if heads is None else heads.get(head), x, image_thresholds[head])
         n = np.arange(len(posts))
         out.auto[head] = d.auto
@@ -199,15 +205,33 @@ def _fit(
     margin: float = PRECISION_MARGIN,
 ) -> dict[str, HeadFusion]:
     """Both heads fitted, their thresholds chosen together (the target is on all published
-    labels pooled)."""
+    labels pooled), the conflict rule's "sure photo" chosen on the same posts
+    (`sure_thresholds`)."""
     per_head = []
     for head in HEADS:
-        x, y, right = posts.head(head, labels[head])
+        x, y, right = posts.head(head, labels)
         per_head.append((head, labels[head], x, y, right, image_thresholds[head]))
     fitted = fit_heads(
-        per_head, target_precision=target, confident_strength=confident_strength, margin=margin
+        per_head,
+        conflict_thresholds=sure_thresholds(posts, labels, target),
+        target_precision=target,
+        confident_strength=confident_strength,
+        margin=margin,
     )
     return dict(zip(HEADS, fitted, strict=True))
+
+
+def sure_thresholds(
+    posts: PostSet, labels: dict[str, list[str]], target: float
+) -> dict[str, float]:
+    """Per head, the image threshold from which the photo alone names the labeller's own label
+    `target` of the time (no runner-up colour; a "Not sure"/"Other" photo's category is
+    wrong): where a photo is sure enough to contradict the shop's words (the conflict rule)."""
+    return calibration.published_thresholds(
+        posts.image,
+        {h: right_labels(posts.samples, h, labels[h], runner_up=False) for h in HEADS},
+        target,
+    )
 
 
 def alt_thresholds(posts: PostSet, labels: dict[str, list[str]], target: float) -> dict[str, float]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from catalog.evidence import NO_EVIDENCE, PostText, TextEvidence
-from classifier.fusion import HeadFeatures, decide, text_features
+from classifier.fusion import HeadFeatures, decide, text_features, with_doubts
 from classifier.images import DEFAULT_MAX_PIXELS, UnreadableImage, load_rgb
 from classifier.model import VitrinaModel
 from classifier.regions import Box, load_region_head
@@ -144,9 +144,16 @@ class Predictor:
         fusion = self.model.fusion
         evidence = self.evidence_for(texts, len(paths))
         networks = [t.network if t is not None else "" for t in texts or [None] * len(paths)]
+        features = with_doubts(
+            {
+                head: HeadFeatures(
+                    probs[head], text_features(evidence, head, labels[head]), networks
+                )
+                for head in ("category", "colour")
+            }
+        )
         decided = {}
-        for head in ("category", "colour"):
-            x = HeadFeatures(probs[head], text_features(evidence, head, labels[head]), networks)
+        for head, x in features.items():
             head_fusion = fusion.heads.get(head) if fusion is not None else None
             decided[head] = decide(head_fusion, x, self.thresholds[head])
         rows = []

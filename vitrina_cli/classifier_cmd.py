@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import shlex
 from pathlib import Path
@@ -525,7 +526,16 @@ def fusion_table(report: dict[str, Any], title: str) -> Table:
 
 def weights_table(heads: dict[str, Any]) -> Table:
     """The fitted reliabilities: how much each source of words (and the photo) counts."""
-    table = Table("head", "photo weight", "text weight", "per source", "per network", "thresholds")
+    table = Table(
+        "head",
+        "photo weight",
+        "text weight",
+        "per source",
+        "per network",
+        "other head contradicted",
+        "thresholds",
+        "conflict: photo sure from",
+    )
     for head, f in heads.items():
         seen = f.fitted_on.get("sources", {})
         table.add_row(
@@ -536,11 +546,14 @@ def weights_table(heads: dict[str, Any]) -> Table:
                 f"{s} {w:.2f} (n={seen[s]})" for s, w in f.source_weights().items() if s in seen
             ),
             ", ".join(f"{n} ×{v:.2f}" for n, v in f.network_scales().items()),
+            # the words' weight when the photo rules out what they say for the other head
+            f"×{math.exp(f.doubt_log_scale):.2f}",
             # per stratum: words agree / disagree with the decided label, no words
             ", ".join(
                 f"{s} {t:.3f}"
                 for s, t in f.stratum_thresholds(f.image_threshold or f.threshold).items()
             ),
+            "-" if f.conflict_threshold is None else f"{f.conflict_threshold:.3f}",
         )
     return table
 
@@ -695,7 +708,6 @@ def train_embedding(
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("train-regions")(train_regions)
-
 
     app.command("train-embedding")(train_embedding)
     app.command("fit-fusion")(fit_fusion)

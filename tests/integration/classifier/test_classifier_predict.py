@@ -254,6 +254,13 @@ def test_default_model_has_a_fitted_fusion(model: VitrinaModel) -> None:
         assert 0 < f.threshold < 1 and f.labels == model.labels[head]
         assert set(f.thresholds) == {"agree", "disagree", "none"}
         assert all(0 < t <= 1 for t in f.thresholds.values())
+        # the conflict rule's sure photo: the labeller's own label, so never below the image
+        # threshold, which for colour also counts the runner-up
+        assert f.conflict_threshold is not None
+        assert model.thresholds()[head] <= f.conflict_threshold < 1
+        # words the photo contradicts on the other head were found less reliable
+        assert f.doubt_log_scale < 0
+    assert model.fusion.heads["colour"].conflict_threshold > model.thresholds()["colour"] + 0.2
     report = model.fusion.metadata["report"]["photo_and_words"]
     assert report["label_precision"] >= 0.95
 
@@ -323,6 +330,13 @@ def sure_and_unsure(model: VitrinaModel) -> tuple[list[Path], Path, str, str]:
     labels are both the labeller's but only one head is sure without words: the photo, words
     that agree with it, and the unsure head."""
     predictor = Predictor(model)
+    # sure enough to contradict words: from the conflict threshold (fusion.json's), which for
+    # colour is above the one labels are published from
+    fusion = model.fusion
+    assert fusion is not None
+    sure_from = {
+        h: f.conflict_threshold or predictor.thresholds[h] for h, f in fusion.heads.items()
+    }
     sure: dict[str, Path] = {}
     unsure: tuple[Path, str, str] | None = None
     for category in WORDS:
@@ -330,8 +344,17 @@ def sure_and_unsure(model: VitrinaModel) -> tuple[list[Path], Path, str, str]:
         paths = [dataset() / r["image"] for r in picked]
         for r, row in zip(picked, predictor.predict_paths(paths), strict=True):
             right = row.category == r["category"] and row.colour == r["colour"]
+            confident = all(
+                (getattr(row, f"{h}_confidence") or 0.0) >= t for h, t in sure_from.items()
+            )
             # sure photos are never red: the tests' other product is a red dress
-            if row.decision == "auto" and right and r["colour"] != "red" and category not in sure:
+            if (
+                row.decision == "auto"
+                and confident
+                and right
+                and r["colour"] != "red"
+                and category not in sure
+            ):
                 sure[category] = dataset() / r["image"]
             elif unsure is None and right and sorted(row.decisions.values()) == ["auto", "review"]:
                 head = next(h for h, v in row.decisions.items() if v == "review")

@@ -28,11 +28,14 @@ from classifier.fusion import (
     fit_heads,
     joint_thresholds,
     load_fusion,
+    other_head_doubt,
     text_features,
+    with_doubts,
 )
 
 LABELS = ["black", "white", "grey", "red", "blue", "green"]
 K = len(LABELS)
+CATEGORY_LABELS = ["T-Shirt", "Pants", "Shoes", "Dress", "Hat", "Skirt"]
 
 
 def generate(
@@ -270,6 +273,96 @@ def test_confident_words_against_a_confident_photo_go_to_review_as_a_conflict() 
     assert not d.fused[0] and np.array_equal(d.probs, x.image)
 
 
+def test_the_conflict_rule_asks_a_sure_photo_not_a_publishable_one() -> None:
+    """Colour is published from 0.58 (the runner-up counts as right), but a photo contradicts
+    the words only from its conflict threshold (the labeller's own colour 95% right)."""
+    fusion = HeadFusion(
+        "colour", LABELS, 1.0, 6.0, bias=[0.0] * K, threshold=0.5, conflict_threshold=0.875
+    )
+    says_red = TextEvidence.of([Clue("colour", "red", "title", "Red")])
+    text = text_features([says_red] * 2, "colour", LABELS)
+    image = np.vstack([confident_image(0, 0.7), confident_image(0, 0.95)])
+    x = HeadFeatures(image, text, ["shopify"] * 2)
+    d = decide(fusion, x, image_threshold=0.58)
+    # 70% black: publishable on its own, yet not sure enough to overrule a title: the fusion
+    # weighs both and follows the title, no conflict
+    assert not d.conflict[0] and d.auto[0] and LABELS[int(d.probs[0].argmax())] == "red"
+    # 95% black against a title saying red: review, whatever the fused probability says, and
+    # both sides stay there for the moderator: the fused guess (the title's) and the photo's
+    assert d.conflict[1] and not d.auto[1]
+    assert LABELS[int(d.probs[1].argmax())] == "red" and LABELS[int(x.image[1].argmax())] == "black"
+    assert d.stratum[1] == "agree" and d.probs[1].max() >= fusion.stratum_thresholds(0.58)["agree"]
+    # the same confident words against the same photo at the publication threshold (a
+    # fusion.json without a conflict threshold): both are conflicts
+    legacy = HeadFusion.from_json({**fusion.as_json(), "conflict_threshold": None})
+    assert legacy.conflict_threshold is None
+    assert decide(legacy, x, image_threshold=0.58).conflict.tolist() == [True, True]
+    assert HeadFusion.from_json(fusion.as_json()).conflict_threshold == 0.875
+
+
+def test_fitting_keeps_the_conflict_threshold_and_leaves_conflicts_out() -> None:
+    x, y = generate(4000, seed=51)
+    loose = fit_head("colour", LABELS, x, y, image_threshold=0.6)
+    strict = fit_head("colour", LABELS, x, y, image_threshold=0.6, conflict_threshold=0.9)
+    assert loose.conflict_threshold is None and strict.conflict_threshold == 0.9
+    d_loose, d_strict = decide(loose, x, 0.6), decide(strict, x, 0.6)
+    assert d_strict.conflict.sum() < d_loose.conflict.sum()
+    assert not (d_strict.conflict & ~d_loose.conflict).any()  # fewer, never others
+    assert not d_strict.auto[d_strict.conflict].any()
+
+
+def two_heads(
+    n: int, seed: int, *, wrong_title: float = 0.25
+) -> tuple[dict[str, HeadFeatures], dict[str, np.ndarray]]:
+    """Posts with a category and a colour: a quarter carry another product's title, whose
+    words are wrong for both heads; the others' titles are right. Images as in `generate`."""
+    rng = np.random.default_rng(seed)
+    xs, ys = {}, {}
+    wrong = rng.random(n) < wrong_title
+    has_text = rng.random(n) > 0.2
+    for head, names in (("category", CATEGORY_LABELS), ("colour", LABELS)):
+        y = rng.integers(0, K, n)
+        logits = rng.normal(0.0, 1.0, (n, K))
+        logits[np.arange(n), y] += 1.6
+        named = np.where(wrong, (y + rng.integers(1, K, n)) % K, y)
+        evidence = [
+            TextEvidence.of([Clue(head, names[k], "title", names[k])]) if t else TextEvidence()
+            for k, t in zip(named, has_text, strict=True)
+        ]
+        xs[head] = HeadFeatures(
+            calibration.softmax(1.6 * logits),
+            text_features(evidence, head, names),
+            ["shopify"] * n,
+        )
+        ys[head] = y
+    return with_doubts(xs), ys
+
+
+def test_words_the_photo_contradicts_on_the_other_head_are_trusted_less() -> None:
+    xs, ys = two_heads(6000, seed=61)
+    # the doubt: the clue's strength times the photo's probability that the other head's
+    # words are wrong; 0 without words
+    cat = xs["category"]
+    n = np.arange(len(ys["category"]))
+    named = cat.text.max(axis=1).argmax(axis=1)
+    expected = np.where(cat.has_text, 1.0 - cat.image[n, named], 0.0)
+    assert np.allclose(other_head_doubt(cat), expected)
+    assert np.allclose(xs["colour"].doubts, expected)
+    fusion = fit_head("colour", LABELS, xs["colour"], ys["colour"], image_threshold=0.9)
+    assert fusion.doubt_log_scale < -0.5  # the fit finds out, nothing is set by hand
+    held, held_y = two_heads(6000, seed=62)
+    blind = HeadFusion.from_json({**fusion.as_json(), "doubt_log_scale": 0.0})
+    x = held["colour"]
+    has = x.has_text
+    assert calibration.nll(fusion.probabilities(x)[has], held_y["colour"][has]) < calibration.nll(
+        blind.probabilities(x)[has], held_y["colour"][has]
+    )
+    # without a second head (or fusion.json from before) nothing changes
+    plain = HeadFeatures(x.image, x.text, x.network)
+    assert np.array_equal(plain.doubts, np.zeros(len(x.image)))
+    assert np.allclose(blind.probabilities(x), blind.probabilities(plain))
+
+
 def test_fusion_json_round_trip_and_refusals(tmp_path: Path) -> None:
     x, y = generate(3000, seed=8)
     head = fit_head("colour", LABELS, x, y, image_threshold=0.9)
@@ -312,7 +405,7 @@ def test_image_thresholds_with_the_runner_up_colour_counted() -> None:
     from catalog.evidence import PostText
     from catalog.taxonomy import CATEGORIES, COLOURS
     from classifier.data import Sample
-    from classifier.fusion_fit import PostSet, alt_thresholds
+    from classifier.fusion_fit import PostSet, alt_thresholds, sure_thresholds
 
     labels = {"category": list(CATEGORIES), "colour": list(COLOURS)}
     n = 40
@@ -346,5 +439,9 @@ def test_image_thresholds_with_the_runner_up_colour_counted() -> None:
     # category: the two "Not sure" photos at the top are wrong, so no threshold reaches 95%
     # until enough right ones follow them (38 of 40 = 95%): only the lowest admits them all
     assert t["category"] == pytest.approx(conf.min())
+    # the conflict rule's "sure photo": the labeller's own colour only (every second photo is
+    # blue, not black), so only the most confident photo is sure; category as published
+    sure = sure_thresholds(posts, labels, 0.95)
+    assert sure["colour"] == pytest.approx(conf.max()) and sure["category"] == t["category"]
     posts.samples[2] = Sample(Path("2.jpg"), "Not sure", "black", "k2")
     assert alt_thresholds(posts, labels, 0.95)["category"] == 1.0  # 37 of 40 at best

@@ -10,7 +10,9 @@ one batch ahead of the model). Printed per runtime: load seconds, photos/s (wall
 CPU-second (user + system of the whole process, less sensitive to a busy machine than wall
 time), peak RSS, the ratio to the keras runtime (today's TensorFlow path) and the share of
 labels identical to it. `--cli` adds `vitrina predict FILES --out rows.csv` end to end.
-Also printed: the CPU model (lscpu) and the load average while measuring.
+Also printed: the CPU model (lscpu) and the 1/5/15-minute load averages before and after.
+`--profile` adds, per runtime, where a batch's CPU time goes (decode, colour statistics, the
+model, the region head, the embedding, the rows), each stage timed alone on the same batches.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO.parent / "shared" / "datasets" / "clothing"
 VAR = REPO / "var" / "predict_bench"
 sys.path.insert(0, str(REPO))
-from benchmarks.machine import cpu_model  # noqa: E402
+from benchmarks.machine import machine  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -62,6 +64,7 @@ def worker(args: argparse.Namespace) -> int:
     rows = list(predictor.predict_paths(files))
     wall, cpu = time.perf_counter() - t1, time.process_time() - c1
     assert all(not r.error for r in rows), [r.error for r in rows if r.error][:3]
+    profile = stage_profile(predictor, files) if args.profile else {}
     VAR.mkdir(parents=True, exist_ok=True)
     np.savez(
         VAR / f"{args.worker}.npz",
@@ -72,6 +75,8 @@ def worker(args: argparse.Namespace) -> int:
         json.dumps(
             {
                 "runtime": predictor.runtime.name,
+                "threads": getattr(predictor.runtime, "threads", None),
+                "profile": profile,
                 "version": vm.version,
                 "photos": len(rows),
                 "model_load_s": t_model,
@@ -84,6 +89,46 @@ def worker(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def stage_profile(predictor, files: list[Path]) -> dict[str, float]:  # noqa: ANN001
+    """CPU milliseconds a photo per stage, each stage run alone (no overlap) on every batch:
+    where the time goes, not how the overlapped pipeline adds it up."""
+    import numpy as np
+
+    from classifier.layers import GarmentColourStats, garment_colour_stats_np
+
+    vm = predictor.model
+    layer = next(x for x in vm.keras_model.layers if isinstance(x, GarmentColourStats))
+    cpu: dict[str, float] = {}
+
+    def timed(stage: str, f, *a):  # noqa: ANN001, ANN002, ANN202
+        c0 = time.process_time()
+        out = f(*a)
+        cpu[stage] = cpu.get(stage, 0.0) + time.process_time() - c0
+        return out
+
+    def decode(batch: list[Path]) -> np.ndarray:
+        return np.stack([predictor._decode(f) for f in batch])
+
+    def colour_stats(pixels: np.ndarray) -> np.ndarray:
+        return garment_colour_stats_np(pixels, threshold=layer.threshold, softness=layer.softness)
+
+    lite = predictor.runtime.name == "tflite"
+    size = predictor.batch_size
+    for k in range(0, len(files), size):
+        batch = files[k : k + size]
+        pixels = timed("decode (JPEG draft, resize)", decode, batch)
+        out = timed("runtime.run (the model, its colour statistics)", predictor.runtime.run, pixels)
+        if lite:  # keras computes them inside its graph
+            timed("  of which colour statistics (NumPy)", colour_stats, pixels)
+        maps = {m: out[m] for m in ("spatial", "spatial16") if m in out}
+        if predictor.region_head is not None and len(maps) == 2:
+            timed("region head (NumPy)", predictor.region_head.regions, maps)
+        timed("embedding", vm.embed, out["features"], out["category"], out["colour"])
+        probs = {h: out[h] for h in ("category", "colour")}
+        timed("rows", predictor.rows_from_probs, [str(f) for f in batch], probs)
+    return {stage: 1000 * c / len(files) for stage, c in cpu.items()}
 
 
 def cli_run(files: list[Path], args: argparse.Namespace) -> dict[str, float]:
@@ -112,6 +157,7 @@ def main() -> int:
     ap.add_argument("--runtimes", default="keras,tflite")
     ap.add_argument("--cli", action="store_true", help="also time `vitrina predict` end to end")
     ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--profile", action="store_true", help="also time each stage of a batch alone")
     ap.add_argument("--worker", choices=["keras", "tflite"], help=argparse.SUPPRESS)
     ap.add_argument(
         "--record",
@@ -131,12 +177,13 @@ def main() -> int:
     from rich.table import Table
 
     console = Console(width=180)  # the table is wide; a log file has no terminal width
-    console.print(f"CPU: {cpu_model()}; load average before: {os.getloadavg()[0]:.1f}")
+    console.print(f"before: {machine()}")
     results = {}
     for name in args.runtimes.split(","):
         cmd = [sys.executable, __file__, "--worker", name, "--batch-size", str(args.batch_size)]
         cmd += ["--photos", str(args.photos)] if args.photos else []
         cmd += ["--model", str(args.model)] if args.model else []
+        cmd += ["--profile"] if args.profile else []
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         if proc.returncode != 0:
             print(proc.stdout, proc.stderr, file=sys.stderr)
@@ -167,8 +214,9 @@ def main() -> int:
         }
         rate, per_cpu = r["photos"] / r["wall_s"], r["photos"] / r["cpu_s"]
         r.update(rate=rate, per_cpu=per_cpu, same=same)
+        threads = f" ({r['threads']} × 1 thread)" if r.get("threads") else ""
         table.add_row(
-            name,
+            name + threads,
             str(r["photos"]),
             f"{r['load_s']:.1f}",
             f"{rate:.0f}",
@@ -188,6 +236,16 @@ def main() -> int:
             f"{r['per_cpu']:.0f} photos per CPU-second (≈ {r['per_cpu'] * cores:.0f} photos/s "
             f"with all {cores} cores to itself)"
         )
+    if args.profile:
+        stages = Table("CPU ms a photo, each stage alone", *results, title="where the time goes")
+        for stage in dict.fromkeys(k for r in results.values() for k in r["profile"]):
+            cells = [
+                f"{r['profile'][stage]:.2f}" if stage in r["profile"] else ""
+                for r in results.values()
+            ]
+            stages.add_row(stage, *cells)
+        console.print(stages)
+    console.print(f"after: {machine()}")
     if args.cli:
         c = cli_run(validation_files(args.photos), args)
         console.print(

@@ -186,9 +186,16 @@ def _resize_area_np(images: np.ndarray, out: int) -> np.ndarray:
     n, h, w, c = images.shape
     if h % out == 0 and w % out == 0 and (h // out) * 255 < 2**16:
         # The usual case (192 → 32): exact integer block sums, ~5x faster than float means.
+        # In-place adds of strided slices: twice as fast as .sum(axis, dtype) on these shapes.
         kh, kw = h // out, w // out
-        rows = images.reshape(n, out, kh, w * c).sum(axis=2, dtype=np.uint16)
-        blocks = rows.reshape(n, out, out, kw, c).sum(axis=3, dtype=np.uint32)
+        strips = images.reshape(n, out, kh, w * c)
+        rows = strips[:, :, 0].astype(np.uint16)
+        for i in range(1, kh):
+            rows += strips[:, :, i]
+        cells = rows.reshape(n, out, out, kw, c)
+        blocks = cells[:, :, :, 0].copy()
+        for j in range(1, kw):
+            blocks += cells[:, :, :, j]
         return blocks.astype(np.float32) / np.float32(kh * kw * 255)
     x = images.astype(np.float32) / np.float32(255.0)
     return np.einsum("yh,nhwc,xw->nyxc", _area_matrix(h, out), x, _area_matrix(w, out))
@@ -211,17 +218,55 @@ def _rgb_to_hsv_np(x: np.ndarray) -> np.ndarray:
     return np.stack([h, s, v], axis=-1)
 
 
-def _soft_kernel_np(values: np.ndarray, bins: int, *, circular: bool) -> np.ndarray:
-    step = np.float32(1.0 / bins if circular else 1.0 / max(bins - 1, 1))
-    centres = np.arange(bins, dtype=np.float32) * step
-    diff = np.abs(values[..., None] - centres)
+def _soft_bins_np(
+    values: np.ndarray, bins: int, *, circular: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The two non-zero entries per value of the triangular kernel (`_soft_kernel`): lower bin,
+    upper bin and their weights. A value between two centres belongs to those two only (1 - frac
+    and frac), so a histogram is one weighted bincount, not a (..., bins) kernel times weights:
+    the statistics take half the time."""
+    step = 1.0 / bins if circular else 1.0 / max(bins - 1, 1)
+    t = values.reshape(len(values), -1) / np.float32(step)
+    lo = np.floor(t)
+    frac = (t - lo).astype(np.float32)
+    lo = lo.astype(np.intp)
+    hi = lo + 1
     if circular:
-        diff = np.minimum(diff, 1 - diff)
-    return np.maximum(1 - diff / step, 0)
+        lo %= bins
+        hi %= bins
+    else:  # values of exactly 1.0 sit on the last centre: their upper weight is 0
+        np.minimum(lo, bins - 1, out=lo)
+        np.minimum(hi, bins - 1, out=hi)
+    return lo, hi, 1 - frac, frac
+
+
+def _bincount_rows(index: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """Per row of (N, P) indices in [0, size): the sum of `weights` per index, (N, size)."""
+    n = len(index)
+    offset = (np.arange(n, dtype=np.intp) * size)[:, None]
+    flat = np.bincount((index + offset).ravel(), weights.ravel(), minlength=n * size)
+    return flat.reshape(n, size).astype(np.float32)
 
 
 def _soft_hist_np(values: np.ndarray, weights: np.ndarray, bins: int, *, circular: bool):  # noqa: ANN202
-    return (_soft_kernel_np(values, bins, circular=circular) * weights[..., None]).sum(axis=(1, 2))
+    lo, hi, w_lo, w_hi = _soft_bins_np(values, bins, circular=circular)
+    w = weights.reshape(len(weights), -1)
+    both = np.concatenate([lo, hi], axis=1)
+    return _bincount_rows(both, np.concatenate([w_lo * w, w_hi * w], axis=1), bins)
+
+
+def _soft_joint_np(hue: np.ndarray, value: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The hue x lightness soft histogram, (N, HUE_BINS * JOINT_VALUE_BINS)."""
+    h_lo, h_hi, hw_lo, hw_hi = _soft_bins_np(hue, HUE_BINS, circular=True)
+    v_lo, v_hi, vw_lo, vw_hi = _soft_bins_np(value, JOINT_VALUE_BINS, circular=False)
+    w = weights.reshape(len(weights), -1)
+    index, weight = [], []
+    for hb, hw in ((h_lo, hw_lo), (h_hi, hw_hi)):
+        for vb, vw in ((v_lo, vw_lo), (v_hi, vw_hi)):
+            index.append(hb * JOINT_VALUE_BINS + vb)
+            weight.append(hw * vw * w)
+    joint = HUE_BINS * JOINT_VALUE_BINS
+    return _bincount_rows(np.concatenate(index, axis=1), np.concatenate(weight, axis=1), joint)
 
 
 def _rgb_to_lab_np(rgb: np.ndarray) -> np.ndarray:
@@ -270,9 +315,7 @@ def garment_colour_stats_np(
     sat = _soft_hist_np(s, w, SAT_BINS, circular=False)
     mean_rgb = (x * w[..., None]).sum(axis=(1, 2))
     fg_frac = fg.mean(axis=(1, 2))[:, None]
-    hue_k = _soft_kernel_np(h, HUE_BINS, circular=True)
-    val_k = _soft_kernel_np(v, JOINT_VALUE_BINS, circular=False)
-    joint = np.einsum("bijh,bijv,bij->bhv", hue_k, val_k, w * chroma).reshape(n, -1)
+    joint = _soft_joint_np(h, v, w * chroma)
     lab = _rgb_to_lab_np(x)
     lab_mean = (lab * w[..., None]).sum(axis=(1, 2))
     lab_std = np.sqrt(

@@ -113,9 +113,9 @@ class RegionHead:
     def raw(self, maps: dict[str, np.ndarray]) -> np.ndarray:
         """The backbone's maps (runtime.SPATIAL, SPATIAL16) → (N, 12, 12, 5) outputs (the
         Keras head's maths)."""
-        top = np.maximum(maps["spatial"].astype(np.float32) @ self.w1 + self.b1, 0.0)
+        top = np.maximum(maps["spatial"].astype(np.float32, copy=False) @ self.w1 + self.b1, 0.0)
         top = top.repeat(2, axis=1).repeat(2, axis=2)
-        mid = np.maximum(maps["spatial16"].astype(np.float32) @ self.w0 + self.b0, 0.0)
+        mid = np.maximum(maps["spatial16"].astype(np.float32, copy=False) @ self.w0 + self.b0, 0.0)
         x = top + mid
         n, h, w, c = x.shape
         padded = np.zeros((n, h + 2, w + 2, c), np.float32)

@@ -3,9 +3,11 @@
 Both take (N, S, S, 3) uint8 pixels and return {"category": (N, 17), "colour": (N, 13),
 "features": (N, D)} (calibrated probabilities and the backbone's pooled features).
 
-`model.keras` stays the source of truth. On a CPU the TFLite form with XNNPACK is about 2.5x
-faster than the TensorFlow graph, so "auto" exports it once per model version (cached under
-~/.cache/vitrina/tflite) and runs that; on a GPU "auto" keeps Keras, batched, in mixed precision.
+`model.keras` stays the source of truth. On a CPU the float32 TFLite form with XNNPACK takes
+about 0.7x the CPU time of the TensorFlow graph for the same numbers (docs/classifier.md,
+"Runtimes": int8 would be faster but changes labels, ONNX Runtime is slower), so "auto" exports
+it once per model version (cached under ~/.cache/vitrina/tflite) and runs that; on a GPU "auto"
+keeps Keras, batched, in mixed precision.
 The colour statistics layer uses ops TFLite lacks (ResizeArea, RGBToHSV), so the TFLite runtime
 computes them with `classifier.layers.garment_colour_stats_np` and feeds them in.
 """
@@ -18,6 +20,7 @@ import os
 import tempfile
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -277,9 +280,35 @@ def _signature(interp) -> tuple[dict[str, int], dict[str, int]]:  # noqa: ANN001
     return inputs, outputs
 
 
+class _Lane:
+    """One single-threaded interpreter and the batch size it is planned for."""
+
+    def __init__(self, interp, out: dict[str, int], pix: int, stats: int):  # noqa: ANN001
+        self.interp, self.out, self.pix, self.stats = interp, out, pix, stats
+        self.batch = -1
+
+    def run(self, pixels: np.ndarray, stats: np.ndarray) -> dict[str, np.ndarray]:
+        n = len(pixels)
+        if n != self.batch:  # XNNPACK plans per shape: re-plan only when the size changes
+            self.interp.resize_tensor_input(self.pix, list(pixels.shape))
+            self.interp.resize_tensor_input(self.stats, list(stats.shape))
+            self.interp.allocate_tensors()
+            self.batch = n
+        self.interp.set_tensor(self.pix, pixels)
+        self.interp.set_tensor(self.stats, stats)
+        self.interp.invoke()  # releases the GIL: the lanes run side by side
+        # copies: the interpreter's buffers are overwritten by its next call
+        return {k: self.interp.get_tensor(i).copy() for k, i in self.out.items()}
+
+
 class TFLiteRuntime:
-    """The exported model in the TFLite interpreter with XNNPACK, one thread per core; the
-    colour statistics in NumPy (a port of GarmentColourStats, tested against it)."""
+    """The exported model in the TFLite interpreter with XNNPACK; the colour statistics in NumPy
+    (a port of GarmentColourStats, tested against it).
+
+    One single-threaded interpreter ("lane") per core, each on its share of the batch (its
+    colour statistics included), rather than one interpreter whose pool splits every op across
+    the cores: same CPU time per photo, but no barrier after each of the ~70 ops, so a decode
+    thread or another process taking a core for a moment delays one lane, not every op."""
 
     name = "tflite"
 
@@ -301,7 +330,7 @@ class TFLiteRuntime:
         self.threads = threads or cpu_count()
         content = model_content or cached_export(keras_model, image_size, version, keras_file)
         try:
-            self._interp = self._open(content)
+            first = self._open(content)
         except ValueError as exc:  # a damaged cached file (disk full, killed writer): export again
             if model_content is not None:
                 raise
@@ -311,39 +340,41 @@ class TFLiteRuntime:
                 str(exc),
             )
             content = cached_export(keras_model, image_size, version, keras_file, refresh=True)
-            self._interp = self._open(content)
+            first = self._open(content)
         # The export's signature names its tensors after the Keras inputs and outputs.
-        inputs, outputs = _signature(self._interp)
+        inputs, outputs = _signature(first)
         names = OUTPUTS + (SPATIAL, SPATIAL16) if len(outputs) > len(OUTPUTS) else OUTPUTS
-        self._out = {k: outputs.get(f"output_{i}", -1) for i, k in enumerate(names)}
+        out = {k: outputs.get(f"output_{i}", -1) for i, k in enumerate(names)}
         if set(inputs) != {"pixels", "colour_stats"} or len(outputs) != len(names):
             raise RuntimeError(f"unexpected TFLite signature: {inputs}, {outputs}")
-        self._pix, self._stats = inputs["pixels"], inputs["colour_stats"]
-        self._batch = -1
-        self._lock = threading.Lock()  # one interpreter, one call at a time
+        interps = [first] + [self._open(content) for _ in range(self.threads - 1)]
+        self._lanes = [_Lane(i, out, inputs["pixels"], inputs["colour_stats"]) for i in interps]
+        self._pool = ThreadPoolExecutor(self.threads, "tflite-lane") if self.threads > 1 else None
+        self._lock = threading.Lock()  # one batch at a time: each lane holds one plan
 
     def _open(self, content: bytes):  # noqa: ANN202
         with warnings.catch_warnings():  # tf.lite's notice that LiteRT is its successor
             warnings.simplefilter("ignore", UserWarning)
-            return _interpreter_class()(model_content=content, num_threads=self.threads)
+            return _interpreter_class()(model_content=content, num_threads=1)
 
-    def run(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
+    def _lane_run(self, lane: _Lane, pixels: np.ndarray) -> dict[str, np.ndarray]:
         from classifier.layers import garment_colour_stats_np
 
+        return lane.run(pixels, garment_colour_stats_np(pixels, **self._stats_args))
+
+    def run(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
         pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
-        stats = garment_colour_stats_np(pixels, **self._stats_args)
+        # Equal shares, so that every lane's plan stays the same from one full batch to the next
+        # (a smaller last batch re-plans once).
+        shares = np.array_split(pixels, max(1, min(len(self._lanes), len(pixels))))
         with self._lock:
-            n = len(pixels)
-            if n != self._batch:  # XNNPACK plans per shape: re-plan only when the size changes
-                s = self.image_size
-                self._interp.resize_tensor_input(self._pix, [n, s, s, 3])
-                self._interp.resize_tensor_input(self._stats, [n, stats.shape[1]])
-                self._interp.allocate_tensors()
-                self._batch = n
-            self._interp.set_tensor(self._pix, pixels)
-            self._interp.set_tensor(self._stats, stats)
-            self._interp.invoke()
-            return {k: self._interp.get_tensor(i).copy() for k, i in self._out.items()}
+            if self._pool is None or len(shares) == 1:
+                parts = [self._lane_run(self._lanes[0], shares[0])]
+            else:
+                parts = list(self._pool.map(self._lane_run, self._lanes, shares))
+        if len(parts) == 1:
+            return parts[0]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def choose(requested: str) -> str:

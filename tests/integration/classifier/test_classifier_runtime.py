@@ -110,6 +110,23 @@ def test_tflite_matches_keras_on_real_photos(outputs: dict[str, dict[str, np.nda
     assert np.abs(keras_out["features"]).max() > 0.1  # real activations, not zeros
 
 
+def test_lanes_split_a_batch_without_changing_its_numbers(
+    model: VitrinaModel, pixels: np.ndarray, outputs: dict[str, dict[str, np.ndarray]]
+) -> None:
+    """Each interpreter (one per core) takes a share of the batch: uneven shares, a batch
+    smaller than the lanes and a lane re-planned for a new size give the same outputs, in order,
+    as the whole batch in the default runtime."""
+    lite = make_runtime(model, "tflite", threads=3)
+    assert isinstance(lite, TFLiteRuntime) and lite.threads == 3
+    ref = outputs["tflite"]
+    for n in (11, 2, 11, 1):  # 4+4+3 photos, then 1+1 (two lanes re-plan), back, then one lane
+        got = lite.run(pixels[:n])
+        assert set(got) == set(ref)
+        for name, value in got.items():
+            assert value.shape == (n, *ref[name].shape[1:]), name
+            np.testing.assert_allclose(value, ref[name][:n], atol=1e-5, rtol=1e-5, err_msg=name)
+
+
 def test_export_is_cached_once_per_model_file(
     model: VitrinaModel, cache: Path, outputs: dict, pixels: np.ndarray
 ) -> None:

@@ -121,15 +121,17 @@ def test_e001_down_and_up_again_on_both_engines(db_url: str) -> None:
     from catalog.db import alembic_config, migrate, migration_transaction
 
     engine = make_engine(db_url)
-    size = "vector({})" if engine.dialect.name == "postgresql" else "float[{}]"
-    assert size.format(vectors.EMBEDDING_DIM) in _vector_ddl(engine)
+    pg = engine.dialect.name == "postgresql"
+    size = "vector({})" if pg else "float[{}]"
+    head = "vector({})" if pg else "int8[{}]"  # q001: SQLite searches int8 codes
+    assert head.format(vectors.EMBEDDING_DIM) in _vector_ddl(engine)
     cfg = alembic_config(engine)
     with migration_transaction(engine) as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "v001")
     assert size.format(256) in _vector_ddl(engine)  # v001's size, empty: classify refills it
     migrate(engine)
-    assert size.format(vectors.EMBEDDING_DIM) in _vector_ddl(engine)
+    assert head.format(vectors.EMBEDDING_DIM) in _vector_ddl(engine)
     with Session(engine) as s:  # usable again, empty until classify writes the new vectors
         assert vectors.versions(s) == {}
     engine.dispose()

@@ -22,6 +22,7 @@ version that made it: classify writes them with the labels and rewrites them for
 from __future__ import annotations
 
 import sqlite3
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -275,13 +276,17 @@ def nearest(
     if _dialect(session) != "postgresql":
         return _sqlite_nearest(session, v, n, within, public, tuple(categories))
     literal = "[" + ",".join(f"{x:.7g}" for x in v.tolist()) + "]"
-    if has_pgvector(session):
+    iterative = _pgvector(session)
+    if iterative is not None:
         # The HNSW search list must hold all n candidates (it defaults to 40); with filters,
-        # pgvector ≥ 0.8 goes on scanning the graph until n rows pass them.
+        # pgvector ≥ 0.8 goes on scanning the graph until n rows pass them. SET LOCAL both,
+        # in one round trip.
         ef = min(max(n, 40), PG_MAX_EF_SEARCH)
-        session.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
-        if within is not None and pgvector_iterative(session):
-            session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        settings = [("hnsw.ef_search", str(ef))]
+        if within is not None and iterative:
+            settings.append(("hnsw.iterative_scan", "relaxed_order"))
+        calls = ", ".join(f"set_config('{name}', '{value}', true)" for name, value in settings)
+        session.execute(text(f"SELECT {calls}"))
         rows = session.execute(pgvector_query(v, n, within)).all()
         if within is not None and len(rows) < n:
             # The graph walk gave up (hnsw.max_scan_tuples) before n rows passed the filters,
@@ -352,6 +357,23 @@ def pgvector_query(vector: np.ndarray, n: int, within: Any = None, *, exact: boo
     order = d + 0 if exact else d
     query = select(t.c.photo_id, d.label("d")).order_by(order).limit(n)
     return query if within is None else query.where(t.c.photo_id.in_(within))
+
+
+# engine → whether its pgvector scans iteratively, once its HNSW index was seen (an index
+# is not dropped while the app runs; its absence is looked for again on every search).
+_PGVECTOR: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _pgvector(session: Session) -> bool | None:
+    """None without pgvector's index, else pgvector_iterative: two queries saved per search."""
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    found = _PGVECTOR.get(engine)
+    if found is None:
+        if not has_pgvector(session):
+            return None
+        found = _PGVECTOR[engine] = pgvector_iterative(session)
+    return found
 
 
 def pgvector_iterative(session: Session) -> bool:

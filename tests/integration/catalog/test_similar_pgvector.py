@@ -93,6 +93,9 @@ def test_the_search_uses_the_index_and_filters_inside_it(pg_url: str, settings_f
         )[:5]
         assert [g.item.id for g in got] == [ids[i] for i in want]
         assert vectors.pgvector_iterative(s)  # pgvector ≥ 0.8: filters inside the index scan
+        # set for this transaction by the filtered search (SET LOCAL, one round trip)
+        assert s.execute(text("SHOW hnsw.iterative_scan")).scalar() == "relaxed_order"
+        assert int(s.execute(text("SHOW hnsw.ef_search")).scalar()) >= 48
         # the fallback when the graph walk gives up before enough rows pass: exact, no index
         within = text("SELECT id FROM photos WHERE category = 'Dress'").columns(Photo.id)
         exact = vectors.pgvector_query(vec(0), 5, within, exact=True)

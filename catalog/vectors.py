@@ -450,10 +450,17 @@ def similar(
     # rows found are checked against them all the same, which also makes the exact PostgreSQL
     # path (no pgvector) right. SQLite's index holds "public" and the category itself
     # (nearest): a `within` list there only for the other filters.
-    pushed = filters.without("category") if _dialect(session) != "postgresql" else filters
+    dialect = _dialect(session)
+    pushed = filters.without("category") if dialect != "postgresql" else filters
     within = None
     if not pushed.is_empty():  # "other shops" alone leaves most: filtering after is faster
-        within = queries._items_select().with_only_columns(col(Photo.id)).where(*conds)  # noqa: SLF001
+        # On the photos' own copies of their post's shop, date, price (m001): no join with
+        # posts and shops for each candidate, unless words are searched.
+        listed, needs_post = queries._conditions(pushed, dialect, listed=True)  # noqa: SLF001
+        if needs_post:
+            within = queries._items_select().with_only_columns(col(Photo.id)).where(*conds)  # noqa: SLF001
+        else:
+            within = select(col(Photo.id)).where(*listed, col(Photo.post_id) != source.post_id)
     # Each search scans every vector on SQLite and widens HNSW's search list on PostgreSQL, so
     # ask for few candidates first and, when too few are left, for as many as the share that
     # passed says are needed (one more search, not a doubling series of them).

@@ -403,13 +403,13 @@ def vitrina(
 def datasette_copy(db: Path) -> Path:
     """The catalogue without sqlite-vec's table: Datasette's sqlite3 cannot load the extension
     and refuses a file that has one."""
-    from catalog.vectors import SQLITE_DROP
+    from catalog.vectors import SQLITE_DROP_INDEX
 
     out = db.with_name("datasette.db")
     shutil.copyfile(db, out)
     engine = make_engine(f"sqlite:///{out}")  # loads sqlite-vec, so the table can be dropped
     with engine.begin() as conn:
-        for statement in SQLITE_DROP:
+        for statement in SQLITE_DROP_INDEX:
             conn.exec_driver_sql(statement)
     engine.dispose()
     return out
@@ -747,7 +747,13 @@ def seed_vectors_sqlite(db: Path, seed: int = 3) -> int:
     """One unit vector per photo, near its category's centre (so neighbours share labels)."""
     import numpy as np
 
-    from catalog.vectors import EMBEDDING_DIM, SQLITE_TABLE, load_sqlite_vec, sqlite_dbapi
+    from catalog.vectors import (
+        EMBEDDING_DIM,
+        SQLITE_EXACT,
+        SQLITE_FILL_CODES,
+        load_sqlite_vec,
+        sqlite_dbapi,
+    )
 
     con = sqlite_dbapi().connect(db)
     load_sqlite_vec(con)
@@ -760,9 +766,10 @@ def seed_vectors_sqlite(db: Path, seed: int = 3) -> int:
         v += 1.5 * rng.standard_normal(v.shape)
         v = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
         con.executemany(
-            f"INSERT INTO {SQLITE_TABLE} (photo_id, embedding, model_version) VALUES (?, ?, 'b')",
+            f"INSERT INTO {SQLITE_EXACT} (photo_id, embedding, model_version) VALUES (?, ?, 'b')",
             [(pid, v[j].tobytes()) for j, (pid, _) in enumerate(chunk)],
         )
+    con.execute(SQLITE_FILL_CODES)  # the search's int8 codes, as vectors.store writes them
     con.commit()
     con.close()
     return len(rows)

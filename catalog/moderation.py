@@ -333,6 +333,8 @@ def _write(
     before = _snapshot(photo)
     if callable(changes):
         changes = changes(photo)
+    # A region's box and crop, when this decision changes them: an undo puts them back.
+    before.update({k: _plain(getattr(photo, k)) for k in _REGION_RESTORED if k in changes})
     now = utcnow()
     values = {**changes, "reviewed_at": now, "reviewed_by": moderator}
     if not crud.write_photo_labels(session, photo_id, version, values):
@@ -462,6 +464,12 @@ _RESTORED = (
     "category_state",
     "colour_state",
 )
+# What a merge of regions changes besides its labels (catalog.regions.merge_regions).
+_REGION_RESTORED = ("region_box", "sha256", "stored_path", "thumb_path", "width", "height")
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple | list) else value
 
 
 def undo_last(session: Session, moderator: str) -> ModerationEvent:
@@ -479,7 +487,7 @@ def undo_last(session: Session, moderator: str) -> ModerationEvent:
             continue
         if event.id in undone:
             continue
-        restore = {k: event.before[k] for k in _RESTORED if k in event.before}
+        restore = {k: event.before[k] for k in (*_RESTORED, *_REGION_RESTORED) if k in event.before}
         legacy = LEGACY_STATES.get(str(event.before.get("status", "")))
         if "category_state" not in event.before and legacy:
             # An event from before per-label states: its status said what both labels were.

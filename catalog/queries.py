@@ -442,6 +442,15 @@ class Item:
     shop_handle: str
     price_amount: Decimal | None = None
     price_currency: str = ""
+    # One garment of a photo showing several (catalog.regions): the original and the box
+    # (x0, y0, x1, y1, fractions of its size) this entry is cut from.
+    parent_photo_id: int | None = None
+    region_box: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.region_box is not None and not isinstance(self.region_box, tuple):
+            # stored as a JSON list; a tuple keeps the item hashable (keys of cached HTML)
+            object.__setattr__(self, "region_box", tuple(float(v) for v in self.region_box))
 
     @property
     def headline(self) -> str:
@@ -493,6 +502,8 @@ _ITEM_COLUMNS: tuple[Any, ...] = (  # columns (SQLModel types them as their valu
     Shop.handle,
     Post.price_amount,
     Post.price_currency,
+    Photo.parent_photo_id,
+    Photo.region_box,
 )
 
 

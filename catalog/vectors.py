@@ -1,12 +1,19 @@
 """Photo embeddings and "more like this", on a real vector index in either database.
 
-SQLite: a `vec0` virtual table of the sqlite-vec extension (`photo_vectors`, rowid = photo id,
-cosine distance), loaded on every connection by catalog.db.make_engine; a trigger on `photos`
-drops a photo's vector with it. sqlite-vec scans its vectors exactly, in compact chunks.
+SQLite (since q001): the vectors themselves in a plain table `photo_embeddings` (float32 blobs,
+rowid = photo id) and, for the search, a `vec0` virtual table of the sqlite-vec extension
+(`photo_vectors`) holding each vector quantised to int8, partitioned by the photo's
+`is_public` and `category` (kept up to date by triggers on `photos`). sqlite-vec scans every
+vector of the partitions asked for (no ANN index): int8 codes halve that scan, a category
+filter scans its own partition alone (instead of a `rowid IN` list of thousands), and a
+shortlist a little longer than asked for is re-ranked exactly on the float vectors, so the
+distances and the order are the exact ones.
+sqlite-vec is loaded on every connection by catalog.db.make_engine.
 PostgreSQL: `photo_embeddings.embedding real[]` with an HNSW index of pgvector on
 `embedding::vector(N)` (cosine) where the `vector` extension is installed; without it the same
 query ranks every vector exactly in SQL (correct, but slow at scale: install pgvector).
-Both are raw-SQL objects made by migration v001 and hidden from Alembic's comparison.
+All are raw-SQL objects made by migrations (v001, e001, q001) and hidden from Alembic's
+comparison.
 
 Vectors are unit length (classifier.model.VitrinaModel.embed), one per photo, with the model
 version that made it: classify writes them with the labels and rewrites them for a new model.
@@ -15,13 +22,14 @@ version that made it: classify writes them with the labels and rewrites them for
 from __future__ import annotations
 
 import sqlite3
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Float, bindparam, cast, column, literal_column, select, table, text
+from sqlalchemy import Float, bindparam, cast, column, func, literal_column, select, table, text
 from sqlalchemy.types import UserDefinedType
 from sqlmodel import Session, col
 
@@ -30,12 +38,15 @@ SQLITE_TABLE = "photo_vectors"
 PG_TABLE = "photo_embeddings"
 PG_INDEX = "ix_photo_embeddings_hnsw"
 SQLITE_TRIGGER = "photo_vectors_ad"
+SQLITE_UPDATE_TRIGGER = "photo_vectors_au"
+SQLITE_EXACT = PG_TABLE  # the same name as PostgreSQL's table: the float vectors
 # sqlite-vec answers at most this many neighbours per query; HNSW's search list is capped too.
 MAX_CANDIDATES = 4096
 PG_MAX_EF_SEARCH = 1000
 
 
 def sqlite_ddl(dim: int) -> tuple[str, ...]:
+    """The layout of v001 and e001 (float vectors in vec0, nothing else): q001 replaces it."""
     return (
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {SQLITE_TABLE} USING vec0("
         f"photo_id INTEGER PRIMARY KEY, embedding float[{int(dim)}] distance_metric=cosine, "
@@ -43,6 +54,44 @@ def sqlite_ddl(dim: int) -> tuple[str, ...]:
         f"CREATE TRIGGER IF NOT EXISTS {SQLITE_TRIGGER} AFTER DELETE ON photos BEGIN "
         f"DELETE FROM {SQLITE_TABLE} WHERE photo_id = old.id; END",
     )
+
+
+def sqlite_int8_ddl(dim: int) -> tuple[str, ...]:
+    """q001's layout: exact vectors in a plain table, int8 codes in vec0 partitioned by
+    is_public and category, so a search for public photos of a category scans that partition
+    alone. The codes use L2 (cheaper than cosine in sqlite-vec; the same order for unit
+    vectors). vec0 keys cannot be NULL (a photo without a category has '') nor be updated in
+    place: a photo whose key changes gets its code again."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {SQLITE_EXACT} ("
+        "photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE, "
+        "model_version VARCHAR(64) NOT NULL, embedding BLOB NOT NULL)",
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {SQLITE_TABLE} USING vec0("
+        "photo_id INTEGER PRIMARY KEY, is_public INTEGER PARTITION KEY, "
+        f"category TEXT PARTITION KEY, embedding int8[{int(dim)}])",
+        f"CREATE TRIGGER IF NOT EXISTS {SQLITE_TRIGGER} AFTER DELETE ON photos BEGIN "
+        f"DELETE FROM {SQLITE_TABLE} WHERE photo_id = old.id; "
+        f"DELETE FROM {SQLITE_EXACT} WHERE photo_id = old.id; END",
+        # Every write to photos is SQL (crud, moderation, the ORM): this sees them all. VALUES
+        # with a subquery: from INSERT … SELECT in a trigger sqlite-vec gets no int8 subtype.
+        f"CREATE TRIGGER IF NOT EXISTS {SQLITE_UPDATE_TRIGGER} "
+        "AFTER UPDATE OF is_public, category ON photos "
+        "WHEN (old.is_public IS NOT new.is_public OR old.category IS NOT new.category) "
+        f"AND EXISTS (SELECT 1 FROM {SQLITE_EXACT} WHERE photo_id = new.id) BEGIN "
+        f"DELETE FROM {SQLITE_TABLE} WHERE photo_id = new.id; "
+        f"INSERT INTO {SQLITE_TABLE} (photo_id, is_public, category, embedding) VALUES "
+        "(new.id, new.is_public, coalesce(new.category, ''), vec_quantize_int8("
+        f"(SELECT embedding FROM {SQLITE_EXACT} WHERE photo_id = new.id), 'unit')); END",
+    )
+
+
+# The codes of every stored vector (q001's backfill, vectors.store, benchmarks' seeds).
+SQLITE_FILL_CODES = (
+    f"INSERT INTO {SQLITE_TABLE} (photo_id, is_public, category, embedding) "
+    f"SELECT e.photo_id, p.is_public, coalesce(p.category, ''), "
+    f"vec_quantize_int8(e.embedding, 'unit') FROM {SQLITE_EXACT} e "
+    "JOIN photos p ON p.id = e.photo_id"
+)
 
 
 def pg_cast(dim: int) -> str:
@@ -57,8 +106,15 @@ def pgvector_ddl(dim: int) -> tuple[str, ...]:
     )
 
 
-SQLITE_DDL = sqlite_ddl(EMBEDDING_DIM)
-SQLITE_DROP = (f"DROP TRIGGER IF EXISTS {SQLITE_TRIGGER}", f"DROP TABLE IF EXISTS {SQLITE_TABLE}")
+SQLITE_DDL = sqlite_int8_ddl(EMBEDDING_DIM)
+SQLITE_DROP = (
+    f"DROP TRIGGER IF EXISTS {SQLITE_TRIGGER}",
+    f"DROP TRIGGER IF EXISTS {SQLITE_UPDATE_TRIGGER}",
+    f"DROP TABLE IF EXISTS {SQLITE_TABLE}",
+    f"DROP TABLE IF EXISTS {SQLITE_EXACT}",
+)
+# Only the vec0 table and what refers to it (Datasette's copy: its sqlite3 cannot load it).
+SQLITE_DROP_INDEX = SQLITE_DROP[:3]
 PG_CAST = pg_cast(EMBEDDING_DIM)
 POSTGRES_DDL = (
     f"CREATE TABLE IF NOT EXISTS {PG_TABLE} ("
@@ -137,33 +193,33 @@ def store(session: Session, photo_id: int, vector: Any, model_version: str) -> N
             {"id": photo_id, "version": model_version, "v": v.tolist()},
         )
         return
-    # vec0 has no upsert
-    session.execute(text(f"DELETE FROM {SQLITE_TABLE} WHERE photo_id = :id"), {"id": photo_id})
     session.execute(
         text(
-            f"INSERT INTO {SQLITE_TABLE} (photo_id, embedding, model_version) "
-            "VALUES (:id, :v, :version)"
+            f"INSERT INTO {SQLITE_EXACT} (photo_id, model_version, embedding) "
+            "VALUES (:id, :version, :v) ON CONFLICT (photo_id) DO UPDATE "
+            "SET model_version = excluded.model_version, embedding = excluded.embedding"
         ),
-        {"id": photo_id, "v": v.tobytes(), "version": model_version},
+        {"id": photo_id, "version": model_version, "v": v.tobytes()},
     )
+    # vec0 has no upsert; the photo's metadata as it is now (the triggers follow it)
+    session.execute(text(f"DELETE FROM {SQLITE_TABLE} WHERE photo_id = :id"), {"id": photo_id})
+    session.execute(text(SQLITE_FILL_CODES + " WHERE e.photo_id = :id"), {"id": photo_id})
 
 
 def get(session: Session, photo_id: int) -> np.ndarray | None:
-    if _dialect(session) == "postgresql":
-        row = session.execute(
-            text(f"SELECT embedding FROM {PG_TABLE} WHERE photo_id = :id"), {"id": photo_id}
-        ).first()
-        return None if row is None else np.asarray(row[0], np.float32)
     row = session.execute(
-        text(f"SELECT embedding FROM {SQLITE_TABLE} WHERE photo_id = :id"), {"id": photo_id}
+        text(f"SELECT embedding FROM {PG_TABLE} WHERE photo_id = :id"), {"id": photo_id}
     ).first()
-    return None if row is None else np.frombuffer(row[0], np.float32).copy()
+    if row is None:
+        return None
+    if _dialect(session) == "postgresql":
+        return np.asarray(row[0], np.float32)
+    return np.frombuffer(row[0], np.float32).copy()
 
 
 def versions(session: Session) -> dict[str, int]:
     """model version → photos with an embedding from it."""
-    table = PG_TABLE if _dialect(session) == "postgresql" else SQLITE_TABLE
-    rows = session.execute(text(f"SELECT model_version, count(*) FROM {table} GROUP BY 1"))
+    rows = session.execute(text(f"SELECT model_version, count(*) FROM {PG_TABLE} GROUP BY 1"))
     return {str(v): int(n) for v, n in rows}
 
 
@@ -173,8 +229,7 @@ def missing_condition(session: Session, model_version: str) -> Any:
 
     from catalog.models import Photo
 
-    table = PG_TABLE if _dialect(session) == "postgresql" else SQLITE_TABLE
-    done = text(f"SELECT photo_id FROM {table} WHERE model_version = :emb_version").bindparams(
+    done = text(f"SELECT photo_id FROM {PG_TABLE} WHERE model_version = :emb_version").bindparams(
         emb_version=model_version
     )
     return col(Photo.id).not_in(done.columns(literal_column("photo_id")))
@@ -200,33 +255,38 @@ class _Vector(UserDefinedType):
         return f"vector({EMBEDDING_DIM})"
 
 
-def nearest(session: Session, vector: Any, n: int, within: Any = None) -> list[tuple[int, float]]:
+def nearest(
+    session: Session,
+    vector: Any,
+    n: int,
+    within: Any = None,
+    *,
+    public: bool = False,
+    categories: Sequence[str] = (),
+) -> list[tuple[int, float]]:
     """The `n` photos nearest to `vector`: (photo id, cosine distance), nearest first.
 
     `within`: a SELECT of photo ids (the filters); the search then looks among those only,
     inside the index's scan (sqlite-vec's `rowid IN`, pgvector's iterative index scan), so a
-    selective filter costs one search instead of ever longer lists filtered afterwards."""
+    selective filter costs one search instead of ever longer lists filtered afterwards.
+    `public`, `categories`: public photos only, of these categories, read on SQLite from the
+    index's own metadata (cheaper than `within`); PostgreSQL leaves them to `within`."""
     v = _checked(vector)
     n = max(1, min(int(n), MAX_CANDIDATES))
     if _dialect(session) != "postgresql":
-        t = table(SQLITE_TABLE, column("photo_id"), column("embedding"), column("distance"))
-        query = (
-            select(t.c.photo_id, t.c.distance)
-            .where(t.c.embedding.op("MATCH")(bindparam("v", v.tobytes())))
-            .where(literal_column("k") == n)
-            .order_by(t.c.distance)
-        )
-        if within is not None:
-            query = query.where(t.c.photo_id.in_(within))
-        return [(int(i), float(d)) for i, d in session.execute(query)]
+        return _sqlite_nearest(session, v, n, within, public, tuple(categories))
     literal = "[" + ",".join(f"{x:.7g}" for x in v.tolist()) + "]"
-    if has_pgvector(session):
+    iterative = _pgvector(session)
+    if iterative is not None:
         # The HNSW search list must hold all n candidates (it defaults to 40); with filters,
-        # pgvector ≥ 0.8 goes on scanning the graph until n rows pass them.
+        # pgvector ≥ 0.8 goes on scanning the graph until n rows pass them. SET LOCAL both,
+        # in one round trip.
         ef = min(max(n, 40), PG_MAX_EF_SEARCH)
-        session.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
-        if within is not None and pgvector_iterative(session):
-            session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        settings = [("hnsw.ef_search", str(ef))]
+        if within is not None and iterative:
+            settings.append(("hnsw.iterative_scan", "relaxed_order"))
+        calls = ", ".join(f"set_config('{name}', '{value}', true)" for name, value in settings)
+        session.execute(text(f"SELECT {calls}"))
         rows = session.execute(pgvector_query(v, n, within)).all()
         if within is not None and len(rows) < n:
             # The graph walk gave up (hnsw.max_scan_tuples) before n rows passed the filters,
@@ -242,6 +302,50 @@ def nearest(session: Session, vector: Any, n: int, within: Any = None) -> list[t
     return [(int(i), float(d)) for i, d in exact]
 
 
+def _sqlite_nearest(
+    session: Session,
+    v: np.ndarray,
+    n: int,
+    within: Any,
+    public: bool,
+    categories: tuple[str, ...],
+) -> list[tuple[int, float]]:
+    """A shortlist by the int8 codes, a little longer than asked (int8 moves a neighbour a
+    few places at most), re-ranked by the exact cosine distance of the float vectors.
+    sqlite-vec's cost grows with k, hence not twice as long."""
+    t = table(
+        SQLITE_TABLE,
+        column("photo_id"),
+        column("embedding"),
+        column("distance"),
+        column("is_public"),
+        column("category"),
+    )
+    shortlist = min(n + max(16, n // 4), MAX_CANDIDATES)
+    blob: Any = bindparam("v", v.tobytes())
+    query = (
+        select(t.c.photo_id)
+        .where(t.c.embedding.op("MATCH")(func.vec_quantize_int8(blob, "unit")))
+        .where(literal_column("k") == shortlist)
+    )
+    if public:
+        query = query.where(t.c.is_public == 1)
+    if len(categories) == 1:  # one partition; with IN, sqlite-vec answers k from each
+        query = query.where(t.c.category == categories[0])
+    elif categories:
+        query = query.where(t.c.category.in_(categories))
+    if within is not None:
+        query = query.where(t.c.photo_id.in_(within))
+    ids = list(session.execute(query).scalars())
+    if not ids:
+        return []
+    exact = table(SQLITE_EXACT, column("photo_id"), column("embedding"))
+    d = func.vec_distance_cosine(exact.c.embedding, blob, type_=Float())
+    rows = session.execute(select(exact.c.photo_id, d).where(exact.c.photo_id.in_(ids)))
+    ranked = sorted(((int(i), float(x)) for i, x in rows), key=lambda r: (r[1], r[0]))
+    return ranked[:n]
+
+
 def pgvector_query(vector: np.ndarray, n: int, within: Any = None, *, exact: bool = False) -> Any:
     """The HNSW search: ORDER BY the index's own expression (the cast) so pgvector can use it;
     `exact`: an expression the index does not match, so the filtered rows are ranked exactly."""
@@ -253,6 +357,23 @@ def pgvector_query(vector: np.ndarray, n: int, within: Any = None, *, exact: boo
     order = d + 0 if exact else d
     query = select(t.c.photo_id, d.label("d")).order_by(order).limit(n)
     return query if within is None else query.where(t.c.photo_id.in_(within))
+
+
+# engine → whether its pgvector scans iteratively, once its HNSW index was seen (an index
+# is not dropped while the app runs; its absence is looked for again on every search).
+_PGVECTOR: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _pgvector(session: Session) -> bool | None:
+    """None without pgvector's index, else pgvector_iterative: two queries saved per search."""
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    found = _PGVECTOR.get(engine)
+    if found is None:
+        if not has_pgvector(session):
+            return None
+        found = _PGVECTOR[engine] = pgvector_iterative(session)
+    return found
 
 
 def pgvector_iterative(session: Session) -> bool:
@@ -327,16 +448,25 @@ def similar(
         conds.append(col(queries.Post.shop_id) != source.shop_id)
     # Beyond "public, not this post", filters are pushed into the search (see nearest); the
     # rows found are checked against them all the same, which also makes the exact PostgreSQL
-    # path (no pgvector) right.
+    # path (no pgvector) right. SQLite's index holds "public" and the category itself
+    # (nearest): a `within` list there only for the other filters.
+    dialect = _dialect(session)
+    pushed = filters.without("category") if dialect != "postgresql" else filters
     within = None
-    if not filters.is_empty():  # "other shops" alone leaves most: filtering after is faster
-        within = queries._items_select().with_only_columns(col(Photo.id)).where(*conds)  # noqa: SLF001
+    if not pushed.is_empty():  # "other shops" alone leaves most: filtering after is faster
+        # On the photos' own copies of their post's shop, date, price (m001): no join with
+        # posts and shops for each candidate, unless words are searched.
+        listed, needs_post = queries._conditions(pushed, dialect, listed=True)  # noqa: SLF001
+        if needs_post:
+            within = queries._items_select().with_only_columns(col(Photo.id)).where(*conds)  # noqa: SLF001
+        else:
+            within = select(col(Photo.id)).where(*listed, col(Photo.post_id) != source.post_id)
     # Each search scans every vector on SQLite and widens HNSW's search list on PostgreSQL, so
     # ask for few candidates first and, when too few are left, for as many as the share that
     # passed says are needed (one more search, not a doubling series of them).
     n = max(4 * k, 48)
     while True:
-        found = nearest(session, vector, n, within)
+        found = nearest(session, vector, n, within, public=True, categories=filters.category)
         distance = dict(found)
         rows = session.execute(
             queries._items_select().where(col(Photo.id).in_(list(distance)), *conds)  # noqa: SLF001

@@ -53,6 +53,12 @@ class ItemOut(BaseModel):
     permalink: str = Field(description="The original post on its network")
     network: str
     shop: ShopOut
+    parent_id: int | None = Field(
+        None, description="A garment cut from a photo showing several: that photo's id"
+    )
+    region_box: list[float] | None = Field(
+        None, description="Its box in that photo: x0, y0, x1, y1 as fractions of its size"
+    )
 
 
 class FacetValueOut(BaseModel):
@@ -170,6 +176,8 @@ def item_out(item: Item) -> ItemOut:
             network=item.network,
             url=f"/shops/{item.shop_id}",
         ),
+        parent_id=item.parent_photo_id,
+        region_box=list(item.region_box) if item.region_box is not None else None,
     )
 
 
@@ -222,6 +230,8 @@ def item_json(item: Item) -> dict[str, Any]:
             "network": item.network,
             "url": f"/shops/{item.shop_id}",
         },
+        "parent_id": item.parent_photo_id,
+        "region_box": list(item.region_box) if item.region_box is not None else None,
     }
 
 

@@ -24,7 +24,7 @@ log = logging.getLogger("vitrina.catalog")
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
-        for statement in vectors.SQLITE_DDL:
+        for statement in vectors.sqlite_ddl(vectors.EMBEDDING_DIM):  # its layout, before q001
             bind.exec_driver_sql(statement)
         return
     for statement in vectors.POSTGRES_DDL:

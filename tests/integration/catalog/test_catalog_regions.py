@@ -58,6 +58,12 @@ def test_drop_and_merge_regions_are_audited(engine: Engine, tmp_path: Path) -> N
             regions.merge_regions(s, [(ids[0], versions[ids[0]])], "ann", tmp_path, 160)
         with pytest.raises(ModerationError):
             regions.drop_region(s, parent_id, 1, "ann")
+    with Session(engine) as s:
+        first = s.get(Photo, ids[0])
+        crop_before = (
+            first.region_box, first.sha256, first.stored_path, first.thumb_path, first.width,
+            first.height,
+        )  # fmt: skip
     with session_scope(engine) as s:
         pairs = [(i, s.get(Photo, i).version) for i in ids[:2]]
         regions.merge_regions(s, pairs, "ann", tmp_path, 160)
@@ -85,6 +91,15 @@ def test_drop_and_merge_regions_are_audited(engine: Engine, tmp_path: Path) -> N
         moderation.undo_last(s, "ann")  # ids[1] back
     with Session(engine) as s:
         assert s.get(Photo, ids[1]).status == ReviewStatus.auto_accepted
+        first = s.get(Photo, ids[0])  # its own box and crop again, not the merged ones
+        assert (
+            first.region_box, first.sha256, first.stored_path, first.thumb_path, first.width,
+            first.height,
+        ) == crop_before  # fmt: skip
+        assert (tmp_path / first.stored_path).is_file()
+        item = queries.get_item(s, ids[0])  # an entry says what it is cut from
+        assert item is not None and item.parent_photo_id == parent_id
+        assert item.region_box == tuple(crop_before[0])
 
 
 def test_migration_g001_up_and_down(engine: Engine, tmp_path: Path) -> None:

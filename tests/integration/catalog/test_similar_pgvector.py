@@ -93,6 +93,9 @@ def test_the_search_uses_the_index_and_filters_inside_it(pg_url: str, settings_f
         )[:5]
         assert [g.item.id for g in got] == [ids[i] for i in want]
         assert vectors.pgvector_iterative(s)  # pgvector ≥ 0.8: filters inside the index scan
+        # set for this transaction by the filtered search (SET LOCAL, one round trip)
+        assert s.execute(text("SHOW hnsw.iterative_scan")).scalar() == "relaxed_order"
+        assert int(s.execute(text("SHOW hnsw.ef_search")).scalar()) >= 48
         # the fallback when the graph walk gives up before enough rows pass: exact, no index
         within = text("SELECT id FROM photos WHERE category = 'Dress'").columns(Photo.id)
         exact = vectors.pgvector_query(vec(0), 5, within, exact=True)
@@ -121,15 +124,17 @@ def test_e001_down_and_up_again_on_both_engines(db_url: str) -> None:
     from catalog.db import alembic_config, migrate, migration_transaction
 
     engine = make_engine(db_url)
-    size = "vector({})" if engine.dialect.name == "postgresql" else "float[{}]"
-    assert size.format(vectors.EMBEDDING_DIM) in _vector_ddl(engine)
+    pg = engine.dialect.name == "postgresql"
+    size = "vector({})" if pg else "float[{}]"
+    head = "vector({})" if pg else "int8[{}]"  # q001: SQLite searches int8 codes
+    assert head.format(vectors.EMBEDDING_DIM) in _vector_ddl(engine)
     cfg = alembic_config(engine)
     with migration_transaction(engine) as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "v001")
     assert size.format(256) in _vector_ddl(engine)  # v001's size, empty: classify refills it
     migrate(engine)
-    assert size.format(vectors.EMBEDDING_DIM) in _vector_ddl(engine)
+    assert head.format(vectors.EMBEDDING_DIM) in _vector_ddl(engine)
     with Session(engine) as s:  # usable again, empty until classify writes the new vectors
         assert vectors.versions(s) == {}
     engine.dispose()

@@ -97,6 +97,14 @@ def test_shoppers_see_the_items_in_the_photo(site) -> None:  # type: ignore[no-u
     assert f'data-id="{ids[1]}"' in grid and f'data-id="{parent}"' not in grid
     # the original's file is shown (it says where each garment is), not its page
     assert shopper.get(f"/media/full/{parent}/{_sha(site, parent)}.jpg").status_code == 200
+    # the API says which photo an entry is cut from and where, in lists and on its own
+    with Session(site[1]) as s:
+        box = s.get(Photo, ids[1]).region_box
+    listed = {i["id"]: i for i in shopper.get("/api/v1/items").json()["items"]}
+    assert listed[ids[1]]["parent_id"] == parent and listed[ids[1]]["region_box"] == box
+    one = shopper.get(f"/api/v1/items/{ids[1]}").json()
+    assert one["parent_id"] == parent and one["region_box"] == box
+    assert all(i["parent_id"] is None for i in listed.values() if i["id"] not in ids)
 
 
 def _sha(site, pid: int) -> str:  # type: ignore[no-untyped-def]

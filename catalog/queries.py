@@ -722,21 +722,35 @@ def facet_counts(session: Session, filters: Filters) -> Facets:
 
 
 def _assemble(
-    filters: Filters, raw: dict[str, dict[Any, int]], shops: dict[int, str], total: int
+    filters: Filters,
+    raw: dict[str, dict[Any, int]],
+    shops: dict[int, str],
+    total: int,
+    *,
+    keep: Facets | None = None,
+    moved: set[str] | None = None,
 ) -> Facets:
-    """The facet lists shown for `raw` counts (values counted 0 are left out unless chosen)."""
+    """The facet lists shown for `raw` counts (values counted 0 are left out unless chosen).
+    `keep`, `moved`: the lists of every facet not in `moved` are taken from `keep` as they are
+    (changes.adjust_facets, which corrects a few counts per decision)."""
     facets = Facets(total=total, raw=raw, shop_names=shops)
     for facet, vocabulary in (
         ("category", CATEGORIES),
         ("colour", COLOURS),
         ("network", NETWORKS),
     ):
+        if keep is not None and moved is not None and facet not in moved:
+            facets.values[facet] = keep.values[facet]
+            continue
         selected = getattr(filters, facet)
         facets.values[facet] = [
             FacetValue(v, v, raw[facet].get(v, 0), v in selected)
             for v in vocabulary
             if raw[facet].get(v) or v in selected
         ]
+    if keep is not None and moved is not None and "shop" not in moved:
+        facets.values["shop"] = keep.values["shop"]
+        return facets
     shop_ids = {sid for sid, n in raw["shop"].items() if n > 0} | set(filters.shop)
     shop_values = [
         FacetValue(

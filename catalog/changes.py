@@ -160,7 +160,8 @@ def adjust_facets(facets: Facets, filters: Filters, change: PhotoChange) -> Face
         for value, n in moved.items():
             counts[value] = counts.get(value, 0) + n
     shop_names = {**names, **facets.shop_names} if names else facets.shop_names
-    return _assemble(filters, raw, shop_names, total, keep=facets, moved=set(deltas))
+    changed = {facet: {v for v, n in d.items() if n} for facet, d in deltas.items()}
+    return _assemble(filters, raw, shop_names, total, keep=facets, moved=changed)
 
 
 def adjust_currencies(

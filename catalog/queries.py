@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -777,10 +778,11 @@ def _assemble(
     total: int,
     *,
     keep: Facets | None = None,
-    moved: set[str] | None = None,
+    moved: dict[str, set[Any]] | None = None,
 ) -> Facets:
     """The facet lists shown for `raw` counts (values counted 0 are left out unless chosen).
-    `keep`, `moved`: the lists of every facet not in `moved` are taken from `keep` as they are
+    `keep`, `moved` (facet → the values whose counts moved): the lists of every other facet
+    are taken from `keep` as they are, and the shops' list is corrected where it moved
     (changes.adjust_facets, which corrects a few counts per decision)."""
     facets = Facets(total=total, raw=raw, shop_names=shops)
     for facet, vocabulary in (
@@ -797,8 +799,19 @@ def _assemble(
             for v in vocabulary
             if raw[facet].get(v) or v in selected
         ]
-    if keep is not None and moved is not None and "shop" not in moved:
-        facets.values["shop"] = keep.values["shop"]
+    if keep is not None and moved is not None:
+        if "shop" not in moved:
+            facets.values["shop"] = keep.values["shop"]
+            return facets
+        # Hundreds of shops, a few moved: those are taken out and put back in their place.
+        changed = moved["shop"]
+        shop_list = [v for v in keep.values["shop"] if int(v.value) not in changed]
+        for sid in changed:
+            n = raw["shop"].get(sid, 0)
+            if (n > 0 or sid in filters.shop) and sid in shops:
+                value = FacetValue(str(sid), shops[sid], n, sid in filters.shop)
+                bisect.insort(shop_list, value, key=_shop_order)
+        facets.values["shop"] = shop_list
         return facets
     shop_ids = {sid for sid, n in raw["shop"].items() if n > 0} | set(filters.shop)
     shop_values = [
@@ -808,8 +821,12 @@ def _assemble(
         for sid in shop_ids
         if sid in shops
     ]
-    facets.values["shop"] = sorted(shop_values, key=lambda v: (-v.count, v.label.lower()))
+    facets.values["shop"] = sorted(shop_values, key=_shop_order)
     return facets
+
+
+def _shop_order(value: FacetValue) -> tuple[int, str]:
+    return -value.count, value.label.lower()
 
 
 # ---- one photo, one shop -------------------------------------------------------------------

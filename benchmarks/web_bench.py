@@ -574,10 +574,13 @@ class Mixed:
     seconds: float
 
 
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
 async def _shopper(
-    port: int, views: list[str], rnd: random.Random, stop: float, out: Mixed, record: bool
+    conn: Connection, views: list[str], rnd: random.Random, stop: float, out: Mixed, record: bool
 ) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    reader, writer = conn
     while time.monotonic() < stop:
         path = rnd.choice(views)
         start = time.perf_counter()
@@ -585,7 +588,6 @@ async def _shopper(
         if record:
             (out.api if path.startswith("/api/") else out.page).append(time.perf_counter() - start)
             out.errors += status != 200
-    writer.close()
 
 
 def _shows(body: bytes, photo_id: int, public: bool) -> bool:
@@ -662,23 +664,29 @@ async def _moderator(
     await asyncio.gather(*watchers)
 
 
-async def _visit(port: int, paths: list[str]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def _visit(conn: Connection, paths: list[str]) -> None:
     for path in paths:
-        await _exchange(reader, writer, "GET", path)
-    writer.close()
+        await _exchange(*conn, "GET", path)
 
 
 async def _mixed(port: int, views: list[str], tokens: list[str], seconds: float, out: Mixed):
-    # Warm-up: every view once (the caches as shoppers have filled them), then 3 s of the mix.
-    await asyncio.gather(*(_visit(port, views[i::16]) for i in range(16)))
+    """Warm-up: every view once on each shopper's connection (the caches as shoppers have
+    filled them: each worker process has its own, and the kernel hands a worker all of the
+    connections or some; warming over separate connections left a worker cold now and then,
+    and the figures then depended on where the shoppers' connections landed), then 3 s of
+    the mix. The shoppers keep their connections, so the workers warmed are the ones
+    measured."""
+    conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(16)]
+    await asyncio.gather(*(_visit(c, views[i:] + views[:i]) for i, c in enumerate(conns)))
     for record, length in ((False, 3.0), (True, seconds)):
         stop = time.monotonic() + length
         rnds = [random.Random(i) for i in range(16)]
         await asyncio.gather(
-            *(_shopper(port, views, r, stop, out, record) for r in rnds),
+            *(_shopper(c, views, r, stop, out, record) for c, r in zip(conns, rnds, strict=True)),
             *(_moderator(port, t, i, stop, out, record) for i, t in enumerate(tokens)),
         )
+    for _, writer in conns:
+        writer.close()
 
 
 def moderator_tokens(db_url: str, count: int = 2) -> list[str]:

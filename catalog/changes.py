@@ -63,18 +63,20 @@ class PhotoFacts:
         }[facet]
 
 
-def matches(filters: Filters, facts: PhotoFacts) -> bool:
-    """The photo is in the view `filters` (queries._conditions in Python). Words (`q`) are not
-    looked at: a view with words is taken to match, so callers recount those."""
+def matches(filters: Filters, facts: PhotoFacts, *, skip: str = "") -> bool:
+    """The photo is in the view `filters` (queries._conditions in Python); `skip`: a facet
+    left out, as `filters.without(skip)` (without building it: every cached view is checked
+    against every decision). Words (`q`) are not looked at: a view with words is taken to
+    match, so callers recount those."""
     if not facts.public:
         return False
     for head in ("category", "colour"):
         wanted = getattr(filters, head)
-        if wanted and (facts.value(head) not in wanted or not facts.shown(head)):
+        if wanted and head != skip and (facts.value(head) not in wanted or not facts.shown(head)):
             return False
-    if filters.shop and facts.shop_id not in filters.shop:
+    if filters.shop and skip != "shop" and facts.shop_id not in filters.shop:
         return False
-    if filters.network and facts.network not in filters.network:
+    if filters.network and skip != "network" and facts.network not in filters.network:
         return False
     if filters.date_from or filters.date_to:
         at = facts.posted_at
@@ -101,7 +103,7 @@ def touches_counts(filters: Filters, facts: PhotoFacts) -> bool:
     """The photo is counted somewhere in the facets of `filters` (each facet is counted under
     the other filters) or in its price currencies (counted without the price filter)."""
     free = filters.with_(price_min=None, price_max=None, currency="")
-    return matches(free, facts) or any(matches(filters.without(f), facts) for f in FACETS)
+    return matches(free, facts) or any(matches(filters, facts, skip=f) for f in FACETS)
 
 
 @dataclass(frozen=True)
@@ -127,50 +129,80 @@ class PhotoChange:
 
 
 def adjust_facets(facets: Facets, filters: Filters, change: PhotoChange) -> Facets:
-    """`facets` of `filters` with the change counted in (a new object; `facets` is kept)."""
-    raw = {facet: dict(counts) for facet, counts in facets.raw.items()}
-    names = dict(facets.shop_names)
+    """`facets` of `filters` with the change counted in: `facets` itself when the change moves
+    no count of this view (most views, for most decisions), else a new object that shares
+    the lists of the facets it leaves alone (only those it moves are assembled again)."""
+    deltas: dict[str, dict[Any, int]] = {}
+    names: dict[int, str] = {}
     total = facets.total
     for facts, sign in change.facts():
+        if not facts.public:
+            continue
         if matches(filters, facts):
             total += sign
         for facet in FACETS:
             if facet in ("category", "colour") and not facts.shown(facet):
                 continue
             value = facts.value(facet)
-            if value is None or not matches(filters.without(facet), facts):
+            if value is None or not matches(filters, facts, skip=facet):
                 continue
-            counts = raw.setdefault(facet, {})
-            counts[value] = counts.get(value, 0) + sign
+            moved = deltas.setdefault(facet, {})
+            moved[value] = moved.get(value, 0) + sign
             if facet == "shop":
-                names.setdefault(value, facts.shop_name)
-    return _assemble(filters, raw, names, total)
+                names[value] = facts.shop_name
+    # A label corrected within the view, say, is -1 and +1 on one value: no change.
+    deltas = {f: d for f, d in deltas.items() if any(d.values())}
+    if not deltas and total == facets.total:
+        return facets
+    raw = dict(facets.raw)
+    for facet, moved in deltas.items():
+        counts = raw[facet] = dict(raw.get(facet, {}))
+        for value, n in moved.items():
+            counts[value] = counts.get(value, 0) + n
+    shop_names = {**names, **facets.shop_names} if names else facets.shop_names
+    changed = {facet: {v for v, n in d.items() if n} for facet, d in deltas.items()}
+    return _assemble(filters, raw, shop_names, total, keep=facets, moved=changed)
 
 
 def adjust_currencies(
     counts: list[tuple[str, int]], filters: Filters, change: PhotoChange
 ) -> list[tuple[str, int]]:
-    """queries.currency_counts of `filters` with the change counted in."""
+    """queries.currency_counts of `filters` with the change counted in (`counts` itself when
+    it moves none)."""
     free = filters.with_(price_min=None, price_max=None, currency="")
-    out = dict(counts)
+    moved: dict[str, int] = {}
     for facts, sign in change.facts():
         if facts.price_amount is not None and matches(free, facts):
-            out[facts.price_currency] = out.get(facts.price_currency, 0) + sign
+            moved[facts.price_currency] = moved.get(facts.price_currency, 0) + sign
+    if not any(moved.values()):
+        return counts
+    out = dict(counts)
+    for currency, n in moved.items():
+        out[currency] = out.get(currency, 0) + n
     return sorted(((c, n) for c, n in out.items() if n > 0), key=lambda cn: (-cn[1], cn[0]))
+
+
+# Built once: web processes run it on every request, and building and compiling it each time
+# cost more than running it.
+_STAMP = select(
+    *(
+        select(p).scalar_subquery()
+        for p in (
+            func.max(Photo.id),
+            func.max(Prediction.id),
+            func.max(Shop.id),
+            func.count(col(Shop.id)),
+            func.max(ModerationEvent.id),
+        )
+    )
+)
 
 
 def catalogue_stamp(session: Session) -> tuple[tuple[Any, ...], int]:
     """(what moves when photos, predictions or shops change; the newest moderation event id).
 
-    One statement of primary-key lookups: web processes run it on every request."""
-    parts = (
-        func.max(Photo.id),
-        func.max(Prediction.id),
-        func.max(Shop.id),
-        func.count(col(Shop.id)),
-        func.max(ModerationEvent.id),
-    )
-    row = session.execute(select(*(select(p).scalar_subquery() for p in parts))).one()
+    One statement of primary-key lookups, on the session's connection (no ORM step)."""
+    row = session.connection().execute(_STAMP).one()
     return tuple(row[:4]), int(row[4] or 0)
 
 

@@ -102,6 +102,26 @@ class TTLCache:
         finally:
             self._land(key, flight)
 
+    def peek(self, key: Hashable) -> Any:
+        """The value kept for `key`, if it is fresh; None otherwise (nothing is computed)."""
+        with self._lock:
+            entry = self._data.get(key)
+            if entry is None or entry.stale_since is not None or entry.expires <= time.monotonic():
+                return None
+            self._data.move_to_end(key)
+            return entry.value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        """Keep `value` for `key` (a value made from other cached values, which says itself
+        whether it is still theirs: web.routers.catalogue._fragment)."""
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            self._data[key] = _Entry(value, time.monotonic() + self.seconds)
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
     def _compute(
         self, key: Hashable, keep: Callable[[], Any] | None, compute: Callable[[], Any]
     ) -> Any:
@@ -247,6 +267,7 @@ class CatalogueCache(TTLCache):
         self.everything = everything
         self._stamp: Hashable = None
         self._events = _Tracker()
+        self._following = threading.Lock()
 
     @property
     def floor(self) -> int:
@@ -271,12 +292,18 @@ class CatalogueCache(TTLCache):
                 return
             if newest <= self._events.floor:
                 return
-            floor, skip = self._events.floor, set(self._events.seen)
-        found = changes.photo_changes(session, floor, skip)
-        with self._lock:
-            if self._events.floor != floor:  # a clear in between: start from there
-                found = [c for c in found if c.event_id > self._events.floor]
-            self._apply([c for c in found if c.event_id not in self._events.seen])
+        # One request at a time reads and applies the new events: the others, which would
+        # read and apply the same ones, wait for it (then usually have nothing left to do).
+        with self._following:
+            with self._lock:
+                if newest <= self._events.floor:
+                    return
+                floor, skip = self._events.floor, set(self._events.seen)
+            found = changes.photo_changes(session, floor, skip)
+            with self._lock:
+                if self._events.floor != floor:  # a clear in between: start from there
+                    found = [c for c in found if c.event_id > self._events.floor]
+                self._apply([c for c in found if c.event_id not in self._events.seen])
 
     def _apply(self, found: list[PhotoChange]) -> None:
         now = time.monotonic()
@@ -339,6 +366,10 @@ def _counted(key: Hashable, value: Any, change: PhotoChange) -> Any:
         new = changes.adjust_currencies(value.value, filters, change)
     else:
         return value
+    if new is value.value:
+        # Nothing of this view moved: kept as it is (applying the change again, as _fix
+        # may, moves nothing either), and the page fragments made from it stay valid.
+        return value
     return Counted(new, value.floor, value.included | {change.event_id})
 
 
@@ -349,8 +380,8 @@ def _touched(key: Hashable, value: Any, change: PhotoChange) -> int:
     if not isinstance(key, tuple) or not key:
         return DROP
     kind = key[0]
-    if kind == "html":
-        return 0  # fragments are keyed by the very data they show (web.routers.catalogue)
+    if kind in ("html", "json"):
+        return 0  # fragments and answers hold the very data they show, checked on each use
     facts = [f for f, _ in change.facts()]
     if kind in ("facets", "currencies"):
         filters: Filters = key[1]

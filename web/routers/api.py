@@ -8,7 +8,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -251,6 +251,13 @@ def items(
     except FilterError as exc:
         raise HTTPException(400, str(exc)) from exc
     page, facets = browse(request, session, filters, cursor, page_size(request, limit))
+    # A first page's answer is made once per version of its cached page and counts (like the
+    # HTML fragments, web.routers.catalogue._fragment): most requests send it as it is.
+    key = ("json", filters, limit) if cursor is None else None
+    cache = request.app.state.catalogue_cache
+    made = cache.peek(key) if key else None
+    if made is not None and made[0][0] is page and made[0][1] is facets:
+        return Response(made[1], media_type="application/json")
     next_url = None
     if page.next_cursor:
         pairs = filters.to_params() + [("after", page.next_cursor)]
@@ -258,7 +265,7 @@ def items(
             pairs.append(("limit", str(limit)))
         next_url = f"/api/v1/items?{urlencode(pairs)}"
     # Returned as a Response: FastAPI documents ItemsOut but does not re-validate 48 items.
-    return JSONResponse(
+    response = JSONResponse(
         {
             "total": facets.total,
             "items": [item_json(i) for i in page.items],
@@ -269,6 +276,9 @@ def items(
             },
         }
     )
+    if key:
+        cache.put(key, ((page, facets), bytes(response.body)))
+    return response
 
 
 @router.get("/items/{photo_id}", response_model=ItemDetailOut)

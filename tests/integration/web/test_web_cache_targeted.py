@@ -121,3 +121,35 @@ def test_a_decision_reaches_only_the_pages_it_touches_within_two_seconds(site) -
     ):
         assert time.monotonic() - start < 2, "the decision did not show within 2 s"
         time.sleep(0.05)
+
+
+def test_a_stream_of_decisions_keeps_one_fragment_and_one_answer_per_view(site) -> None:
+    """The page fragments and the API's first-page answers are made again when a decision
+    moves their counts, and replace the old ones: dead versions do not pile up in the cache
+    (pushing live pages and counts out of it), and what is sent stays exact."""
+    app, cached, uncached, seeded, engine = site
+    views = [v for v in VIEWS if "q=" not in v]
+    for view in views:
+        cached.get(f"/?{view}")
+        cached.get(f"/api/v1/items?{view}")
+
+    def kinds() -> dict[str, int]:
+        with app.state.catalogue_cache._lock:
+            keys = list(app.state.catalogue_cache._data)
+        return {k: sum(1 for key in keys if key[0] == k) for k in ("html", "json")}
+
+    before = kinds()
+    assert before == {"html": 2 * len(views), "json": len(views)}
+    dress = seeded.photos["red_dress"]
+    for colour in ("blue", "red", "blue", "red", "blue", "red"):
+        _decide(engine, dress, "correct", colour=colour)
+        for view in views:  # counts at once; the photos within stale_seconds
+            assert _counts(cached, view) == _counts(uncached, view), (colour, view)
+            assert f">{_counts(uncached, view)[0]}<" in cached.get(f"/?{view}").text, view
+        start = time.monotonic()
+        for view in views:
+            path = f"/api/v1/items?{view}"
+            while cached.get(path).content != uncached.get(path).content:
+                assert time.monotonic() - start < 2, (colour, view)
+                time.sleep(0.05)
+    assert kinds() == before

@@ -14,13 +14,21 @@ from sqlmodel import Session
 
 from catalog import moderation, queries, vectors
 from catalog.moderation import Conflict, ModerationError
-from catalog.queries import FilterError, Item
+from catalog.queries import Cursor, FilterError, Filters, Item, PriceCursor
 from web.auth import api_moderator
 from web.deps import get_session
 from web.routers.common import browse, page_size, parse_id, read_filters
 from web.templating import image_url, safe_url, thumb_url
 
 router = APIRouter(prefix="/api/v1")
+
+
+def api_filters(request: Request) -> tuple[Filters, Cursor | PriceCursor | None]:
+    """The query string's filters and cursor; a value that cannot be right is a 400 naming it."""
+    try:
+        return read_filters(request)
+    except FilterError as exc:
+        raise HTTPException(400, str(exc)) from exc
 
 
 class ShopOut(BaseModel):
@@ -246,10 +254,7 @@ def items(
     currency: str | None = Query(None, description="ISO 4217 code, e.g. EUR"),
     session: Session = Depends(get_session),
 ) -> Any:
-    try:
-        filters, cursor = read_filters(request)
-    except FilterError as exc:
-        raise HTTPException(400, str(exc)) from exc
+    filters, cursor = api_filters(request)
     page, facets = browse(request, session, filters, cursor, page_size(request, limit))
     # A first page's answer is made once per version of its cached page and counts (like the
     # HTML fragments, web.routers.catalogue._fragment): most requests send it as it is.
@@ -315,10 +320,7 @@ def similar(
     other_shops: bool = Query(False),
     session: Session = Depends(get_session),
 ) -> Any:
-    try:
-        filters, _ = read_filters(request)
-    except FilterError as exc:
-        raise HTTPException(400, str(exc)) from exc
+    filters, _ = api_filters(request)
     pid = parse_id(photo_id)
 
     def compute() -> dict[str, Any] | None:

@@ -386,17 +386,32 @@ def _conditions(
     return conds, needs_post
 
 
+# The photos' columns each facet counts and filters on (shop and network: m001's copies).
+_FACET_COLUMNS: dict[str, Any] = {
+    "category": Photo.category,
+    "colour": Photo.colour,
+    "shop": Photo.shop_id,
+    "network": Photo.network,
+}
+
+
+def _facet_terms(filters: Filters, facet: str) -> list[ColumnElement[bool]]:
+    """The conditions of one facet's filter on the photos ([] when none is chosen); a label
+    filter also asks that label to be public."""
+    chosen = getattr(filters, facet)
+    if not chosen:
+        return []
+    terms: list[ColumnElement[bool]] = [col(_FACET_COLUMNS[facet]).in_(chosen)]
+    if facet in ("category", "colour"):
+        terms.append(label_public(facet))
+    return terms
+
+
 def _listed_conditions(filters: Filters, dialect: str) -> tuple[list[ColumnElement[bool]], bool]:
     """_conditions on the photos' copies (public photos only)."""
     conds: list[ColumnElement[bool]] = [col(Photo.is_public) == true()]
-    if filters.category:
-        conds += [col(Photo.category).in_(filters.category), label_public("category")]
-    if filters.colour:
-        conds += [col(Photo.colour).in_(filters.colour), label_public("colour")]
-    if filters.shop:
-        conds.append(col(Photo.shop_id).in_(filters.shop))
-    if filters.network:
-        conds.append(col(Photo.network).in_(filters.network))
+    for facet in FACETS:
+        conds += _facet_terms(filters, facet)
     if filters.date_from:
         conds.append(col(Photo.posted_at) >= _start(filters.date_from))
     if filters.date_to:
@@ -679,12 +694,7 @@ class Facets:
 def _facet_counts(session: Session, facet: str, filters: Filters) -> dict[Any, int]:
     """Counts per value of `facet` under every filter except the facet's own."""
     conds, needs_post = _conditions(filters.without(facet), _dialect(session), listed=True)
-    column: Any = {
-        "category": Photo.category,
-        "colour": Photo.colour,
-        "shop": Photo.shop_id,
-        "network": Photo.network,
-    }[facet]
+    column = _FACET_COLUMNS[facet]
     if facet in ("category", "colour"):
         conds.append(label_public(facet))  # a label still in review is not counted
     query = select(column, func.count()).select_from(Photo)
@@ -694,26 +704,12 @@ def _facet_counts(session: Session, facet: str, filters: Filters) -> dict[Any, i
     return {value: n for value, n in session.execute(query) if value is not None}
 
 
-_FACET_COLUMNS: dict[str, Any] = {
-    "category": Photo.category,
-    "colour": Photo.colour,
-    "shop": Photo.shop_id,
-    "network": Photo.network,
-}
-
-
 def _facet_counts_one_scan(session: Session, filters: Filters) -> dict[str, dict[Any, int]]:
     """Every facet's counts in one pass over the photos (PostgreSQL's GROUPING SETS), each
     facet's count taken under the other facets' filters (an aggregate FILTER). For views that
     no label or shop narrows: each facet's own query would read a large part of the photos
     (a network is a quarter of them), four times over."""
-    terms: dict[str, list[ColumnElement[bool]]] = {}
-    for facet in FACETS:
-        chosen = getattr(filters, facet)
-        if chosen:
-            terms[facet] = [col(_FACET_COLUMNS[facet]).in_(chosen)]
-            if facet in ("category", "colour"):
-                terms[facet].append(label_public(facet))
+    terms = {facet: _facet_terms(filters, facet) for facet in FACETS}
     free = filters.with_(**{facet: () for facet in FACETS})
     base, needs_post = _listed_conditions(free, _dialect(session))
     counts: list[Any] = []

@@ -55,23 +55,25 @@ class PostSet:
     def __len__(self) -> int:
         return len(self.samples)
 
-    def head(
-        self, head: str, labels: dict[str, list[str]]
-    ) -> tuple[HeadFeatures, np.ndarray, np.ndarray]:
-        """Features (with the other head's doubt, fusion.with_doubts), true label index and
-        the (N, K) "counts as right" mask for one head."""
+    def heads(
+        self, labels: dict[str, list[str]]
+    ) -> dict[str, tuple[HeadFeatures, np.ndarray, np.ndarray]]:
+        """Per head: features (with the other head's doubt, fusion.with_doubts), true label
+        index and the (N, K) "counts as right" mask."""
         networks = [t.network for t in self.texts]
-        x = with_doubts(
+        features = with_doubts(
             {
                 h: HeadFeatures(self.image[h], text_features(self.evidence, h, labels[h]), networks)
                 for h in HEADS
             }
-        )[head]
-        truth = [s.category if head == "category" else s.colour for s in self.samples]
-        # -1: no label of this head is right ("Not sure"/"Other" photos' category)
-        y = np.array([labels[head].index(v) if v in labels[head] else -1 for v in truth], int)
-        right = right_labels(self.samples, head, labels[head])
-        return x, y, right
+        )
+        out = {}
+        for head, x in features.items():
+            truth = [s.category if head == "category" else s.colour for s in self.samples]
+            # -1: no label of this head is right ("Not sure"/"Other" photos' category)
+            y = np.array([labels[head].index(v) if v in labels[head] else -1 for v in truth], int)
+            out[head] = (x, y, right_labels(self.samples, head, labels[head]))
+        return out
 
 
 def post_set(
@@ -134,8 +136,7 @@ def outcomes(
 ) -> Outcomes:
     """What the production rule (`fusion.decide`) does on `posts`; heads=None: image only."""
     out = Outcomes(kind=np.array(posts.kinds, str))
-    for head in HEADS:
-        x, _y, right = posts.head(head, labels)
+    for head, (x, _y, right) in posts.heads(labels).items():
         d = decide(None if heads is None else heads.get(head), x, image_thresholds[head])
         n = np.arange(len(posts))
         out.auto[head] = d.auto
@@ -208,8 +209,7 @@ def _fit(
     labels pooled), the conflict rule's "sure photo" chosen on the same posts
     (`sure_thresholds`)."""
     per_head = []
-    for head in HEADS:
-        x, y, right = posts.head(head, labels)
+    for head, (x, y, right) in posts.heads(labels).items():
         per_head.append((head, labels[head], x, y, right, image_thresholds[head]))
     fitted = fit_heads(
         per_head,
@@ -227,20 +227,18 @@ def sure_thresholds(
     """Per head, the image threshold from which the photo alone names the labeller's own label
     `target` of the time (no runner-up colour; a "Not sure"/"Other" photo's category is
     wrong): where a photo is sure enough to contradict the shop's words (the conflict rule)."""
-    return calibration.published_thresholds(
-        posts.image,
-        {h: right_labels(posts.samples, h, labels[h], runner_up=False) for h in HEADS},
-        target,
-    )
+    return alt_thresholds(posts, labels, target, runner_up=False)
 
 
-def alt_thresholds(posts: PostSet, labels: dict[str, list[str]], target: float) -> dict[str, float]:
+def alt_thresholds(
+    posts: PostSet, labels: dict[str, list[str]], target: float, *, runner_up: bool = True
+) -> dict[str, float]:
     """Per head, the image threshold at which the photo alone is `target` right on `posts`,
-    a colour counting as right when it is the labeller's or the runner-up, a "Not sure"/"Other"
-    photo's category never (the rule the model's thresholds are chosen by)."""
-    return calibration.published_thresholds(
-        posts.image, {h: right_labels(posts.samples, h, labels[h]) for h in HEADS}, target
-    )
+    a colour counting as right when it is the labeller's or the runner-up (not with
+    runner_up=False), a "Not sure"/"Other" photo's category never (the rule the model's
+    thresholds are chosen by)."""
+    right = {h: right_labels(posts.samples, h, labels[h], runner_up=runner_up) for h in HEADS}
+    return calibration.published_thresholds(posts.image, right, target)
 
 
 @dataclass

@@ -111,9 +111,20 @@ class TTLCache:
             self._data.move_to_end(key)
             return entry.value
 
+    def derived(self, key: Hashable, sources: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        """A value made from other cached values `sources` (a page, its counts): kept under
+        `key` with them, and made again when they are other objects (a decision corrected the
+        counts). One entry per key, so the versions a stream of decisions makes do not crowd
+        the cache's other values out (the HTML fragments, the items API's first pages)."""
+        made = self.peek(key)
+        if made is not None and all(a is b for a, b in zip(made[0], sources, strict=True)):
+            return made[1]
+        value = make()
+        self.put(key, (sources, value))
+        return value
+
     def put(self, key: Hashable, value: Any) -> None:
-        """Keep `value` for `key` (a value made from other cached values, which says itself
-        whether it is still theirs: web.routers.catalogue._fragment)."""
+        """Keep `value` for `key` (a value that says itself whether it is still valid)."""
         if self.seconds <= 0:
             return
         with self._lock:

@@ -31,6 +31,11 @@ def api_filters(request: Request) -> tuple[Filters, Cursor | PriceCursor | None]
         raise HTTPException(400, str(exc)) from exc
 
 
+def _encoded(content: Any) -> bytes:
+    """`content` as JSONResponse encodes it, to keep and send as it is."""
+    return bytes(JSONResponse(content).body)
+
+
 class ShopOut(BaseModel):
     id: int
     name: str
@@ -256,34 +261,35 @@ def items(
 ) -> Any:
     filters, cursor = api_filters(request)
     page, facets = browse(request, session, filters, cursor, page_size(request, limit))
+
+    def encode() -> bytes:
+        next_url = None
+        if page.next_cursor:
+            pairs = filters.to_params() + [("after", page.next_cursor)]
+            if limit:
+                pairs.append(("limit", str(limit)))
+            next_url = f"/api/v1/items?{urlencode(pairs)}"
+        # Sent as bytes: FastAPI documents ItemsOut but does not re-validate 48 items.
+        return _encoded(
+            {
+                "total": facets.total,
+                "items": [item_json(i) for i in page.items],
+                "next_cursor": page.next_cursor,
+                "next": next_url,
+                "facets": {
+                    name: [v.__dict__ for v in values] for name, values in facets.values.items()
+                },
+            }
+        )
+
     # A first page's answer is made once per version of its cached page and counts (like the
-    # HTML fragments, web.routers.catalogue._fragment): most requests send it as it is.
-    key = ("json", filters, limit) if cursor is None else None
-    cache = request.app.state.catalogue_cache
-    made = cache.peek(key) if key else None
-    if made is not None and made[0][0] is page and made[0][1] is facets:
-        return Response(made[1], media_type="application/json")
-    next_url = None
-    if page.next_cursor:
-        pairs = filters.to_params() + [("after", page.next_cursor)]
-        if limit:
-            pairs.append(("limit", str(limit)))
-        next_url = f"/api/v1/items?{urlencode(pairs)}"
-    # Returned as a Response: FastAPI documents ItemsOut but does not re-validate 48 items.
-    response = JSONResponse(
-        {
-            "total": facets.total,
-            "items": [item_json(i) for i in page.items],
-            "next_cursor": page.next_cursor,
-            "next": next_url,
-            "facets": {
-                name: [v.__dict__ for v in values] for name, values in facets.values.items()
-            },
-        }
-    )
-    if key:
-        cache.put(key, ((page, facets), bytes(response.body)))
-    return response
+    # HTML fragments): most requests send it as it is.
+    if cursor is None:
+        cache = request.app.state.catalogue_cache
+        body = cache.derived(("json", filters, limit), (page, facets), encode)
+    else:
+        body = encode()
+    return Response(body, media_type="application/json")
 
 
 @router.get("/items/{photo_id}", response_model=ItemDetailOut)
@@ -331,13 +337,11 @@ def similar(
             return None
         # Encoded once per cached answer, like the items API's first pages: most requests
         # send these bytes as they are.
-        return bytes(
-            JSONResponse(
-                {
-                    "items": [item_json(s.item) for s in found],
-                    "distances": [round(s.distance, 4) for s in found],
-                }
-            ).body
+        return _encoded(
+            {
+                "items": [item_json(s.item) for s in found],
+                "distances": [round(s.distance, 4) for s in found],
+            }
         )
 
     # Cached per photo and query like the grid's first pages, and kept up to date the same way

@@ -103,20 +103,15 @@ def _count(filters: Filters) -> int:
 
 
 def _fragment(request: Request, name: str, context: dict, key: Hashable | None) -> Markup:
-    """An included template rendered once per key and per version of its data: the value
-    holds the cached page, counts and currencies it was made from, and is made again when
-    they are other objects (a decision corrected the counts). One entry per key, so the
-    versions a stream of decisions makes do not crowd the cache's other values out."""
+    """An included template rendered once per key and per version of its data: the cached
+    page, counts and currencies it is made from (TTLCache.derived)."""
     template = request.app.state.templates.get_template(name)
     if key is None:
         return Markup(template.render(context))
     data = (context["page"], context["facets"], context["currencies"])
-    cache = request.app.state.catalogue_cache
-    made = cache.peek(("html", name, key))
-    if made is None or any(a is not b for a, b in zip(made[0], data, strict=True)):
-        made = (data, Markup(template.render(context)))
-        cache.put(("html", name, key), made)
-    return made[1]
+    return request.app.state.catalogue_cache.derived(
+        ("html", name, key), data, lambda: Markup(template.render(context))
+    )
 
 
 @router.get("/")

@@ -145,11 +145,15 @@ def test_sort_and_price_forms_work_without_javascript(site, browser) -> None:  #
     page = context.new_page()
     page.goto(base + "/?colour=white")
     page.select_option("#sort", "price_desc")
-    page.click('form.sort button[type="submit"]')
+    # Without JavaScript a submit is a navigation: wait for the new page, not only its URL
+    # (read too early on a loaded machine, the old document's grid was already gone).
+    with page.expect_navigation():
+        page.click('form.sort button[type="submit"]')
     assert "sort=price_desc" in page.url and "colour=white" in page.url
     assert _ids(page)[:2] == [priced.photos["shirt"], priced.photos["tee"]]
     page.fill('#facet-price input[name="min_price"]', "20")
-    page.click('#facet-price button[type="submit"]')
+    with page.expect_navigation():
+        page.click('#facet-price button[type="submit"]')
     assert _ids(page) == [priced.photos["shirt"]]
     assert "sort=price_desc" in page.url  # the order is kept
     context.close()

@@ -74,9 +74,12 @@ def coverage_precision(
     return c, coverage, precision
 
 
-def threshold_for_precision(conf: np.ndarray, correct: np.ndarray, target: float) -> float:
+def threshold_for_precision(
+    conf: np.ndarray, correct: np.ndarray, target: float, *, z: float = 0.0
+) -> float:
     """The lowest confidence threshold whose accepted labels are at least `target` correct
-    (the largest coverage at that precision, as in selective classification).
+    (the largest coverage at that precision, as in selective classification); with z > 0,
+    whose precision's lower confidence bound, precision − z·√(t(1−t)/n), is.
 
     Returns 1.0 (accept nothing automatically) when no threshold reaches the target.
     """
@@ -85,7 +88,9 @@ def threshold_for_precision(conf: np.ndarray, correct: np.ndarray, target: float
     thr, _cov, prec = coverage_precision(conf, correct)
     # a threshold accepts whole groups of equal confidence: only the last of a group counts
     group_end = np.append(thr[1:] != thr[:-1], True)
-    candidates = np.flatnonzero((prec >= target) & group_end)
+    n = np.arange(1, len(prec) + 1)
+    bound = z * np.sqrt(max(target * (1.0 - target), 0.0) / n)
+    candidates = np.flatnonzero((prec - bound >= target) & group_end)
     if len(candidates) == 0:
         return 1.0
     return float(thr[candidates[-1]])

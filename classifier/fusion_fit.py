@@ -27,7 +27,7 @@ from classifier import calibration, fusion_data
 from classifier.data import Sample, right_labels
 from classifier.fusion import (
     CONFIDENT_STRENGTH,
-    PRECISION_MARGIN,
+    PRECISION_Z,
     STRATA,
     Fusion,
     HeadFeatures,
@@ -203,7 +203,7 @@ def _fit(
     image_thresholds: dict[str, float],
     target: float,
     confident_strength: float = CONFIDENT_STRENGTH,
-    margin: float = PRECISION_MARGIN,
+    z: float = PRECISION_Z,
 ) -> dict[str, HeadFusion]:
     """Both heads fitted, their thresholds chosen together (the target is on all published
     labels pooled), the conflict rule's "sure photo" chosen on the same posts
@@ -216,7 +216,7 @@ def _fit(
         conflict_thresholds=sure_thresholds(posts, labels, target),
         target_precision=target,
         confident_strength=confident_strength,
-        margin=margin,
+        z=z,
     )
     return dict(zip(HEADS, fitted, strict=True))
 

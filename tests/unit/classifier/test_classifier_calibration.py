@@ -50,6 +50,20 @@ def test_unreachable_target_accepts_nothing() -> None:
     assert calibration.threshold_for_precision(conf, perfect, 0.95) == pytest.approx(0.5)
 
 
+def test_a_lower_bound_threshold_is_stricter_on_fewer_labels() -> None:
+    rng = np.random.default_rng(1)
+    conf = rng.uniform(0.2, 1.0, 5000)
+    correct = rng.uniform(0, 1, 5000) < conf
+    plain = calibration.threshold_for_precision(conf, correct, 0.95)
+    bounded = calibration.threshold_for_precision(conf, correct, 0.95, z=1.645)
+    accepted = conf >= bounded
+    n, p = accepted.sum(), correct[accepted].mean()
+    assert bounded > plain and p - 1.645 * np.sqrt(0.95 * 0.05 / n) >= 0.95
+    # the same calibration on a tenth of the posts: the bound asks for more
+    few = calibration.threshold_for_precision(conf[:500], correct[:500], 0.95, z=1.645)
+    assert few > bounded
+
+
 def test_summary_figures() -> None:
     probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.7, 0.3]])
     y = np.array([0, 1, 1, 0])

@@ -162,6 +162,45 @@ def test_joint_thresholds_publish_more_at_the_same_pooled_precision() -> None:
     assert joint_thresholds({"e": (np.zeros(0), np.zeros(0, bool))}, 0.9) == {"e": 1.0}
 
 
+def test_joint_thresholds_with_a_lower_bound_ask_more_of_fewer_posts() -> None:
+    a = (np.full(10, 0.9), np.ones(10, bool))
+    b = (np.linspace(0.8, 0.6, 10), np.array([1, 1, 1, 0, 1, 1, 0, 1, 0, 0], bool))
+    # z = 1: 15 of 16 (93.8%) has a bound of 93.8 − √(0.09/16) = 86.3% < 90%; 13 of 13 keeps
+    # 100 − 8.3 ≥ 90%, so b publishes its first three only
+    bounded = joint_thresholds({"a": a, "b": b}, 0.9, z=1.0)
+    assert bounded["a"] == pytest.approx(0.9) and (b[0] >= bounded["b"]).sum() == 3
+    # the same shares on ten times the posts: the bound is √10 tighter and b's six come back
+    big = {
+        k: (np.repeat(conf, 10), np.repeat(right, 10))
+        for k, (conf, right) in {"a": a, "b": b}.items()
+    }
+    assert (big["b"][0] >= joint_thresholds(big, 0.9, z=1.0)["b"]).sum() == 60
+
+
+def test_joint_thresholds_find_what_a_grid_of_multipliers_misses() -> None:
+    """Every hull vertex of every group is visited: on random groups the walk publishes at
+    least as many posts as any multiplier of a fine grid, at the same pooled precision."""
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        groups = {}
+        for g in range(4):
+            conf = rng.random(60)
+            groups[g] = (conf, rng.random(60) < 0.6 + 0.4 * conf)
+        got = joint_thresholds(groups, 0.9)
+        published = sum(int((c >= got[k]).sum()) for k, (c, _r) in groups.items())
+        right = sum(int(r[c >= got[k]].sum()) for k, (c, r) in groups.items())
+        assert published == 0 or right / published >= 0.9 - 1e-9
+        for mu in np.logspace(-3, 4, 400):
+            n, gain = 0, 0.0
+            for conf, r in groups.values():
+                order = np.argsort(-conf)
+                cum = np.concatenate([[0.0], np.cumsum(r[order] - 0.9)])
+                k = int(np.argmax(np.arange(len(cum)) + mu * cum))
+                n, gain = n + k, gain + cum[k]
+            if gain >= -1e-9:
+                assert published >= n
+
+
 def published(fusions: list[HeadFusion], xs: list[HeadFeatures], ys: list[np.ndarray]):
     """(labels published, of which right) over several heads."""
     ds = [decide(f, x, 0.9) for f, x in zip(fusions, xs, strict=True)]
@@ -190,7 +229,9 @@ def test_heads_fitted_together_reach_the_pooled_target_on_held_out_posts() -> No
     n_joint, ok_joint = published(joint, hx, hy)
     n_apart, ok_apart = published(apart, hx, hy)
     assert ok_joint / n_joint >= 0.95 and ok_apart / n_apart >= 0.95
-    assert n_joint > 1.02 * n_apart  # pooling the target publishes more labels
+    # pooling the target publishes more labels (1.3% here: with 8,000 posts a head the bound is
+    # tight for either way of choosing, so both sit near the target)
+    assert n_joint > 1.01 * n_apart
 
 
 def test_a_stratum_without_posts_falls_back_safely() -> None:

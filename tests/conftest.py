@@ -7,6 +7,7 @@ them the tests that need them are skipped with the reason, never silently passed
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,15 +57,32 @@ def pg_template() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite catalogue file; each test gets a copy (as pg_template is cloned): what
+    `migrate` makes of an empty file, for a file copy's CPU instead of the whole chain's (~60 ms).
+    Checkpointed first, so that the one file holds it all (no -wal beside it)."""
+    path = tmp_path_factory.mktemp("sqlite_template") / "catalogue.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+def _sqlite_copy(template: Path, tmp_path: Path) -> str:
+    db = tmp_path / "catalogue.db"
+    shutil.copyfile(template, db)
+    return f"sqlite:///{db}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh, migrated catalogue: once on SQLite, once on PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalogue.db'}"
-        engine = make_engine(url)
-        migrate(engine)
-        engine.dispose()
-        yield url
+        yield _sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
         return
     template = request.getfixturevalue("pg_template")
     url, drop = fresh_postgres_url(template)
@@ -80,13 +98,9 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     """A fresh, migrated SQLite catalogue only (for tests that are not about the engine)."""
-    url = f"sqlite:///{tmp_path / 'catalogue.db'}"
-    eng = make_engine(url)
-    migrate(eng)
-    eng.dispose()
-    return url
+    return _sqlite_copy(sqlite_template, tmp_path)
 
 
 @pytest.fixture

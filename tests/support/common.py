@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get(
@@ -87,3 +87,29 @@ def write_config(
         encoding="utf-8",
     )
     return path
+
+
+_READERS: dict[str, Engine] = {}
+
+
+def reader(db_url: str) -> Engine:
+    """An engine for the tests' own look at a catalogue, kept for the next look: a new engine
+    opens a new connection (on SQLite, pragmas and the sqlite-vec extension), ten times the
+    query's CPU, and tests that wait on a crawl look twenty times a second. The last few URLs
+    only; a PostgreSQL database dropped after its test (WITH FORCE) ends its connections, and a
+    SQLite file made again at the same path is a new file (its inode is part of the key)."""
+    key = db_url
+    if db_url.startswith("sqlite:///"):
+        try:
+            st = os.stat(db_url.removeprefix("sqlite:///"))
+            key = f"{db_url}#{st.st_dev}:{st.st_ino}"
+        except OSError:
+            pass
+    engine = _READERS.get(key)
+    if engine is None:
+        from catalog.db import make_engine
+
+        while len(_READERS) >= 4:
+            _READERS.pop(next(iter(_READERS))).dispose()
+        engine = _READERS[key] = make_engine(db_url)
+    return engine

@@ -11,10 +11,9 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from catalog.db import make_engine
 from crawler.emulator.catalogue import Catalogue
 from crawler.emulator.server import EmulatorServer
-from tests.support.common import REPO
+from tests.support.common import REPO, reader
 
 PAGE = 5
 
@@ -75,11 +74,8 @@ def setup(tmp_path: Path, db_url: str, emu: EmulatorServer, **kw) -> Path:  # ty
 
 
 def rows(db_url: str, model):  # type: ignore[no-untyped-def]
-    engine = make_engine(db_url)
-    with Session(engine) as s:
-        out = list(s.exec(select(model)).all())
-    engine.dispose()
-    return out
+    with Session(reader(db_url)) as s:
+        return list(s.exec(select(model)).all())
 
 
 def crawl_until(

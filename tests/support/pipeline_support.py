@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from catalog.db import make_engine
 from crawler.emulator.server import EmulatorServer
+from tests.support.common import reader
 
 
 def pipeline_toml(
@@ -25,19 +25,13 @@ def pipeline_toml(
 
 
 def scalar(db_url: str, sql: str) -> object:
-    engine = make_engine(db_url)
-    with engine.connect() as conn:
-        value = conn.execute(text(sql)).scalar()
-    engine.dispose()
-    return value
+    with reader(db_url).connect() as conn:
+        return conn.execute(text(sql)).scalar()
 
 
 def rows(db_url: str, sql: str) -> list[tuple]:
-    engine = make_engine(db_url)
-    with engine.connect() as conn:
-        out = [tuple(r) for r in conn.execute(text(sql))]
-    engine.dispose()
-    return out
+    with reader(db_url).connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
 
 
 def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 60) -> str:

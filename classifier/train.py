@@ -629,7 +629,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = console.print) -> Train
             },
         },
     }
-    metadata["throughput"] = measure_throughput(model, metadata, val_e.samples)
+    metadata["throughput"] = measure_throughput(model, metadata, val_e.samples, cfg.runtime)
     save_model(model, metadata, cfg.out)
     metadata["training"]["seconds_total"] = round(time.perf_counter() - started, 1)
     from classifier.report import write_report
@@ -660,13 +660,18 @@ def check_end_to_end(
 
 
 def measure_throughput(
-    model: keras.Model, metadata: dict[str, Any], samples: Sequence[Sample], n: int = 256
+    model: keras.Model,
+    metadata: dict[str, Any],
+    samples: Sequence[Sample],
+    runtime: str = "auto",
+    n: int = 256,
 ) -> dict[str, Any]:
-    """Photos/s of batched prediction from files (decode + resize + model) on this device."""
+    """Photos/s of batched prediction from files (decode + resize + model) on this device, with
+    the runtime the configuration asks for (TFLite exports the model being trained first)."""
     from classifier.inference import Predictor
     from classifier.model import VitrinaModel
 
-    predictor = Predictor(VitrinaModel(Path("."), model, metadata), batch_size=64)
+    predictor = Predictor(VitrinaModel(Path("."), model, metadata), batch_size=64, runtime=runtime)
     paths = [s.path for s in samples[:n]]
     list(predictor.predict_paths(paths[:64]))  # trace once
     t0 = time.perf_counter()
@@ -676,5 +681,6 @@ def measure_throughput(
         "photos_per_second": round(len(paths) / seconds, 1),
         "photos": len(paths),
         "batch_size": 64,
+        "runtime": predictor.runtime.name,
         "device": device_description(),
     }

@@ -35,3 +35,4 @@ class TrainConfig:
     fine_tune_from: int | None = None  # Lite block where it starts (None: the last 2 stages)
     full_fine_tune_epochs: int = 6  # then every layer end to end on augmented pixels (0: skip)
     full_fine_tune_lr: float = 1e-4
+    runtime: str = "auto"  # what the recorded throughput is measured with ([classifier] runtime)

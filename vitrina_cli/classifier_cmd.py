@@ -206,6 +206,7 @@ def train(
         target_precision=target_precision or settings.classifier.target_precision,
         limit=limit,
         command=_command_line(ctx),
+        runtime=settings.classifier.runtime,
     )
     try:
         result = run_training(cfg)

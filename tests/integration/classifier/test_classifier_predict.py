@@ -323,9 +323,10 @@ def test_cli_predict_refuses_a_bad_captions_file(
 
 
 WORDS = {"T-Shirt": "t-shirt", "Shoes": "shoes", "Pants": "trousers"}
+Picked = tuple[list[Path], Path, str, str]  # sure photos, the unsure one, agreeing words, head
 
 
-def sure_and_unsure(model: VitrinaModel) -> tuple[list[Path], Path, str, str]:
+def sure_and_unsure(model: VitrinaModel) -> Picked:
     """Real photos the image alone publishes on both heads (of three kinds), and one whose
     labels are both the labeller's but only one head is sure without words: the photo, words
     that agree with it, and the unsure head."""
@@ -363,8 +364,16 @@ def sure_and_unsure(model: VitrinaModel) -> tuple[list[Path], Path, str, str]:
     return list(sure.values()), *unsure
 
 
-def test_words_against_a_sure_photo_are_a_conflict(model: VitrinaModel) -> None:
-    sure, unsure, agreeing, head = sure_and_unsure(model)
+@pytest.fixture(scope="module")
+def sure_photos(model: VitrinaModel) -> Picked:
+    """`sure_and_unsure` once for the module's tests (the same photos each time: one model)."""
+    return sure_and_unsure(model)
+
+
+def test_words_against_a_sure_photo_are_a_conflict(
+    model: VitrinaModel, sure_photos: Picked
+) -> None:
+    sure, unsure, agreeing, head = sure_photos
     texts = [
         PostText(network="shopify", title="Red Dress"),  # plainly another product
         None,
@@ -392,10 +401,10 @@ def test_words_against_a_sure_photo_are_a_conflict(model: VitrinaModel) -> None:
 
 
 def test_without_fusion_json_words_do_not_change_decisions(
-    model: VitrinaModel, tmp_path: Path
+    sure_photos: Picked, tmp_path: Path
 ) -> None:
     plain = load_model(model_copy(tmp_path))
-    sure, unsure, agreeing, head = sure_and_unsure(model)
+    sure, unsure, agreeing, head = sure_photos
     paths = [*sure, unsure]
     texts = [PostText(title="Red Dress")] * 3 + [PostText(caption=agreeing)]
     before = list(Predictor(plain).predict_paths(paths))
@@ -407,9 +416,9 @@ def test_without_fusion_json_words_do_not_change_decisions(
     assert after[0].evidence.summary("category").startswith("shop says: Dress")
 
 
-def test_cli_predict_with_captions(model: VitrinaModel, tmp_path: Path, sqlite_url: str) -> None:
+def test_cli_predict_with_captions(sure_photos: Picked, tmp_path: Path, sqlite_url: str) -> None:
     cfg = write_config(tmp_path, sqlite_url)
-    sure, unsure, agreeing, head = sure_and_unsure(model)
+    sure, unsure, agreeing, head = sure_photos
     captions = tmp_path / "captions.csv"
     with captions.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -454,12 +463,13 @@ def test_cli_predict_with_captions(model: VitrinaModel, tmp_path: Path, sqlite_u
 
 def test_classify_catalog_reads_each_photos_post_words(
     model: VitrinaModel,
+    sure_photos: Picked,
     engine: Engine,
     db_url: str,
     settings_for,  # type: ignore[no-untyped-def]
 ) -> None:
     settings, _ = settings_for(db_url)
-    sure, unsure, agreeing, head = sure_and_unsure(model)
+    sure, unsure, agreeing, head = sure_photos
     ids = store_photos(engine, settings.media_dir, [sure[0], sure[1], unsure])
     with Session(engine) as session:
         photo_post = [session.get(Photo, i).post_id for i in ids]

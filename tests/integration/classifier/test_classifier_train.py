@@ -25,6 +25,10 @@ from vitrina_cli.main import app
 TINY = ["--image-size", "64", "--head-epochs", "2", "--fine-tune-epochs", "1", "--no-compare"]
 TINY += ["--full-fine-tune-epochs", "0"]
 TINY_END_TO_END = [*TINY[:-1], "1"]
+# Training from the catalogue is about which photos are read: heads only, one epoch (the
+# fine-tuning stages, which trace the backbone's gradients, are tested on the dataset folder)
+HEADS_ONLY = ["--image-size", "64", "--head-epochs", "1", "--fine-tune-epochs", "0", "--no-compare"]
+HEADS_ONLY += ["--full-fine-tune-epochs", "0"]
 
 
 def test_train_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> None:
@@ -57,6 +61,9 @@ def test_train_on_a_dataset_folder(tmp_path: Path, sqlite_url: str) -> None:
     assert len(meta["data"]["fingerprint"]) == 64 and meta["training"]["device"].startswith("CPU")
     assert meta["command"].startswith("vitrina") and "--limit 80" in meta["command"]
     assert meta["training"]["full_fine_tune_epochs"] == 1
+    # the throughput figure is the configured runtime's: "auto", TFLite on a CPU (the model
+    # just trained, exported)
+    assert meta["throughput"]["runtime"] == "tflite" and meta["throughput"]["photos_per_second"] > 0
 
     # the deployable model takes raw uint8 pixels and returns two distributions
     vm = load_model(out)
@@ -116,7 +123,8 @@ def test_split_is_stratified_fixed_and_disjoint() -> None:
 def test_train_from_catalog(tmp_path: Path, sqlite_url: str) -> None:
     # one engine is enough here: reading decisions is plain SELECTs (labelling runs on both)
     db_url = sqlite_url
-    cfg = write_config(tmp_path, db_url)
+    # [classifier] runtime: the throughput is measured with Keras here (no TFLite export)
+    cfg = write_config(tmp_path, db_url, '[classifier]\nruntime = "keras"\n')
     labelled = [r for r in rows(None, 120) if r["category"] in CATEGORIES][:40]
     engine = make_engine(db_url)
     media = tmp_path / "media"
@@ -131,13 +139,14 @@ def test_train_from_catalog(tmp_path: Path, sqlite_url: str) -> None:
             session.get(Photo, pid).status = "needs_review"
     out = tmp_path / "from-catalog"
     result = CliRunner().invoke(
-        app, ["--config", str(cfg), "train", "--from-catalog", *TINY, "--out", str(out)]
+        app, ["--config", str(cfg), "train", "--from-catalog", *HEADS_ONLY, "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     assert "38 moderator-approved or corrected photo(s)" in result.output
     meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
     assert meta["data"]["sources"] == ["catalogue"]
     assert meta["data"]["train"] + meta["data"]["validation"] == 38
+    assert meta["throughput"]["runtime"] == "keras"
     with Session(engine) as session:
         assert len(session.exec(select(Photo)).all()) == 40
     engine.dispose()

@@ -74,6 +74,13 @@ def coverage_precision(
     return c, coverage, precision
 
 
+def lower_bound_need(target: float, n: float | np.ndarray, z: float) -> np.ndarray:
+    """How far Σ(right − target) over `n` accepted labels must be above 0 for their precision's
+    one-sided lower confidence bound, precision − z·√(t(1−t)/n) (normal approximation), to
+    reach `target`: z·√(t(1−t)·n). `n` a count or an array of them."""
+    return z * np.sqrt(max(target * (1.0 - target), 0.0) * np.asarray(n, float))
+
+
 def threshold_for_precision(
     conf: np.ndarray, correct: np.ndarray, target: float, *, z: float = 0.0
 ) -> float:
@@ -89,7 +96,7 @@ def threshold_for_precision(
     # a threshold accepts whole groups of equal confidence: only the last of a group counts
     group_end = np.append(thr[1:] != thr[:-1], True)
     n = np.arange(1, len(prec) + 1)
-    bound = z * np.sqrt(max(target * (1.0 - target), 0.0) / n)
+    bound = lower_bound_need(target, n, z) / n  # the same bound as a share of the n accepted
     candidates = np.flatnonzero((prec - bound >= target) & group_end)
     if len(candidates) == 0:
         return 1.0

@@ -68,12 +68,6 @@ STRATA = ("agree", "disagree", "none")
 PRECISION_Z = 1.645
 
 
-def lower_bound_need(target: float, n: float, z: float) -> float:
-    """How far Σ(right − target) over `n` published labels must be above 0 for their precision's
-    lower bound (precision − z·√(t(1−t)/n)) to reach `target`."""
-    return z * float(np.sqrt(max(target * (1.0 - target), 0.0) * n))
-
-
 # A stratum with fewer out-of-fold posts than this gets no threshold of its own: it falls back
 # to the head's threshold for fused posts, or for "none" to the image threshold.
 MIN_STRATUM_POSTS = 20
@@ -321,7 +315,7 @@ def joint_thresholds(
 ) -> dict[Any, float]:
     """One threshold per group (head × stratum) publishing as many posts as possible
     while the published posts of all groups together are at least `target` right; with z > 0,
-    while their precision's lower confidence bound is (`lower_bound_need`).
+    while their precision's lower confidence bound is (`calibration.lower_bound_need`).
 
     Maximising Σ n_g subject to Σ gain_g(n_g) ≥ need(Σ n_g), where gain_g(n) = Σ over the n
     most confident of (right − target), through its Lagrangian: for a multiplier μ every group
@@ -361,13 +355,17 @@ def joint_thresholds(
     at = {k: curve[3] for k, curve in curves.items()}
     total = sum(float(curves[k][1][i]) for k, i in at.items())
     total_gain = sum(float(curves[k][2][i]) for k, i in at.items())
-    best = dict(at) if total_gain >= lower_bound_need(target, total, z) - 1e-9 else None
+
+    def need(n: float) -> float:
+        return float(calibration.lower_bound_need(target, n, z)) - 1e-9
+
+    best = dict(at) if total_gain >= need(total) else None
     for _slope, _n, key, point in sorted(steps, key=lambda s: (-s[0], s[1])):
         _c, ends, gain, _start = curves[key]
         total += float(ends[point] - ends[at[key]])
         total_gain += float(gain[point] - gain[at[key]])
         at[key] = point
-        if total_gain < lower_bound_need(target, total, z) - 1e-9:
+        if total_gain < need(total):
             break
         best = dict(at)
     out = {k: 1.0 for k in groups}
